@@ -1,0 +1,5 @@
+import sys
+
+from seeinggan.cli import main
+
+sys.exit(main())
