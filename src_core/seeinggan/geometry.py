@@ -1,0 +1,544 @@
+"""Pixel scales, WCS for new grids, sky affines for napari, and resampling (one home).
+
+Conventions (see ``docs/architecture.md``):
+
+- Pixel scales are arcsec per pixel, the geometric mean of the two axes' scales.
+- Arrays are ``(rows, cols)`` = ``(y, x)``; FITS/WCS pixel coordinates are ``(x, y)``, 0-based in
+  astropy's ``pixel_to_world`` and 1-based in FITS headers (``CRPIX``). Conversions happen here only.
+- napari world coordinates are arcsec offsets in a gnomonic (TAN) plane about a sky ``origin``:
+  world axis 0 is the offset to the north, world axis 1 the offset to the west (``-dRA cos Dec``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import numpy as np
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_area
+from scipy import ndimage
+
+__all__ = [
+    "celestial_wcs",
+    "make_tan_wcs",
+    "pixel_scale",
+    "resample_to_grid",
+    "sky_affine",
+    "sky_center",
+    "upsampled_shape",
+    "upsampled_wcs",
+    "wcs_from_sky_affine",
+    "zoom_to_scale",
+]
+
+Conserve = Literal["flux", "surface_brightness"]
+
+
+# --------------------------------------------------------------------------------------------
+# WCS basics
+# --------------------------------------------------------------------------------------------
+
+
+def pixel_scale(wcs: WCS) -> float:
+    """Pixel scale of a celestial WCS in arcsec per pixel.
+
+    The geometric mean of the two axes' scales (the square root of the pixel area), measured at
+    the reference pixel.
+
+    Parameters
+    ----------
+    wcs : astropy.wcs.WCS
+        A WCS with celestial axes (extra axes, e.g. a cube's spectral axis, are ignored).
+
+    Returns
+    -------
+    float
+        Arcsec per pixel.
+    """
+    cel = wcs.celestial if wcs.naxis != 2 else wcs
+    if not cel.has_celestial:
+        raise ValueError("pixel_scale needs a celestial WCS (RA/Dec axes); this one has none")
+    area_deg2 = proj_plane_pixel_area(cel)
+    return float(np.sqrt(area_deg2) * 3600.0)
+
+
+def celestial_wcs(header: fits.Header) -> WCS | None:
+    """The 2-D celestial WCS of a FITS header, or None when it has no celestial axes.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        An image header (2-D image or cube).
+
+    Returns
+    -------
+    astropy.wcs.WCS or None
+        A 2-D WCS whose pixel axes are the image's (x, y), or None when the header describes no
+        RA/Dec axes.
+
+    Raises
+    ------
+    ValueError
+        When the header has WCS keywords that astropy cannot parse (the message says why).
+    """
+    with warnings.catch_warnings():
+        # astropy "fixes" old-style keywords (RADECSYS, DATE-OBS formats) and says so: harmless.
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header)
+        except Exception as exc:  # astropy raises several types for broken WCS keywords
+            raise ValueError(f"the WCS keywords cannot be parsed: {exc}") from exc
+    if not wcs.has_celestial:
+        return None
+    cel = wcs.celestial
+    if cel.naxis != 2 or wcs.wcs.lng < 0 or wcs.wcs.lat < 0:
+        return None
+    # The celestial axes must be the image's first two pixel axes (x, y) to describe the plane.
+    if sorted((wcs.wcs.lng, wcs.wcs.lat)) != [0, 1]:
+        return None
+    try:
+        cel.pixel_to_world_values(0.0, 0.0)
+    except Exception as exc:
+        raise ValueError(f"the celestial WCS cannot be evaluated: {exc}") from exc
+    if header.get("NAXIS1") is not None and header.get("NAXIS2") is not None:
+        cel.pixel_shape = (int(header["NAXIS1"]), int(header["NAXIS2"]))
+    return cel
+
+
+def make_tan_wcs(
+    *,
+    center: SkyCoord,
+    pixel_scale: float,
+    shape: tuple[int, int],
+    rotation_deg: float = 0.0,
+) -> WCS:
+    """A gnomonic (TAN) WCS with the centre of an array at ``center``.
+
+    Parameters
+    ----------
+    center : astropy.coordinates.SkyCoord
+        Sky position of the array's centre (converted to ICRS).
+    pixel_scale : float
+        Arcsec per pixel (both axes).
+    shape : tuple of int
+        Array shape ``(rows, cols)``.
+    rotation_deg : float, optional
+        Position angle of the image's +y axis, east of north, in degrees (the FITS ``CROTA2``
+        convention). 0 gives north up, east left (RA grows to the left), as in DS9.
+
+    Returns
+    -------
+    astropy.wcs.WCS
+        A 2-D celestial WCS with ``pixel_shape`` set.
+    """
+    if pixel_scale <= 0:
+        raise ValueError(f"pixel_scale must be positive, got {pixel_scale}")
+    rows, cols = (int(n) for n in shape)
+    icrs = center.icrs
+    scale_deg = pixel_scale / 3600.0
+    rho = np.deg2rad(rotation_deg)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.cunit = ["deg", "deg"]
+    wcs.wcs.radesys = "ICRS"
+    wcs.wcs.crval = [float(icrs.ra.deg), float(icrs.dec.deg)]
+    # FITS pixels are 1-based: the centre of an n-pixel axis is at (n + 1) / 2.
+    wcs.wcs.crpix = [(cols + 1) / 2.0, (rows + 1) / 2.0]
+    # Calabretta & Greisen (2002) eq. 189 with CDELT1 = -scale, CDELT2 = +scale.
+    wcs.wcs.cd = 0.0 + scale_deg * np.array(
+        [[-np.cos(rho), -np.sin(rho)], [-np.sin(rho), np.cos(rho)]]
+    )
+    wcs.wcs.set()
+    wcs.pixel_shape = (cols, rows)
+    return wcs
+
+
+def upsampled_shape(shape: tuple[int, ...], factor: float) -> tuple[int, ...]:
+    """Shape of a grid ``factor`` times finer: the last two axes become ``round(n * factor)``."""
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    lead = tuple(int(n) for n in shape[:-2])
+    return lead + tuple(max(1, int(round(int(n) * factor))) for n in shape[-2:])
+
+
+def upsampled_wcs(wcs: WCS, factor: float, shape: tuple[int, int] | None = None) -> WCS:
+    """The WCS of a grid ``factor`` times finer covering the same footprint.
+
+    Pixel edges are aligned: the outer edge of the first input pixel is the outer edge of the
+    first output pixel, and for an integer ``factor`` each input pixel is split into
+    ``factor x factor`` output pixels. In FITS 1-based terms
+    ``crpix_out = (crpix_in - 0.5) * factor + 0.5`` and the CD matrix is divided by ``factor``.
+    SIP distortion coefficients are rescaled so that the distortion is kept.
+
+    Parameters
+    ----------
+    wcs : astropy.wcs.WCS
+        A 2-D celestial WCS.
+    factor : float
+        Ratio of input to output pixel scale (> 1 makes a finer grid; non-integer allowed).
+    shape : tuple of int, optional
+        Input array shape ``(rows, cols)``; when given, the output's ``pixel_shape`` is set to
+        `upsampled_shape`.
+
+    Returns
+    -------
+    astropy.wcs.WCS
+    """
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    out = wcs.deepcopy()
+    # Rewrite PC/CDELT/CD as one CD matrix divided by the factor.
+    cd = wcs.pixel_scale_matrix
+    out.wcs.crpix = (np.asarray(wcs.wcs.crpix, dtype=float) - 0.5) * factor + 0.5
+    if out.wcs.has_cd():
+        out.wcs.cd = cd / factor
+    else:
+        out.wcs.cdelt = np.asarray(wcs.wcs.cdelt, dtype=float) / factor
+    if wcs.sip is not None:
+        out.sip = _scaled_sip(wcs.sip, factor, out.wcs.crpix)
+    out.wcs.set()
+    if shape is not None:
+        rows, cols = upsampled_shape(tuple(shape), factor)
+        out.pixel_shape = (cols, rows)
+    elif wcs.pixel_shape is not None:
+        cols, rows = wcs.pixel_shape
+        rows, cols = upsampled_shape((rows, cols), factor)
+        out.pixel_shape = (cols, rows)
+    return out
+
+
+def _scaled_sip(sip, factor: float, crpix_out):
+    # SIP: x = CD (u + A(u, v)) with u in input pixels. With u = u'/f the output's polynomial has
+    # coefficients A'_pq = A_pq f^(1 - p - q); the inverse polynomials scale the same way.
+    from astropy.wcs import Sip
+
+    def scale(coeffs):
+        if coeffs is None:
+            return None
+        c = np.array(coeffs, dtype=float)
+        p, q = np.indices(c.shape)
+        return c * factor ** (1.0 - p - q)
+
+    return Sip(scale(sip.a), scale(sip.b), scale(sip.ap), scale(sip.bp), crpix_out)
+
+
+# --------------------------------------------------------------------------------------------
+# Resampling
+# --------------------------------------------------------------------------------------------
+
+
+def zoom_to_scale(
+    data: np.ndarray,
+    *,
+    factor: float,
+    order: int = 3,
+    conserve: Conserve = "flux",
+) -> np.ndarray:
+    """Resample an image onto a grid ``factor`` times finer (or coarser), edges aligned.
+
+    The output has shape `upsampled_shape` ``(round(rows * factor), round(cols * factor))`` and
+    matches the grid of `upsampled_wcs` with the same ``factor``: output pixel ``j`` (0-based)
+    samples input position ``(j + 0.5) / factor - 0.5``.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D image, or a stack ``(..., rows, cols)`` resampled plane by plane.
+    factor : float
+        Input pixel scale over output pixel scale (for example ``0.202 / 0.03``).
+    order : int, optional
+        Spline order (3 = cubic; 1 = bilinear; 0 = nearest).
+    conserve : {"flux", "surface_brightness"}, optional
+        ``"flux"`` divides values by ``factor**2`` so that totals are kept (counts per pixel);
+        ``"surface_brightness"`` keeps values.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (float64 if ``data`` is float64). NaN input pixels stay NaN in the output over
+        at most the spline's support; see `resample_to_grid`.
+    """
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    out_shape = upsampled_shape(data.shape, factor)[-2:]
+    matrix = np.diag([1.0 / factor, 1.0 / factor])
+    offset = np.full(2, 0.5 / factor - 0.5)
+    return _resample_affine(data, matrix, offset, out_shape, order=order, conserve=conserve)
+
+
+def resample_to_grid(
+    data: np.ndarray,
+    src_wcs: WCS,
+    dst_wcs: WCS,
+    dst_shape: tuple[int, int],
+    *,
+    order: int = 3,
+    conserve: Conserve = "flux",
+) -> np.ndarray:
+    """Put an image onto another pixel grid described by a WCS.
+
+    The pixel-to-pixel map ``dst -> sky -> src`` is linearised at the centre of the destination
+    grid (exact for two TAN grids with the same tangent point, and accurate to far below a pixel
+    for the few-arcminute fields this package handles) and applied with a spline of ``order``.
+
+    When a destination pixel is larger than a source pixel along a source axis, the source is
+    first averaged over a box of the destination pixel's width along that axis (the detector's
+    own pixel integration), so downsampling does not alias and totals are kept.
+
+    NaN handling: NaN/inf source pixels are filled from their nearest finite neighbour before
+    interpolation (so no ringing), and every destination pixel whose interpolation stencil
+    touches one is set to NaN: a NaN grows by at most the spline's support (2 source pixels for
+    a cubic, plus the box half-width when downsampling). Destination pixels whose centre falls
+    outside the source footprint are NaN.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D source image, or a stack ``(..., rows, cols)`` resampled plane by plane.
+    src_wcs, dst_wcs : astropy.wcs.WCS
+        2-D celestial WCSs of the source and destination grids.
+    dst_shape : tuple of int
+        Destination ``(rows, cols)``.
+    order : int, optional
+        Spline order (3 = cubic).
+    conserve : {"flux", "surface_brightness"}, optional
+        ``"flux"`` multiplies values by the destination/source pixel-area ratio so that totals are
+        kept (counts per pixel); ``"surface_brightness"`` keeps values.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(..., *dst_shape)``, float32 (float64 if ``data`` is float64).
+    """
+    rows, cols = (int(n) for n in dst_shape[-2:])
+    # Linearise dst pixel (x, y) -> src pixel (x, y) at the destination centre with central
+    # differences of one pixel (the map is smooth on this scale).
+    cx, cy = (cols - 1) / 2.0, (rows - 1) / 2.0
+    px = np.array([cx, cx + 1, cx - 1, cx, cx])
+    py = np.array([cy, cy, cy, cy + 1, cy - 1])
+    # High-level coordinates, so that grids in different frames (ICRS, FK5, galactic) agree.
+    sky = dst_wcs.pixel_to_world(px, py)
+    sx, sy = src_wcs.world_to_pixel(sky)
+    sx, sy = np.asarray(sx), np.asarray(sy)
+    if not (np.all(np.isfinite(sx)) and np.all(np.isfinite(sy))):
+        raise ValueError("the destination grid's centre does not project onto the source grid")
+    jac_xy = np.array(
+        [[(sx[1] - sx[2]) / 2, (sx[3] - sx[4]) / 2], [(sy[1] - sy[2]) / 2, (sy[3] - sy[4]) / 2]]
+    )
+    # In (row, col) order: src_rc = M @ dst_rc + offset.
+    matrix = np.array([[jac_xy[1, 1], jac_xy[1, 0]], [jac_xy[0, 1], jac_xy[0, 0]]])
+    centre_src = np.array([sy[0], sx[0]])
+    offset = centre_src - matrix @ np.array([cy, cx])
+    return _resample_affine(data, matrix, offset, (rows, cols), order=order, conserve=conserve)
+
+
+def _box_kernel(width: float) -> np.ndarray:
+    """A normalised 1-D box of (possibly non-integer) ``width`` pixels, centred."""
+    half = width / 2.0
+    n = int(np.ceil(half - 0.5))
+    k = np.arange(-n, n + 1, dtype=float)
+    # Overlap of pixel [k - 0.5, k + 0.5] with [-half, half].
+    weights = np.clip(np.minimum(k + 0.5, half) - np.maximum(k - 0.5, -half), 0.0, None)
+    return weights / weights.sum()
+
+
+def _resample_affine(
+    data: np.ndarray,
+    matrix: np.ndarray,
+    offset: np.ndarray,
+    out_shape: tuple[int, int],
+    *,
+    order: int,
+    conserve: Conserve,
+) -> np.ndarray:
+    """Resample the last two axes with ``src_rc = matrix @ dst_rc + offset`` (the shared core)."""
+    if conserve not in ("flux", "surface_brightness"):
+        raise ValueError(f"conserve must be 'flux' or 'surface_brightness', got {conserve!r}")
+    data = np.asarray(data)
+    if data.ndim < 2:
+        raise ValueError(f"need an image of at least 2 dimensions, got shape {data.shape}")
+    if data.ndim > 2:
+        planes = [
+            _resample_affine(p, matrix, offset, out_shape, order=order, conserve=conserve)
+            for p in data.reshape((-1, *data.shape[-2:]))
+        ]
+        return np.stack(planes).reshape((*data.shape[:-2], *out_shape))
+
+    out_dtype = np.float64 if data.dtype == np.float64 else np.float32
+    work = np.asarray(data, dtype=np.float64)
+    bad = ~np.isfinite(work)
+    any_bad = bool(bad.any())
+    if any_bad:
+        if bad.all():
+            return np.full(out_shape, np.nan, dtype=out_dtype)
+        # Fill from the nearest finite pixel: a smooth fill keeps the spline from ringing.
+        idx = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
+        work = work[tuple(idx)]
+
+    # Pixel integration before downsampling: a box of the destination pixel's extent along each
+    # source axis (row norm of the map), only where that extent exceeds one source pixel.
+    extents = np.linalg.norm(matrix, axis=1)
+    grow = [0, 0]
+    for axis, width in enumerate(extents):
+        if width > 1.0 + 1e-6:
+            kernel = _box_kernel(float(width))
+            work = ndimage.convolve1d(work, kernel, axis=axis, mode="nearest")
+            grow[axis] = len(kernel) // 2
+
+    out = ndimage.affine_transform(
+        work, matrix, offset=offset, output_shape=out_shape, order=order, mode="nearest",
+        prefilter=order > 1,
+    )
+
+    # Destination pixels whose centre lies outside the source footprint.
+    rr, cc = np.meshgrid(np.arange(out_shape[0]), np.arange(out_shape[1]), indexing="ij")
+    src_r = matrix[0, 0] * rr + matrix[0, 1] * cc + offset[0]
+    src_c = matrix[1, 0] * rr + matrix[1, 1] * cc + offset[1]
+    outside = (
+        (src_r < -0.5) | (src_r > data.shape[0] - 0.5) | (src_c < -0.5) | (src_c > data.shape[1] - 0.5)
+    )
+    del rr, cc, src_r, src_c
+
+    if any_bad:
+        # A cubic stencil reaches the 4x4 source pixels around a point: grow the mask by one pixel
+        # (plus the box half-width) and flag every point within one pixel of it (linear > 0).
+        reach = max(1, order - 1) if order > 1 else 0
+        structure = np.ones((2 * (reach + grow[0]) + 1, 2 * (reach + grow[1]) + 1), dtype=bool)
+        grown = ndimage.binary_dilation(bad, structure=structure) if structure.size > 1 else bad
+        touched = ndimage.affine_transform(
+            grown.astype(np.float32), matrix, offset=offset, output_shape=out_shape, order=1,
+            mode="constant", cval=0.0, prefilter=False,
+        )
+        out[touched > 1e-6] = np.nan
+
+    out[outside] = np.nan
+    if conserve == "flux":
+        out *= abs(float(np.linalg.det(matrix)))
+    return out.astype(out_dtype, copy=False)
+
+
+# --------------------------------------------------------------------------------------------
+# napari world coordinates: arcsec offsets in a TAN plane about a sky origin
+# --------------------------------------------------------------------------------------------
+
+
+def _tan_offsets_arcsec(ra_deg, dec_deg, origin: SkyCoord) -> tuple[np.ndarray, np.ndarray]:
+    """Gnomonic (north, west) offsets in arcsec of sky positions about ``origin``."""
+    o = origin.icrs
+    a0, d0 = np.deg2rad(o.ra.deg), np.deg2rad(o.dec.deg)
+    a, d = np.deg2rad(np.asarray(ra_deg, float)), np.deg2rad(np.asarray(dec_deg, float))
+    cos_c = np.sin(d0) * np.sin(d) + np.cos(d0) * np.cos(d) * np.cos(a - a0)
+    if np.any(cos_c <= 0.05):
+        raise ValueError(
+            "positions more than ~87 degrees from the sky origin cannot be put on its tangent plane"
+        )
+    east = np.cos(d) * np.sin(a - a0) / cos_c
+    north = (np.cos(d0) * np.sin(d) - np.sin(d0) * np.cos(d) * np.cos(a - a0)) / cos_c
+    rad2arcsec = 180.0 / np.pi * 3600.0
+    return north * rad2arcsec, -east * rad2arcsec
+
+
+def sky_affine(wcs: WCS, *, origin: SkyCoord, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """The 3x3 affine mapping array (row, col) to napari world (north, west) arcsec offsets.
+
+    World coordinates are gnomonic offsets about ``origin``: axis 0 to the north, axis 1 to the
+    west (``-dRA cos Dec``). The affine is a least-squares fit over a 5x5 grid of points spanning
+    the image (exact when the WCS is a TAN projection with tangent point ``origin``; otherwise
+    accurate to far below a pixel for fields of a few arcminutes). Rotations and flips (for
+    example east to the right) are carried by the matrix.
+
+    Parameters
+    ----------
+    wcs : astropy.wcs.WCS
+        2-D celestial WCS of the image.
+    origin : astropy.coordinates.SkyCoord
+        The tangent point of the world plane (napari's world origin).
+    shape : tuple of int, optional
+        Image ``(rows, cols)``; defaults to ``wcs.pixel_shape``, else a 2x2 pixel patch around
+        the reference pixel.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, 3)`` homogeneous matrix: ``[world0, world1, 1] = A @ [row, col, 1]``.
+    """
+    if shape is not None:
+        rows, cols = (int(n) for n in shape[-2:])
+        r = np.linspace(0, rows - 1, 5)
+        c = np.linspace(0, cols - 1, 5)
+    elif wcs.pixel_shape is not None:
+        cols, rows = wcs.pixel_shape
+        r = np.linspace(0, rows - 1, 5)
+        c = np.linspace(0, cols - 1, 5)
+    else:
+        x0, y0 = np.asarray(wcs.wcs.crpix, float) - 1.0
+        r = np.array([y0 - 1, y0, y0 + 1])
+        c = np.array([x0 - 1, x0, x0 + 1])
+    if len(np.unique(r)) < 2:
+        r = np.array([r[0] - 0.5, r[0] + 0.5])
+    if len(np.unique(c)) < 2:
+        c = np.array([c[0] - 0.5, c[0] + 0.5])
+    rr, cc = np.meshgrid(r, c, indexing="ij")
+    rr, cc = rr.ravel(), cc.ravel()
+    sky = wcs.pixel_to_world(cc, rr).icrs
+    north, west = _tan_offsets_arcsec(sky.ra.deg, sky.dec.deg, origin)
+    design = np.column_stack([rr, cc, np.ones_like(rr)])
+    coef, *_ = np.linalg.lstsq(design, np.column_stack([north, west]), rcond=None)
+    affine = np.eye(3)
+    affine[:2, :] = coef.T
+    return affine
+
+
+def wcs_from_sky_affine(
+    affine: np.ndarray, *, origin: SkyCoord, shape: tuple[int, int] | None = None
+) -> WCS:
+    """The TAN WCS of an image whose (row, col) -> world map is ``affine`` (inverse of `sky_affine`).
+
+    The tangent point (``CRVAL``) is ``origin`` and the reference pixel is wherever the world
+    origin falls (possibly outside the image); the map is exact for the affine given.
+
+    Parameters
+    ----------
+    affine : numpy.ndarray
+        ``(3, 3)`` homogeneous matrix (row, col) -> (north, west) arcsec, as from `sky_affine`.
+    origin : astropy.coordinates.SkyCoord
+        The tangent point of the world plane.
+    shape : tuple of int, optional
+        Image ``(rows, cols)``, stored as the WCS's ``pixel_shape``.
+
+    Returns
+    -------
+    astropy.wcs.WCS
+    """
+    a = np.asarray(affine, dtype=float)
+    if a.shape != (3, 3):
+        raise ValueError(f"need a 3x3 affine, got shape {a.shape}")
+    m, t = a[:2, :2], a[:2, 2]
+    # Intermediate world coordinates (xi east, eta north) in degrees against pixel (x=col, y=row).
+    cd = np.array([[-m[1, 1], -m[1, 0]], [m[0, 1], m[0, 0]]]) / 3600.0
+    shift = np.array([-t[1], t[0]]) / 3600.0
+    if abs(np.linalg.det(cd)) < 1e-30:
+        raise ValueError("the affine is singular: it does not map pixels onto the sky")
+    ref0 = -np.linalg.solve(cd, shift)  # 0-based (x, y) of the tangent point
+    icrs = origin.icrs
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.cunit = ["deg", "deg"]
+    wcs.wcs.radesys = "ICRS"
+    wcs.wcs.crval = [float(icrs.ra.deg), float(icrs.dec.deg)]
+    wcs.wcs.crpix = ref0 + 1.0
+    wcs.wcs.cd = cd
+    wcs.wcs.set()
+    if shape is not None:
+        rows, cols = (int(n) for n in shape[-2:])
+        wcs.pixel_shape = (cols, rows)
+    return wcs
+
+
+def sky_center(wcs: WCS, shape: tuple[int, int]) -> SkyCoord:
+    """Sky position of the centre of an image of ``shape`` ``(rows, cols)`` with ``wcs``."""
+    rows, cols = (int(n) for n in shape[-2:])
+    return wcs.pixel_to_world((cols - 1) / 2.0, (rows - 1) / 2.0).icrs

@@ -1,0 +1,498 @@
+"""FITS images in and out (the one home of FITS IO).
+
+Reading (`read_images`, `read_image`)
+-------------------------------------
+- Every image HDU with data is returned, in file order: the primary HDU, image extensions and
+  tile-compressed extensions (``.fits.fz``). An empty primary HDU (as in compressed and
+  multi-extension files) is skipped silently; table HDUs are skipped with a note.
+- ``.gz`` files are read by astropy's gzip support (decompressed in memory: no memory map).
+- 3-D cubes stay 3-D (``(planes, rows, cols)``).
+- Values: ``BSCALE``/``BZERO`` are applied and ``BLANK`` integers become NaN; the data come back as
+  native-byte-order float32, or float64 when float32 would lose the data's precision (integers
+  beyond 2**24 steps, float64 values whose float32 rounding exceeds 1e-4 of their range, or
+  values beyond float32's range). NaN and inf are kept as they are.
+- Memory: files are opened with ``memmap=True``. An uncompressed float HDU larger than
+  `MEMMAP_THRESHOLD_BYTES` whose bytes are already float32/float64 is returned as a read-only
+  memory map **in the file's byte order** (FITS is big-endian; converting it to native order
+  would read the whole file into memory): ``FitsImage.memory_mapped`` is True and a note says so.
+  Convert the pieces you use with ``np.asarray(piece, dtype=np.float32)``. Integer or scaled
+  data of any size must become floats and are converted into memory block by block (peak memory:
+  the float result only).
+- The returned header has ``BSCALE``/``BZERO``/``BLANK`` removed (the data are already scaled).
+
+Errors: `FitsReadError` (a ValueError) names the file and the problem: not a FITS file, truncated
+or corrupt, a header astropy cannot parse, no image data.
+
+Writing (`write_image`)
+-----------------------
+Data + header + WCS + a ``HISTORY seeinggan <version>: ...`` line; an existing file is never
+replaced unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.io.fits.verify import VerifyWarning
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS
+
+__all__ = [
+    "FITS_SUFFIXES",
+    "MEMMAP_THRESHOLD_BYTES",
+    "FitsImage",
+    "FitsReadError",
+    "FitsWriteError",
+    "is_fits_path",
+    "read_image",
+    "read_images",
+    "write_image",
+]
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz")
+"""File name endings this module reads (lower case)."""
+
+MEMMAP_THRESHOLD_BYTES = 256 * 1024**2
+"""Float HDUs larger than this stay memory-mapped in the file's byte order (see module doc)."""
+
+_SCALE_KEYWORDS = ("BSCALE", "BZERO", "BLANK")
+_BLOCK_BYTES = 32 * 1024**2  # block size for converting integer data without a second full copy
+
+
+class FitsReadError(ValueError):
+    """A FITS file could not be read; the message names the file and the problem."""
+
+
+class FitsWriteError(OSError):
+    """A FITS file could not be written; the message names the file and the problem."""
+
+
+@dataclass
+class FitsImage:
+    """One image HDU of a FITS file, ready for computing.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        ``(rows, cols)`` or ``(planes, rows, cols)``; float32 or float64 (see the module doc for
+        byte order of large memory-mapped files).
+    header : astropy.io.fits.Header
+        The HDU's header (scaling keywords removed).
+    wcs : astropy.wcs.WCS or None
+        2-D celestial WCS, or None when the header has none (or it could not be parsed: see notes).
+    pixel_scale : float or None
+        Arcsec per pixel from ``wcs``.
+    name : str
+        ``"file.fits[EXTNAME]"``, or ``"file.fits[N]"`` for an HDU without EXTNAME.
+    path : pathlib.Path
+        The file.
+    hdu_index : int
+        Index of the HDU in the file (0 = primary).
+    notes : list of str
+        Things the user should know (skipped tables, missing WCS, memory mapping...).
+    memory_mapped : bool
+        True when ``data`` is a memory map of the file in its own byte order.
+    """
+
+    data: np.ndarray
+    header: fits.Header
+    wcs: WCS | None
+    pixel_scale: float | None
+    name: str
+    path: Path
+    hdu_index: int
+    notes: list[str] = field(default_factory=list)
+    memory_mapped: bool = False
+
+
+def is_fits_path(path: str | os.PathLike) -> bool:
+    """True when ``path``'s name ends with one of `FITS_SUFFIXES` (case-insensitive)."""
+    return str(path).lower().endswith(FITS_SUFFIXES)
+
+
+def _display_name(path: Path) -> str:
+    return path.name
+
+
+def _open(path: Path) -> fits.HDUList:
+    if not path.exists():
+        raise FitsReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise FitsReadError(f"{path}: is a folder, not a FITS file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VerifyWarning)
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            hdul = fits.open(
+                path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False
+            )
+    except OSError as exc:
+        msg = str(exc)
+        if "SIMPLE" in msg or "Empty or corrupt" in msg:
+            raise FitsReadError(f"{path}: not a valid FITS file ({msg.split('.')[0]})") from exc
+        raise FitsReadError(f"{path}: cannot be opened as FITS: {msg}") from exc
+    except Exception as exc:  # astropy raises many types for broken headers
+        raise FitsReadError(f"{path}: the FITS header cannot be parsed: {exc}") from exc
+    if len(hdul) == 0:
+        hdul.close()
+        raise FitsReadError(f"{path}: not a valid FITS file (no header data unit)")
+    return hdul
+
+
+def _hdu_label(hdu, index: int) -> str:
+    extname = str(hdu.header.get("EXTNAME", "")).strip() if index > 0 or "EXTNAME" in hdu.header else ""
+    return extname if extname else str(index)
+
+
+def _expected_data_bytes(header: fits.Header) -> int:
+    naxis = int(header.get("NAXIS", 0))
+    if naxis == 0:
+        return 0
+    n = 1
+    for i in range(1, naxis + 1):
+        n *= int(header.get(f"NAXIS{i}", 0))
+    return n * abs(int(header.get("BITPIX", 8))) // 8
+
+
+def _scaling(header: fits.Header) -> tuple[float, float, int | None]:
+    bscale = float(header.get("BSCALE", 1.0))
+    bzero = float(header.get("BZERO", 0.0))
+    blank = header.get("BLANK")
+    return bscale, bzero, (int(blank) if blank is not None else None)
+
+
+def _needs_float64_int(raw: np.ndarray, bscale: float, bzero: float) -> bool:
+    """Integers: float64 when the values span more than 2**24 steps of BSCALE (float32's mantissa)."""
+    info = np.iinfo(raw.dtype)
+    bound = max(abs(bzero + bscale * info.min), abs(bzero + bscale * info.max))
+    if bound / abs(bscale) <= 2**24:
+        return False  # no value can lose precision: skip the scan
+    lo, hi = float(raw.min()), float(raw.max())
+    bound = max(abs(bzero + bscale * lo), abs(bzero + bscale * hi))
+    return bound / abs(bscale) > 2**24
+
+
+def _needs_float64_float(values: np.ndarray) -> bool:
+    """float64 values: keep float64 if float32 overflows or rounds them by > 1e-4 of their range."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return False
+    big = float(np.abs(finite).max())
+    if big > float(np.finfo(np.float32).max):
+        return True
+    spread = float(finite.max() - finite.min())
+    rounding = float(np.abs(finite.astype(np.float32).astype(np.float64) - finite).max())
+    return rounding > 1e-4 * spread if spread > 0 else False
+
+
+def _convert_int(raw: np.ndarray, bscale: float, bzero: float, blank: int | None) -> np.ndarray:
+    dtype = np.float64 if _needs_float64_int(raw, bscale, bzero) else np.float32
+    out = np.empty(raw.shape, dtype=dtype)
+    flat_raw = raw.reshape(-1) if raw.flags.c_contiguous else np.ravel(raw)
+    flat_out = out.reshape(-1)
+    step = max(1, _BLOCK_BYTES // max(1, raw.dtype.itemsize))
+    for start in range(0, flat_raw.size, step):
+        block = np.asarray(flat_raw[start : start + step])
+        vals = block.astype(dtype)
+        if bscale != 1.0:
+            vals *= dtype(bscale)
+        if bzero != 0.0:
+            vals += dtype(bzero)
+        if blank is not None:
+            vals[block == blank] = np.nan
+        flat_out[start : start + step] = vals
+    return out
+
+
+def _convert_float(raw: np.ndarray, bscale: float, bzero: float, *, allow_memmap: bool):
+    """Returns (data, memory_mapped)."""
+    scaled = bscale != 1.0 or bzero != 0.0
+    if allow_memmap and not scaled and raw.nbytes > MEMMAP_THRESHOLD_BYTES:
+        return raw, True
+    if raw.dtype.itemsize == 8:
+        values = np.asarray(raw, dtype=np.float64)
+        if scaled:
+            values = values * bscale + bzero
+        dtype = np.float64 if _needs_float64_float(values) else np.float32
+        return values.astype(dtype, copy=False), False
+    values = np.asarray(raw, dtype=np.float32)  # native byte order, one copy
+    if scaled:
+        values = values * np.float32(bscale) + np.float32(bzero)
+    return values, False
+
+
+def _image_from_hdu(hdu, index: int, path: Path, *, gz: bool) -> FitsImage:
+    from seeinggan import geometry
+
+    header = hdu.header.copy()
+    compressed = isinstance(hdu, fits.CompImageHDU)
+    if not compressed:
+        expected = _expected_data_bytes(header)
+        size = path.stat().st_size
+        if not gz and hdu._data_offset + expected > size:
+            raise FitsReadError(
+                f"{path}: truncated or corrupt file: HDU {index} needs {expected} bytes of data "
+                f"but the file ends {hdu._data_offset + expected - size} bytes early"
+            )
+    try:
+        raw = hdu.data
+    except Exception as exc:
+        raise FitsReadError(
+            f"{path}: truncated or corrupt file: HDU {index} data cannot be read ({exc})"
+        ) from exc
+    bscale, bzero, blank = _scaling(header)
+    notes: list[str] = []
+    memory_mapped = False
+    if raw.dtype.kind in "iub":
+        if raw.nbytes > MEMMAP_THRESHOLD_BYTES:
+            notes.append(
+                f"integer data of {raw.nbytes / 1024**2:.0f} MiB converted to floats in memory"
+            )
+        data = _convert_int(raw, bscale, bzero, blank)
+    elif raw.dtype.kind == "f":
+        data, memory_mapped = _convert_float(
+            raw, bscale, bzero, allow_memmap=not (gz or compressed)
+        )
+        if memory_mapped:
+            notes.append(
+                f"{raw.nbytes / 1024**2:.0f} MiB memory-mapped in the file's byte order "
+                f"({raw.dtype.str}); pieces are converted when used"
+            )
+    else:
+        raise FitsReadError(f"{path}: HDU {index} holds data of unsupported type {raw.dtype}")
+    for key in _SCALE_KEYWORDS:
+        header.remove(key, ignore_missing=True, remove_all=True)
+
+    if data.ndim == 1:
+        raise FitsReadError(f"{path}: HDU {index} is 1-D (shape {data.shape}), not an image")
+    if data.ndim > 3:
+        squeezed = data.reshape([n for n in data.shape if n != 1] or [1])
+        if squeezed.ndim in (2, 3):
+            notes.append(f"axes of length 1 dropped: shape {data.shape} -> {squeezed.shape}")
+            data = squeezed
+        else:
+            raise FitsReadError(
+                f"{path}: HDU {index} has {data.ndim} axes (shape {data.shape}); "
+                "only 2-D images and 3-D cubes can be read"
+            )
+
+    try:
+        wcs = geometry.celestial_wcs(header)
+    except ValueError as exc:
+        wcs = None
+        notes.append(f"WCS ignored: {exc}")
+    else:
+        if wcs is None:
+            notes.append("no celestial WCS: pixel coordinates only")
+    scale = geometry.pixel_scale(wcs) if wcs is not None else None
+    if wcs is not None:
+        wcs.pixel_shape = (data.shape[-1], data.shape[-2])
+
+    label = _hdu_label(hdu, index)
+    return FitsImage(
+        data=data,
+        header=header,
+        wcs=wcs,
+        pixel_scale=scale,
+        name=f"{_display_name(path)}[{label}]",
+        path=path,
+        hdu_index=index,
+        notes=notes,
+        memory_mapped=memory_mapped,
+    )
+
+
+def _is_image_hdu(hdu) -> bool:
+    return isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)) and not isinstance(
+        hdu, fits.GroupsHDU
+    )
+
+
+def read_images(path: str | os.PathLike) -> list[FitsImage]:
+    """Read every image HDU with data from a FITS file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.fits``/``.fit``/``.fts`` file, their ``.gz`` forms, or a tile-compressed ``.fits.fz``.
+
+    Returns
+    -------
+    list of FitsImage
+        One per image HDU with data, in file order. Notes about skipped table HDUs are added to
+        the first image's ``notes``.
+
+    Raises
+    ------
+    FitsReadError
+        The file is missing, not FITS, truncated or corrupt, has an unparsable header, or holds
+        no image data.
+    """
+    path = Path(path)
+    gz = path.name.lower().endswith(".gz")
+    hdul = _open(path)
+    images: list[FitsImage] = []
+    skipped: list[str] = []
+    try:
+        for index, hdu in enumerate(hdul):
+            if _is_image_hdu(hdu):
+                if int(hdu.header.get("NAXIS", 0)) == 0 or hdu.size == 0:
+                    continue  # empty primary of a multi-extension or compressed file
+                images.append(_image_from_hdu(hdu, index, path, gz=gz))
+            else:
+                kind = type(hdu).__name__
+                skipped.append(f"HDU {index} ({_hdu_label(hdu, index)}, {kind})")
+    except FitsReadError:
+        hdul.close()
+        raise
+    except Exception as exc:
+        hdul.close()
+        raise FitsReadError(f"{path}: the FITS file cannot be read: {exc}") from exc
+    # Memory-mapped arrays keep the file open through their own mmap; closing the list is safe.
+    hdul.close()
+    if not images:
+        what = f"; it holds only {', '.join(skipped)}" if skipped else ""
+        raise FitsReadError(f"{path}: no image data{what}")
+    if skipped:
+        images[0].notes.append("skipped non-image HDUs: " + ", ".join(skipped))
+    return images
+
+
+def read_image(path: str | os.PathLike, *, hdu: int | str | None = None) -> FitsImage:
+    """Read one image HDU of a FITS file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The FITS file.
+    hdu : int or str, optional
+        HDU index or EXTNAME (case-insensitive). Default: the first image HDU with data.
+
+    Returns
+    -------
+    FitsImage
+
+    Raises
+    ------
+    FitsReadError
+        As `read_images`, or when the requested HDU is not an image with data.
+    """
+    images = read_images(path)
+    if hdu is None:
+        return images[0]
+    for image in images:
+        if isinstance(hdu, int) and image.hdu_index == hdu:
+            return image
+        if isinstance(hdu, str) and str(image.header.get("EXTNAME", "")).strip().upper() == hdu.upper():
+            return image
+    available = ", ".join(image.name for image in images)
+    raise FitsReadError(f"{path}: no image HDU {hdu!r}; images in the file: {available}")
+
+
+_WCS_KEY_PREFIXES = (
+    "CRPIX", "CRVAL", "CDELT", "CTYPE", "CUNIT", "CROTA", "CD1_", "CD2_", "PC1_", "PC2_",
+    "PV1_", "PV2_", "A_", "B_", "AP_", "BP_", "LONPOLE", "LATPOLE", "RADESYS", "RADECSYS",
+    "EQUINOX", "WCSAXES", "MJDREF", "DATEREF",
+)
+
+
+def _strip_celestial_wcs(header: fits.Header) -> None:
+    """Remove the WCS keywords of the two image axes before a new WCS is written."""
+    for key in list(header.keys()):
+        if key.startswith(_WCS_KEY_PREFIXES) and not key.endswith("3"):
+            header.remove(key, ignore_missing=True, remove_all=True)
+
+
+def write_image(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    *,
+    header: fits.Header | None = None,
+    wcs: WCS | None = None,
+    history: Iterable[str] | str = (),
+    overwrite: bool = False,
+) -> Path:
+    """Write an image (2-D or a 3-D cube) to a FITS file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file (``.fits``; a ``.gz`` ending writes gzip-compressed).
+    data : numpy.ndarray
+        Image data; written as float32 (float64 data stay float64, integers are kept).
+    header : astropy.io.fits.Header, optional
+        Keywords to carry over (structural keywords are rebuilt from ``data``).
+    wcs : astropy.wcs.WCS, optional
+        Celestial WCS; replaces the header's WCS keywords for the image axes.
+    history : str or iterable of str, optional
+        What was done; each line is written as ``HISTORY seeinggan <version>: <line>``. With no
+        history, one ``HISTORY seeinggan <version>: written`` line is written.
+    overwrite : bool, optional
+        Replace an existing file. Default False: an existing file raises `FitsWriteError`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    from seeinggan import __version__
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FitsWriteError(f"{path}: file exists; refusing to overwrite it (pass overwrite=True)")
+    array = np.asarray(data)
+    if array.ndim not in (2, 3):
+        raise FitsWriteError(
+            f"{path}: can only write 2-D images or 3-D cubes, got data of shape {array.shape}"
+        )
+    if array.dtype.kind == "f" and array.dtype != np.float64:
+        array = array.astype(np.float32, copy=False)
+    elif array.dtype.kind == "b":
+        array = array.astype(np.uint8)
+    elif array.dtype.kind not in "iuf":
+        raise FitsWriteError(f"{path}: cannot write data of type {array.dtype} to FITS")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+
+    out_header = fits.Header()
+    if header is not None:
+        for card in header.cards:
+            if card.keyword in ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT",
+                                "CHECKSUM", "DATASUM", "", "END") or card.keyword.startswith("NAXIS"):
+                continue
+            if card.keyword in _SCALE_KEYWORDS:
+                continue
+            if card.keyword in ("COMMENT", "HISTORY"):
+                out_header.add_comment(card.value) if card.keyword == "COMMENT" else out_header.add_history(card.value)
+                continue
+            out_header.append(card)
+    if wcs is not None:
+        _strip_celestial_wcs(out_header)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            wcs_header = wcs.to_header(relax=True)
+        for card in wcs_header.cards:
+            if card.keyword in ("DATE-OBS", "MJD-OBS", "DATEREF", "MJDREFI", "MJDREFF") and card.keyword in out_header:
+                continue
+            out_header[card.keyword] = (card.value, card.comment)
+    lines = [history] if isinstance(history, str) else list(history)
+    for line in lines or ["written"]:
+        out_header.add_history(f"seeinggan {__version__}: {line}")
+
+    hdu = fits.PrimaryHDU(data=array, header=out_header)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VerifyWarning)
+            hdu.writeto(path, overwrite=overwrite, output_verify="silentfix")
+    except OSError as exc:
+        if path.exists() and not overwrite:
+            raise FitsWriteError(f"{path}: file exists; refusing to overwrite it") from exc
+        raise FitsWriteError(f"{path}: cannot write: {exc}") from exc
+    return path
