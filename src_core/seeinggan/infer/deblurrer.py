@@ -1,0 +1,478 @@
+"""`Deblurrer`: run a SeeingGAN generator over images of any size.
+
+The steps of `Deblurrer.deblur`, each in its one home:
+
+1. the input goes onto the model's working pixel scale (``metadata["pixel_scale_arcsec"]``,
+   0.03"/px for the paper's HST grid) with `seeinggan.geometry.zoom_to_scale` (``conserve="flux"``:
+   counts per output pixel) and its WCS with `seeinggan.geometry.upsampled_wcs`;
+2. the `seeinggan.transforms.IntensityTransform` is fitted once on that resampled image;
+3. tiles (`seeinggan.infer.tiling`) go through the network ``batch_size`` at a time under
+   ``torch.inference_mode`` in float32; NaN pixels are given the sky level for the network;
+4. each tile's output returns to flux units (the transform's inverse) and is blended into the
+   output with smooth weights; NaN input positions (on the resampled grid) are NaN again.
+
+Memory is bounded by the tile batch plus the resampled input and the output image, which is
+memory-mapped to a file when ``out=`` names one, or to a temporary file (deleted when the array
+is released) above ``stream_threshold`` bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from astropy.wcs import WCS
+
+from seeinggan.infer.tiling import (
+    TileGrid,
+    blend_window,
+    plan_tiles,
+    read_tile,
+    receptive_field_radius,
+    reflect_indices,
+    weight_sums,
+)
+from seeinggan.progress import ProgressCallback, StopCallback, check_stop
+from seeinggan.transforms import IntensityTransform
+
+__all__ = ["DeblurResult", "Deblurrer", "resolve_device"]
+
+DEFAULT_STREAM_THRESHOLD = 1 << 30
+"""Outputs larger than this (bytes, float32) are memory-mapped to a temporary file."""
+
+
+@dataclass
+class DeblurResult:
+    """The output of `Deblurrer.deblur`.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        The deblurred image (float32, possibly a `numpy.memmap`), in the input's flux units per
+        output pixel: totals are those of the input (counts per pixel times the area ratio).
+        NaN where the resampled input was NaN. For `Deblurrer.deblur_cutouts`, a stack
+        ``[N, H, W]``.
+    wcs : astropy.wcs.WCS or None
+        Celestial WCS of the output grid (None when the input came with a pixel scale only).
+    pixel_scale : float
+        Output pixel scale in arcsec per pixel.
+    metadata : dict
+        Model name and path, settings (tile, overlap, batch size, device), pixel scales,
+        the fitted intensity transform(s), date and seeinggan version; ``"history"`` is a
+        one-line summary for a FITS HISTORY card.
+    """
+
+    data: np.ndarray
+    wcs: WCS | None
+    pixel_scale: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA if available, else Apple MPS, else CPU; anything else as given."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or mps") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but this torch has no usable CUDA GPU")
+    return resolved
+
+
+class Deblurrer:
+    """Deblur seeing-limited images with a SeeingGAN generator.
+
+    Parameters
+    ----------
+    model : "default", str, Path or (generator, metadata)
+        ``"default"``: the shipped model (`seeinggan.models.io.default_model_path`); a path to
+        ``NAME.safetensors`` / ``NAME.json``; or an already built generator with its metadata
+        dict (keys as in a model file; missing pixel scales default to 0.03 and 0.202).
+    device : str, optional
+        ``"auto"`` (CUDA > MPS > CPU), ``"cpu"``, ``"cuda"``, ``"mps"``...
+    tile : int, optional
+        Tile side in pixels on the model grid (a multiple of the network's ``2**n_down``).
+    overlap : int, optional
+        Overlap between tiles in pixels. Tiled output equals untiled output (to float
+        rounding) when ``overlap >= 4 * receptive_field_radius``; see `seeinggan.infer.tiling`.
+        Pass ``"auto"`` for that overlap (capped at ``tile // 2``).
+    batch_size : int, optional
+        Tiles per forward pass: memory grows with it, not with the image.
+    stream_threshold : int, optional
+        Output size in bytes above which `deblur` writes into a temporary memory-mapped file.
+
+    Attributes
+    ----------
+    generator : torch.nn.Module
+        The network, in eval mode on `device`.
+    metadata : dict
+        The model's metadata.
+    pixel_scale : float
+        The model's working (output) pixel scale, arcsec/px.
+    receptive_field_radius : int
+        Theoretical receptive-field radius of the network, pixels.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | tuple[torch.nn.Module, dict[str, Any]] = "default",
+        *,
+        device: str | torch.device = "auto",
+        tile: int = 256,
+        overlap: int | str = 32,
+        batch_size: int = 4,
+        stream_threshold: int = DEFAULT_STREAM_THRESHOLD,
+    ):
+        self.device = resolve_device(device)
+        if isinstance(model, tuple):
+            generator, metadata = model
+            self.model_path: Path | None = None
+            metadata = dict(metadata or {})
+            name = str(metadata.get("name") or type(generator).__name__)
+        else:
+            from seeinggan.models.io import default_model_path, load_model
+
+            path = default_model_path() if str(model) == "default" else Path(model)
+            generator, metadata = load_model(path, device="cpu")
+            self.model_path = Path(path)
+            name = "default" if str(model) == "default" else str(metadata.get("name") or Path(path).stem)
+        self.generator = generator.to(self.device).eval()
+        self.metadata = metadata
+        self.model_name = name
+        self.pixel_scale = float(metadata.get("pixel_scale_arcsec", 0.03))
+        self.input_pixel_scale = float(metadata.get("input_pixel_scale_arcsec", 0.202))
+        self.multiple = int(getattr(generator, "multiple", 16))
+        self.receptive_field_radius = receptive_field_radius(generator)
+        if int(tile) % self.multiple or int(tile) < 2 * self.multiple:
+            raise ValueError(
+                f"tile must be a multiple of {self.multiple} and at least {2 * self.multiple}, got {tile}"
+            )
+        self.tile = int(tile)
+        if overlap == "auto":
+            overlap = min(4 * self.receptive_field_radius, self.tile // 2)
+        self.overlap = int(overlap)
+        if not 0 <= self.overlap <= self.tile - self.multiple:
+            raise ValueError(f"overlap must be between 0 and {self.tile - self.multiple}, got {overlap}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = int(batch_size)
+        self.stream_threshold = int(stream_threshold)
+        template = {k: v for k, v in (metadata.get("intensity_transform") or {}).items() if k in ("kind", "softening")}
+        self.transform_template = IntensityTransform.from_dict(template)
+
+    def __repr__(self) -> str:
+        return (
+            f"Deblurrer(model={self.model_name!r}, device={str(self.device)!r}, tile={self.tile}, "
+            f"overlap={self.overlap}, batch_size={self.batch_size})"
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Whole images
+    # ----------------------------------------------------------------------------------------
+
+    def deblur(
+        self,
+        data: np.ndarray,
+        *,
+        wcs: WCS | None = None,
+        pixel_scale: float | None = None,
+        progress: ProgressCallback | None = None,
+        should_stop: StopCallback | None = None,
+        out: str | os.PathLike | np.ndarray | None = None,
+    ) -> DeblurResult:
+        """Deblur one 2-D image onto the model's pixel grid.
+
+        Parameters
+        ----------
+        data : numpy.ndarray
+            2-D image in any flux units (counts per pixel). Leading axes of length 1 are
+            dropped; a real cube raises ValueError (deblur its planes one by one). NaN/inf
+            pixels are masked: the network sees the sky level there and the output is NaN.
+        wcs : astropy.wcs.WCS, optional
+            Celestial WCS of `data`; gives the pixel scale and the output WCS.
+        pixel_scale : float, optional
+            Input pixel scale in arcsec/px, for data without a celestial WCS. With a WCS too,
+            both must agree within 1%.
+        progress : callable, optional
+            ``progress(done_tiles, total_tiles)`` after each batch of tiles.
+        should_stop : callable, optional
+            Polled before each batch of tiles; `seeinggan.Cancelled` is raised when it says so.
+        out : str, Path or numpy.ndarray, optional
+            A ``.npy`` path to stream the output into (memory-mapped, kept), or a float32 array
+            of the output shape to fill. By default the output is in memory, or in a deleted-
+            on-release temporary memory-mapped file when larger than ``stream_threshold``.
+
+        Returns
+        -------
+        DeblurResult
+        """
+        from seeinggan import geometry
+
+        image = _as_2d(data)
+        input_scale = self._input_scale(wcs, pixel_scale)
+        factor = input_scale / self.pixel_scale
+        if abs(factor - 1.0) < 1e-3:
+            factor = 1.0
+            work = image.astype(np.float32, copy=False)
+            out_wcs = wcs.deepcopy() if wcs is not None else None
+            out_scale = input_scale
+        else:
+            work = geometry.zoom_to_scale(image.astype(np.float32, copy=False), factor=factor, order=3, conserve="flux")
+            out_wcs = geometry.upsampled_wcs(wcs, factor, image.shape) if wcs is not None else None
+            out_scale = input_scale / factor
+        work = np.ascontiguousarray(work, dtype=np.float32)
+        transform = self.transform_template.fit(work)
+        grid = plan_tiles(work.shape, tile=self.tile, overlap=self.overlap, multiple=self.multiple)
+        result = _allocate_output(work.shape, out, self.stream_threshold)
+        self._run_tiles(work, grid, transform, result, progress=progress, should_stop=should_stop)
+        if isinstance(result, np.memmap):
+            result.flush()
+        metadata = self._result_metadata(
+            transform=transform.to_dict(), grid=grid, input_scale=input_scale, out_scale=out_scale, factor=factor
+        )
+        return DeblurResult(result, out_wcs, float(out_scale), metadata)
+
+    def _input_scale(self, wcs: WCS | None, pixel_scale: float | None) -> float:
+        from seeinggan import geometry
+
+        if wcs is not None:
+            if not getattr(wcs, "has_celestial", False) or wcs.naxis != 2:
+                raise ValueError("deblur needs a 2-D celestial WCS (RA/Dec axes); pass pixel_scale= otherwise")
+            scale = geometry.pixel_scale(wcs)
+            if pixel_scale is not None and abs(float(pixel_scale) / scale - 1.0) > 0.01:
+                raise ValueError(
+                    f"pixel_scale={pixel_scale} arcsec/px disagrees with the WCS's {scale:.4g} arcsec/px"
+                )
+            return scale
+        if pixel_scale is None:
+            raise ValueError(
+                "deblur needs the input's pixel scale: pass a celestial wcs= or pixel_scale= (arcsec/px)"
+            )
+        scale = float(pixel_scale)
+        if not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"pixel_scale must be a positive number of arcsec/px, got {pixel_scale!r}")
+        return scale
+
+    def _run_tiles(
+        self,
+        work: np.ndarray,
+        grid: TileGrid,
+        transform: IntensityTransform,
+        result: np.ndarray,
+        *,
+        progress: ProgressCallback | None,
+        should_stop: StopCallback | None,
+    ) -> None:
+        rows, cols = work.shape
+        pad = grid.pad
+        sum_y, sum_x = weight_sums(grid)
+        win_y = blend_window(grid.tile[0], grid.overlap[0])
+        win_x = blend_window(grid.tile[1], grid.overlap[1])
+        positions = list(grid.positions())
+        total = len(positions)
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        for first in range(0, total, self.batch_size):
+            check_stop(should_stop)
+            batch_pos = positions[first : first + self.batch_size]
+            tiles = np.stack([read_tile(work, grid, r, c) for r, c in batch_pos])
+            outputs = self._forward(tiles, transform)
+            for (r0, c0), tile_out in zip(batch_pos, outputs):
+                # The part of this tile inside the image, in padded coordinates.
+                pr0, pr1 = max(r0, pad), min(r0 + grid.tile[0], pad + rows)
+                pc0, pc1 = max(c0, pad), min(c0 + grid.tile[1], pad + cols)
+                if pr0 >= pr1 or pc0 >= pc1:
+                    continue
+                wy = win_y[pr0 - r0 : pr1 - r0] / sum_y[pr0:pr1]
+                wx = win_x[pc0 - c0 : pc1 - c0] / sum_x[pc0:pc1]
+                part = tile_out[pr0 - r0 : pr1 - r0, pc0 - c0 : pc1 - c0] * (wy[:, None] * wx[None, :])
+                out_rows = slice(pr0 - pad, pr1 - pad)
+                out_cols = slice(pc0 - pad, pc1 - pad)
+                # NaN input pixels stay NaN: every tile adds NaN there.
+                part[np.isnan(work[out_rows, out_cols])] = np.nan
+                result[out_rows, out_cols] += part.astype(np.float32)
+            done += len(batch_pos)
+            if progress is not None:
+                progress(done, total)
+
+    @torch.inference_mode()
+    def _forward(self, tiles: np.ndarray, transform: IntensityTransform) -> np.ndarray:
+        """Flux-unit tiles ``[B, H, W]`` -> flux-unit network outputs ``[B, H, W]`` (float64)."""
+        x = transform.forward(tiles.astype(np.float64))
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        y = self.generator(torch.from_numpy(x[:, None]).to(self.device))
+        y = y[:, 0].float().cpu().numpy().astype(np.float64)
+        return transform.inverse(y)
+
+    def _result_metadata(self, *, transform, grid: TileGrid | None, input_scale, out_scale, factor) -> dict[str, Any]:
+        from seeinggan import __version__
+
+        settings = {
+            "tile": list(grid.tile) if grid is not None else None,
+            "overlap": list(grid.overlap) if grid is not None else None,
+            "batch_size": self.batch_size,
+            "device": str(self.device),
+        }
+        history = (
+            f"seeinggan {__version__} deblur: model {self.model_name}, "
+            f"{input_scale:.4g}\"/px -> {out_scale:.4g}\"/px"
+        )
+        if grid is not None:
+            history += f", tile {self.tile}, overlap {grid.overlap[0]}"
+        return {
+            "model": self.model_name,
+            "model_path": str(self.model_path) if self.model_path is not None else None,
+            "model_created": self.metadata.get("created"),
+            "settings": settings,
+            "input_pixel_scale": float(input_scale),
+            "pixel_scale": float(out_scale),
+            "resample_factor": float(factor),
+            "intensity_transform": transform,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seeinggan_version": __version__,
+            "history": history,
+        }
+
+    # ----------------------------------------------------------------------------------------
+    # Batches of cutouts
+    # ----------------------------------------------------------------------------------------
+
+    def deblur_cutouts(
+        self,
+        cutouts: np.ndarray | Sequence[np.ndarray],
+        *,
+        pixel_scale: float,
+        progress: ProgressCallback | None = None,
+        should_stop: StopCallback | None = None,
+    ) -> DeblurResult:
+        """Deblur a stack of same-sized cutouts, ``batch_size`` cutouts per forward pass.
+
+        Each cutout is resampled onto the model grid, gets its own intensity transform (it is an
+        image in its own right), is mirror-padded at the bottom/right up to the network's size
+        multiple and goes through the network whole, as training stamps do (no tiling). Cutouts
+        larger than ``tile`` on the model grid go through `deblur` one by one instead.
+
+        Parameters
+        ----------
+        cutouts : array_like ``[N, H, W]``
+            The cutouts, in flux units.
+        pixel_scale : float
+            Their pixel scale, arcsec/px (the model's own scale means no resampling).
+        progress, should_stop : callable, optional
+            As in `deblur`, counted in cutouts.
+
+        Returns
+        -------
+        DeblurResult
+            ``data`` is ``[N, H', W']`` float32; ``wcs`` is None; ``metadata["intensity_transform"]``
+            lists the N fitted transforms.
+        """
+        from seeinggan import geometry
+
+        stack = np.asarray(cutouts, dtype=np.float32)
+        if stack.ndim != 3:
+            raise ValueError(f"deblur_cutouts takes a stack [N, H, W], got shape {stack.shape}")
+        input_scale = self._input_scale(None, pixel_scale)
+        factor = input_scale / self.pixel_scale
+        if abs(factor - 1.0) < 1e-3:
+            factor = 1.0
+            work = stack
+            out_scale = input_scale
+        else:
+            work = geometry.zoom_to_scale(stack, factor=factor, order=3, conserve="flux").astype(np.float32)
+            out_scale = input_scale / factor
+        n, rows, cols = work.shape
+        if max(rows, cols) > self.tile:
+            results = [self.deblur(plane, pixel_scale=out_scale).data for plane in work]
+            metadata = self._result_metadata(
+                transform=[], grid=plan_tiles((rows, cols), tile=self.tile, overlap=self.overlap, multiple=self.multiple),
+                input_scale=input_scale, out_scale=out_scale, factor=factor,
+            )
+            return DeblurResult(np.stack(results), None, float(out_scale), metadata)
+        size_r = max(-(-rows // self.multiple) * self.multiple, 2 * self.multiple)
+        size_c = max(-(-cols // self.multiple) * self.multiple, 2 * self.multiple)
+        rows_idx = reflect_indices(0, size_r, rows)
+        cols_idx = reflect_indices(0, size_c, cols)
+        result = np.empty((n, rows, cols), dtype=np.float32)
+        transforms = []
+        if progress is not None:
+            progress(0, n)
+        for first in range(0, n, self.batch_size):
+            check_stop(should_stop)
+            chunk = work[first : first + self.batch_size]
+            fitted = [self.transform_template.fit(plane) for plane in chunk]
+            x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk)])
+            x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)[:, rows_idx][:, :, cols_idx]
+            with torch.inference_mode():
+                y = self.generator(torch.from_numpy(x[:, None].astype(np.float32)).to(self.device))
+            y = y[:, 0, :rows, :cols].float().cpu().numpy().astype(np.float64)
+            for k, (t, plane) in enumerate(zip(fitted, chunk)):
+                out = t.inverse(y[k])
+                out[~np.isfinite(plane)] = np.nan
+                result[first + k] = out
+            transforms.extend(t.to_dict() for t in fitted)
+            if progress is not None:
+                progress(min(first + len(chunk), n), n)
+        metadata = self._result_metadata(
+            transform=transforms, grid=None, input_scale=input_scale, out_scale=out_scale, factor=factor
+        )
+        metadata["settings"]["tile"] = [size_r, size_c]
+        return DeblurResult(result, None, float(out_scale), metadata)
+
+
+def _as_2d(data: np.ndarray) -> np.ndarray:
+    image = np.asarray(data)
+    while image.ndim > 2 and image.shape[0] == 1:
+        image = image[0]
+    if image.ndim != 2:
+        raise ValueError(
+            f"deblur takes a 2-D image, got shape {np.shape(data)}; deblur the planes of a cube one by one"
+        )
+    if not np.issubdtype(image.dtype, np.number):
+        raise ValueError(f"deblur takes a numeric image, got dtype {image.dtype}")
+    if image.size == 0:
+        raise ValueError("deblur got an empty image")
+    return image
+
+
+def _allocate_output(shape: tuple[int, int], out, threshold: int) -> np.ndarray:
+    """A zeroed float32 output: the given array, a kept .npy memmap, a temporary memmap, or RAM."""
+    if isinstance(out, np.ndarray):
+        if out.shape != tuple(shape) or out.dtype != np.float32:
+            raise ValueError(f"out= must be a float32 array of shape {tuple(shape)}, got {out.dtype} {out.shape}")
+        out[...] = 0.0
+        return out
+    if out is not None:
+        path = Path(out)
+        if path.exists():
+            raise FileExistsError(f"{path}: the output file already exists; choose another name")
+        return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=tuple(shape))
+    nbytes = 4 * int(np.prod(shape))
+    if nbytes > threshold:
+        handle, name = tempfile.mkstemp(prefix="seeinggan-deblur-", suffix=".f32")
+        os.close(handle)
+        try:
+            array = np.memmap(name, mode="w+", dtype=np.float32, shape=tuple(shape))
+        finally:
+            # The mapping keeps the data alive; the name goes now, so nothing is left behind.
+            os.unlink(name)
+        return array
+    return np.zeros(shape, dtype=np.float32)
