@@ -349,3 +349,60 @@ def test_train_val_split_is_disjoint_complete_and_seeded():
     assert len(small_val) == 1
     with pytest.raises(ValueError, match="val_fraction"):
         train_val_split(pairs, val_fraction=1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# A folder of pairs
+
+
+def _write_folder(root, names, *, ground_only=(), space_only=(), no_wcs=()):
+    from seeinggan.io.fits import write_image
+
+    (root / "ground").mkdir(parents=True)
+    (root / "space").mkdir()
+    source = [(CENTER.ra.deg, CENTER.dec.deg, 800.0, 0.25)]
+    space_wcs = make_tan_wcs(center=CENTER, pixel_scale=SPACE_SCALE, shape=(96, 96))
+    ground_wcs = make_tan_wcs(center=CENTER, pixel_scale=GROUND_SCALE, shape=(20, 20))
+    ground = _gaussians((20, 20), ground_wcs, source, sigma_arcsec=0.4, pixel_scale=GROUND_SCALE)
+    space = _gaussians((96, 96), space_wcs, source, sigma_arcsec=0.05, pixel_scale=SPACE_SCALE)
+    for name in list(names) + list(ground_only):
+        write_image(root / "ground" / f"{name}.fits", ground, wcs=None if name in no_wcs else ground_wcs)
+    for name in list(names) + list(space_only):
+        write_image(root / "space" / f"{name}.fits", space, wcs=space_wcs)
+    (root / "catalogue.csv").write_text("name,class,seeing_fwhm\n" + "".join(f"{n},disk,0.8\n" for n in names))
+    return ground, space
+
+
+def test_folder_pairs_reads_matched_pairs_with_catalogue(tmp_path):
+    ground, space = _write_folder(tmp_path, ["b", "a"])
+    pairs = folder_pairs(tmp_path)
+    assert [p.name for p in pairs] == ["a", "b"]
+    pair = pairs[0]
+    assert pair.shape == (96, 96) and pair.mask.all()
+    assert np.allclose(pair.space, space.astype(np.float32))
+    # flux kept through the resampling: the ground image's total (both cover the same 2.9" box)
+    assert pair.ground.sum() == pytest.approx(space.sum(), rel=0.01)
+    assert pair.meta["class"] == "disk" and pair.meta["seeing_fwhm"] == 0.8
+    assert pair.meta["ground_file"].endswith("ground/a.fits")
+    assert pair.meta["space_pixel_scale"] == pytest.approx(SPACE_SCALE)
+    assert pairs.summary["n_pairs"] == 2
+
+
+def test_folder_pairs_lists_unmatched_names(tmp_path):
+    _write_folder(tmp_path, ["a"], ground_only=["g1", "g2"], space_only=["s1"])
+    with pytest.raises(ValueError) as info:
+        folder_pairs(tmp_path)
+    message = str(info.value)
+    assert "in ground/ only (2): g1, g2" in message and "in space/ only (1): s1" in message
+
+
+def test_folder_pairs_clear_errors_for_missing_folders_and_wcs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pairs folder not found"):
+        folder_pairs(tmp_path / "nowhere")
+    (tmp_path / "ground").mkdir()
+    with pytest.raises(FileNotFoundError, match="no 'space/' folder"):
+        folder_pairs(tmp_path)
+    other = tmp_path / "other"
+    _write_folder(other, ["a", "b"], no_wcs=["b"])
+    with pytest.raises(ValueError, match=r"ground/b\.fits: no celestial WCS"):
+        folder_pairs(other)

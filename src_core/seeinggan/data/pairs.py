@@ -40,7 +40,6 @@ __all__ = [
     "stamp_size_from_r90",
 ]
 
-_FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits", ".fit", ".fts")
 _MIN_STAMP = 64
 _STAMP_MULTIPLE = 16
 # Ground pixels kept around a stamp's footprint, so the cubic spline sees real data at the edge.
@@ -185,8 +184,10 @@ def _space_to_ground_pixels(x, y, space_wcs: WCS, ground_wcs: WCS):
 
 
 def _stem(path: Path) -> str | None:
+    from seeinggan.io.fits import FITS_SUFFIXES
+
     lower = path.name.lower()
-    for suffix in _FITS_SUFFIXES:
+    for suffix in sorted(FITS_SUFFIXES, key=len, reverse=True):
         if lower.endswith(suffix):
             return path.name[: -len(suffix)]
     return None
@@ -235,7 +236,8 @@ def folder_pairs(
 ) -> PairList:
     """Read matched pairs from ``root/ground/NAME.fits`` and ``root/space/NAME.fits``.
 
-    Files are matched by name (``.fits``, ``.fit``, ``.fts``, optionally gzipped). Each ground
+    Files are matched by name (any ending `seeinggan.io.fits` reads: ``.fits``, ``.fit``,
+    ``.fts``, gzipped, ``.fits.fz``). Each ground
     image is resampled onto its space image's grid (`make_pair`). When ``root/catalogue.csv``
     exists (as written by `seeinggan.simulate.write_pairs`), its row with the same ``name`` is
     added to the pair's meta (``class``, ``seeing_fwhm``, ...).
@@ -369,16 +371,23 @@ def detect_sources(
     list
         Sources, brightest first.
     """
-    data = np.asarray(image, dtype=np.float32)
-    finite = np.isfinite(data)
+    # Memory: one float32 copy, its smoothed version (freed before labelling), two boolean maps
+    # and the int32 labels, about 14 bytes per pixel of the searched area at the peak.
+    work = np.array(image, dtype=np.float32)
+    finite = np.isfinite(work)
     if not finite.any():
         return []
-    sky, _ = _sky_noise(data)
-    work = np.where(finite, data - np.float32(sky), np.float32(0))
-    smoothed = ndimage.gaussian_filter(work, smooth_sigma) if smooth_sigma > 0 else work
-    _, smooth_noise = _sky_noise(np.where(finite, smoothed, np.nan))
-    labels, n = ndimage.label(smoothed > detect_sigma * smooth_noise, structure=np.ones((3, 3)))
+    sky, _ = _sky_noise(work)
+    work -= np.float32(sky)
+    work[~finite] = 0
+    smoothed = ndimage.gaussian_filter(work, smooth_sigma) if smooth_sigma > 0 else work.copy()
+    smoothed[~finite] = np.nan
+    _, smooth_noise = _sky_noise(smoothed)
+    del finite
+    above = smoothed > detect_sigma * smooth_noise
     del smoothed
+    labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
+    del above
     sources: list[_Source] = []
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None:
