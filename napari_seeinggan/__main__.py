@@ -14,16 +14,6 @@ PLUGIN = "napari-seeinggan"
 SAMPLE = "galaxy_pair"
 DOCKS = ("Deblur", "Score region", "Fine-tune")
 
-NORTH_UP_EAST_LEFT = ("up", "right")
-"""napari 2-D camera orientation for sky layers: world axis 0 is the north offset (drawn
-upwards) and axis 1 the west offset (drawn to the right), so east is on the left."""
-
-
-def orient_north_up(viewer) -> None:
-    """Turn ``viewer``'s 2-D camera so that north is up and east is left."""
-    viewer.camera.orientation2d = NORTH_UP_EAST_LEFT
-
-
 def open_viewer(*, sample: bool = True, show: bool = True, viewer=None):
     """Open (or fill) a viewer with the sample pair and the three docks.
 
@@ -34,6 +24,8 @@ def open_viewer(*, sample: bool = True, show: bool = True, viewer=None):
         The dock widgets by display name ("Deblur", "Score region", "Fine-tune").
     """
     import napari
+
+    from napari_seeinggan._layers import orient_north_up
 
     if viewer is None:
         viewer = napari.Viewer(title="SeeingGAN", show=show)

@@ -237,22 +237,29 @@ class FinetuneRequest:
     trainer: Any = None
 
 
-def build_pairs(request: FinetuneRequest) -> list:
+def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
+                emit: Callable[[Any], None] | None = None) -> list:
     """Cut training pairs for ``request`` with the core's pairing functions."""
     from seeinggan import data as pairs_api
 
     if request.folder is not None:
-        return list(pairs_api.folder_pairs(Path(request.folder)))
+        return pairs_api.folder_pairs(Path(request.folder))
     if request.frames is None:
         raise ValueError("choose a ground layer and a space layer, or a folder of pairs")
     ground, ground_wcs, space, space_wcs = request.frames
-    kwargs = {} if request.stamp_size is None else {"stamp_size": request.stamp_size}
     if request.regions is not None:
         if not request.regions:
             raise ValueError("draw at least one rectangle on the shapes layer to train on")
-        return list(pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs,
-                                                 regions=request.regions, **kwargs))
-    return list(pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs, **kwargs))
+        return pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs,
+                                            request.regions)
+
+    def progress(done: int, total: int) -> None:
+        if emit is not None:
+            emit(Status(f"cutting training pairs: source {done} of {total}"))
+
+    return pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs,
+                                       stamp_size=request.stamp_size, progress=progress,
+                                       should_stop=stop)
 
 
 def finetune_updates(request: FinetuneRequest, *, stop: StopFlag) -> Generator[Any, None, Outcome]:
@@ -270,11 +277,14 @@ def finetune_updates(request: FinetuneRequest, *, stop: StopFlag) -> Generator[A
         if trainer is None:
             from seeinggan.data import train_val_split
 
+            from seeinggan.data import pairs_summary
+
             emit(Status("cutting training pairs"))
-            pairs = build_pairs(request)
+            pairs = build_pairs(request, stop=stop, emit=emit)
             if len(pairs) < 2:
-                raise ValueError(f"found {len(pairs)} training pair(s); need at least 2 "
+                raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
                                  "(a bigger overlap of the two layers, or more rectangles)")
+            emit(Status(pairs_summary(pairs)))
             train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,
                                                      seed=request.seed)
             emit(PairsReady(len(train_pairs), len(val_pairs)))

@@ -281,6 +281,7 @@ class DeblurWidget(Container):
             return None
         self._provenance = provenance
         self._input_layer = self.image.value
+        self._input_pixel_scale = request.pixel_scale
         self._stop = StopFlag()
         _assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0,
                            "message": f"deblurring {provenance['input_layer']}"})
@@ -307,11 +308,12 @@ class DeblurWidget(Container):
     def _on_update(self, update):
         if isinstance(update, TileProgress):
             _assign(self.state, {"tiles_done": update.done, "tiles_total": update.total})
-            if self._pbar is not None:
-                if self._pbar.total != update.total:
-                    self._pbar.total = update.total
-                self._pbar.update(update.done - self._pbar.n)
-                if self._pbar.is_canceled:
+            pbar = self._pbar  # (updating a napari progress bar may run the event loop)
+            if pbar is not None:
+                if pbar.total != update.total:
+                    pbar.total = update.total
+                pbar.update(update.done - pbar.n)
+                if pbar.is_canceled:
                     self.cancel()
         elif isinstance(update, Status):
             self.state.message = update.message
@@ -341,20 +343,25 @@ class DeblurWidget(Container):
         show_error(f"Deblur failed: {text}")
 
     def _add_result(self, result):
-        from napari_seeinggan._layers import result_layer_data
+        from napari_seeinggan._layers import layer_data_from_array
 
         name = f"{self._provenance['input_layer']} deblurred"
-        metadata = dict(getattr(result, "metadata", {}) or {})
-        metadata["provenance"] = dict(self._provenance)
-        layer_data = result_layer_data(result.data, wcs=result.wcs,
-                                       pixel_scale=result.pixel_scale, name=name,
-                                       metadata=metadata, like=self._input_layer)
-        layer = self._viewer.add_layer(napari.layers.Layer.create(*layer_data))
+        metadata = {"deblur": dict(getattr(result, "metadata", {}) or {}),
+                    "provenance": dict(self._provenance),
+                    "header": provenance_header(self._provenance)}
+        data, kwargs, layer_type = layer_data_from_array(result.data, wcs=result.wcs, name=name,
+                                                         metadata=metadata)
+        kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
+        if result.wcs is None:
+            kwargs.update(_place_without_wcs(self._input_layer, self._provenance,
+                                             input_scale=self._input_pixel_scale,
+                                             output_scale=float(result.pixel_scale)))
+        layer = self._viewer.add_layer(napari.layers.Layer.create(data, kwargs, layer_type))
         self.last_result = result
         _assign(self.state, {"status": DONE, "result_layer": layer.name,
-                           "message": f"added {layer.name!r} "
-                                      f"({result.data.shape[1]}x{result.data.shape[0]} px at "
-                                      f"{result.pixel_scale:.3g}\"/px)"})
+                             "message": f"added {layer.name!r} ({result.data.shape[1]} x "
+                                        f"{result.data.shape[0]} px at "
+                                        f"{result.pixel_scale:.3g}\"/px)"})
 
     # --- views --------------------------------------------------------------------------------
 
@@ -371,6 +378,44 @@ class DeblurWidget(Container):
 def _assign(state, values: dict) -> None:
     for key, value in values.items():
         setattr(state, key, value)
+
+
+def provenance_header(provenance: dict):
+    """A FITS header whose HISTORY says how the layer was made (kept by the plugin's writer)."""
+    from astropy.io import fits
+
+    import seeinggan
+
+    header = fits.Header()
+    header["HISTORY"] = (f"Deblurred with SeeingGAN {seeinggan.__version__} on "
+                         f"{provenance['date']}")
+    header["HISTORY"] = f"model: {provenance['model']}"
+    header["HISTORY"] = f"input layer: {provenance['input_layer']}"
+    rows0, rows1, cols0, cols1 = provenance["region_pixels"]
+    header["HISTORY"] = (f"region: {provenance['region']} rows {rows0}:{rows1} "
+                         f"cols {cols0}:{cols1} of the input")
+    header["HISTORY"] = (f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, "
+                         f"device {provenance['device']}")
+    return header
+
+
+def _place_without_wcs(layer, provenance: dict, *, input_scale: float | None,
+                       output_scale: float) -> dict:
+    """scale/translate that lay a result without WCS over its input layer (no sky placement).
+
+    Input pixel ``i`` covers ``[i - 0.5, i + 0.5]`` in data coordinates; output pixel ``j`` of a
+    grid ``factor`` times finer starting at input row/col ``offset`` has its centre at
+    ``offset - 0.5 + (j + 0.5) / factor``.
+    """
+    if not input_scale:
+        return {}
+    factor = input_scale / output_scale
+    offset = np.array(provenance["region_pixels"][::2], dtype=float)
+    in_scale = np.asarray(layer.scale[-2:], dtype=float)
+    in_translate = np.asarray(layer.translate[-2:], dtype=float)
+    return {"scale": in_scale / factor,
+            "translate": in_translate + in_scale * (offset - 0.5 + 0.5 / factor),
+            "rotate": layer.rotate, "affine": layer.affine}
 
 
 def _stopper(widget: DeblurWidget):

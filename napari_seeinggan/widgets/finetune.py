@@ -1,0 +1,555 @@
+"""The Fine-tune dock: train a SeeingGAN generator on pairs from the open field, watch it learn,
+save it as a named model that the Deblur dock lists at once.
+
+Pairs come from two layers of one field (a ground and a space image, paired by WCS with
+`seeinggan.data.pairs_from_frames`), from rectangles drawn on a shapes layer
+(`seeinggan.data.pairs_from_regions`) or from a folder of pairs (`seeinggan.data.folder_pairs`).
+A worker (`napari_seeinggan.workers.finetune_updates`) runs `seeinggan.train.Trainer` off the GUI
+thread; its typed updates land in a `FinetuneState` and a `TrainingLog`, which the progress bar,
+the live loss curves (pyqtgraph) and the preview stamps listen to.
+"""
+
+import datetime as _dt
+import re
+from pathlib import Path
+
+import napari
+import numpy as np
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
+from napari.utils.notifications import show_error, show_info
+
+from napari_seeinggan.state import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    IDLE,
+    RUNNING,
+    FinetuneState,
+    ModelEntry,
+    TrainingLog,
+    model_registry,
+)
+from napari_seeinggan.widgets.deblur import available_devices, collapsible
+from napari_seeinggan.workers import (
+    FinetuneRequest,
+    Outcome,
+    PairsReady,
+    Status,
+    StopFlag,
+    finetune_updates,
+    make_worker,
+)
+
+FROM_LAYERS = "two layers (paired by WCS)"
+FROM_RECTANGLES = "rectangles on a shapes layer"
+FROM_FOLDER = "folder of pairs"
+NEW_NETWORK = "new network (from scratch)"
+
+GENERATOR = "generator"
+CRITIC = "critic"
+VAL_CW_SSIM = "val_cw_ssim"
+CURVE_COLORS = {GENERATOR: (80, 160, 255), CRITIC: (255, 140, 60), VAL_CW_SSIM: (90, 220, 120)}
+
+
+class FinetuneWidget(Container):
+    """Dock that fine-tunes a generator on pairs from the open field.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers provide the pairs.
+
+    Attributes
+    ----------
+    state : FinetuneState
+        Evented status (step, pairs, message, whether Resume is possible).
+    log : TrainingLog
+        Loss curves and the latest preview stamp.
+    trainer : seeinggan.train.Trainer or None
+        The trainer of the current session (kept after Stop, for Save and Resume).
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self.state = FinetuneState()
+        self.log = TrainingLog()
+        self.registry = model_registry()
+        self.trainer = None
+        self.worker = None
+        self._stop: StopFlag | None = None
+        self._pbar = None
+
+        # --- pairs
+        self.source = ComboBox(label="pairs from", value=FROM_LAYERS,
+                               choices=[FROM_LAYERS, FROM_RECTANGLES, FROM_FOLDER])
+        self.ground = ComboBox(label="ground layer", choices=self._image_choices,
+                               tooltip="The seeing-limited image (for example Subaru)")
+        self.space = ComboBox(label="space layer", choices=self._image_choices,
+                              tooltip="The space image of the same field (for example HST)")
+        self.shapes = ComboBox(label="rectangles on", choices=self._shapes_choices,
+                               tooltip="Shapes layer whose rectangles become training pairs")
+        self.folder = FileEdit(label="pairs folder", mode="d",
+                               tooltip="A folder with ground/NAME.fits and space/NAME.fits")
+        # --- training
+        self.start_model = ComboBox(label="start model", choices=self._model_choices,
+                                    tooltip="The model to fine-tune (or a new network)")
+        self.steps = SpinBox(label="steps", min=1, max=1_000_000, value=200)
+        self.learning_rate = FloatSpinBox(label="learning rate", min=1e-7, max=1e-1,
+                                          step=1e-5, value=1e-4)
+        self.learning_rate.native.setDecimals(7)
+        self.batch_size = SpinBox(label="batch size", min=1, max=256, value=4)
+        self.device = ComboBox(label="device", choices=available_devices(), value="auto")
+        # --- advanced
+        self.critic_steps = SpinBox(label="critic steps", min=1, max=20, value=5,
+                                    tooltip="Critic updates per generator update (WGAN-GP)")
+        self.adversarial_weight = FloatSpinBox(label="adversarial weight", min=0, max=1000,
+                                               step=0.01, value=1.0)
+        self.perceptual_weight = FloatSpinBox(label="perceptual weight", min=0, max=1000,
+                                              step=0.1, value=0.0,
+                                              tooltip="Needs VGG-19 weights (below)")
+        self.structural_weight = FloatSpinBox(label="CW-SSIM weight", min=0, max=1000,
+                                              step=0.1, value=1.0)
+        self.vgg_weights = FileEdit(label="VGG-19 weights", mode="r", nullable=True,
+                                    filter="*.safetensors *.pth *.pt",
+                                    tooltip="Local VGG-19 weights for the perceptual loss")
+        self.val_fraction = FloatSpinBox(label="validation split", min=0.0, max=0.9,
+                                         step=0.05, value=0.2)
+        self.stamp_size = SpinBox(label="stamp size (px)", min=0, max=2048, step=16, value=0,
+                                  tooltip="Side of the training stamps; 0: 2 x R90 per source")
+        self.advanced = Container(labels=True, widgets=[
+            self.critic_steps, self.adversarial_weight, self.perceptual_weight,
+            self.structural_weight, self.vgg_weights, self.val_fraction, self.stamp_size])
+        # --- run and save
+        self.train_button = PushButton(text="Train")
+        self.stop_button = PushButton(text="Stop", enabled=False)
+        self.resume_button = PushButton(text="Resume", enabled=False)
+        self.progress = ProgressBar(label="steps", min=0, max=1, value=0)
+        self.message = Label(label="", value="")
+        self.model_name = LineEdit(label="save as", value=_default_model_name())
+        self.save_button = PushButton(text="Save model", enabled=False)
+
+        self.extend([self.source, self.ground, self.space, self.shapes, self.folder,
+                     self.start_model, self.steps, self.learning_rate, self.batch_size,
+                     self.device])
+        self.native.layout().addWidget(collapsible("advanced", self.advanced))
+        self.extend([
+            Container(widgets=[self.train_button, self.stop_button, self.resume_button],
+                      layout="horizontal", labels=False),
+            self.progress, self.message])
+        self.plots = LossPlots(self.log)
+        self.native.layout().addWidget(self.plots.widget)
+        self.extend([Container(widgets=[self.model_name, self.save_button],
+                               layout="horizontal", labels=True)])
+
+        self.train_button.changed.connect(self.train)
+        self.stop_button.changed.connect(self.stop)
+        self.resume_button.changed.connect(self.resume)
+        self.save_button.changed.connect(self.save)
+        self.source.changed.connect(self._on_source_changed)
+        self.registry.changed.connect(self._on_models_changed)
+        self.state.events.connect(self._on_state_changed)
+        for event in ("inserted", "removed", "reordered"):
+            getattr(viewer.layers.events, event).connect(self._on_layers_changed)
+        self.native.destroyed.connect(_stopper(self))
+        self._on_layers_changed()
+        self._guess_layers()
+        self._on_source_changed(self.source.value)
+
+    # --- choices ------------------------------------------------------------------------------
+
+    def _image_choices(self, _widget=None):
+        return [(layer.name, layer) for layer in self._viewer.layers
+                if isinstance(layer, napari.layers.Image) and not layer.rgb]
+
+    def _shapes_choices(self, _widget=None):
+        return [(layer.name, layer) for layer in self._viewer.layers
+                if isinstance(layer, napari.layers.Shapes)]
+
+    def _model_choices(self, _widget=None):
+        return [*[(entry.label, entry) for entry in self.registry.entries()],
+                (NEW_NETWORK, NEW_NETWORK)]
+
+    def _on_layers_changed(self, _event=None):
+        self.reset_choices()
+
+    def _on_models_changed(self):
+        current = self.start_model.value
+        self.start_model.reset_choices()
+        if current in self.start_model.choices:
+            self.start_model.value = current
+
+    def _guess_layers(self):
+        # The finest-pixel image is most likely the space image, the coarsest the ground one.
+        from napari_seeinggan._layers import layer_geometry
+
+        scales = []
+        for layer in self.ground.choices:
+            try:
+                scale = layer_geometry(layer)[2]
+            except Exception:  # noqa: BLE001 - a layer without geometry is just not guessed
+                continue
+            if scale:
+                scales.append((scale, layer))
+        if len(scales) >= 2:
+            scales.sort(key=lambda item: item[0])
+            self.space.value = scales[0][1]
+            self.ground.value = scales[-1][1]
+
+    def _on_source_changed(self, value):
+        frames = value in (FROM_LAYERS, FROM_RECTANGLES)
+        self.ground.visible = frames
+        self.space.visible = frames
+        self.shapes.visible = value == FROM_RECTANGLES
+        self.folder.visible = value == FROM_FOLDER
+
+    # --- requests -----------------------------------------------------------------------------
+
+    def config_overrides(self) -> dict:
+        """`seeinggan.train.TrainConfig` fields from the dock's settings."""
+        vgg = self.vgg_weights.value
+        vgg = str(vgg) if vgg not in (None, "") and Path(vgg).is_file() else None
+        if self.perceptual_weight.value > 0 and vgg is None:
+            raise ValueError("a perceptual weight above 0 needs a VGG-19 weights file "
+                             "(advanced); set the weight to 0 to train without it")
+        return {
+            "steps": int(self.steps.value),
+            "learning_rate": float(self.learning_rate.value),
+            "batch_size": int(self.batch_size.value),
+            "critic_steps": int(self.critic_steps.value),
+            "adversarial_weight": float(self.adversarial_weight.value),
+            "perceptual_weight": float(self.perceptual_weight.value),
+            "structural_weight": float(self.structural_weight.value),
+            "vgg_weights": vgg,
+            "device": self.device.value,
+            "checkpoint_dir": str(self.checkpoint_dir()),
+        }
+
+    def checkpoint_dir(self) -> Path:
+        """Where this session's checkpoints go (beside the user's models)."""
+        if getattr(self, "_checkpoint_dir", None) is None:
+            from seeinggan.models.io import user_models_dir
+
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            self._checkpoint_dir = user_models_dir() / "checkpoints" / f"finetune-{stamp}"
+        return self._checkpoint_dir
+
+    def request(self) -> FinetuneRequest:
+        """The `FinetuneRequest` for the dock's settings; ValueError with a message if incomplete."""
+        start = self.start_model.value
+        init_model = start.path if isinstance(start, ModelEntry) else None
+        stamp = int(self.stamp_size.value) or None
+        request = FinetuneRequest(config=self.config_overrides(), init_model=init_model,
+                                  stamp_size=stamp, val_fraction=float(self.val_fraction.value))
+        if self.source.value == FROM_FOLDER:
+            folder = self.folder.value
+            if folder in (None, "") or not Path(folder).is_dir():
+                raise ValueError(f"choose a folder of pairs (got {folder!s})")
+            request.folder = Path(folder)
+            return request
+        request.frames = self._frames()
+        if self.source.value == FROM_RECTANGLES:
+            request.regions = self._regions()
+        return request
+
+    def _frames(self):
+        from napari_seeinggan._layers import layer_geometry
+
+        ground, space = self.ground.value, self.space.value
+        if ground is None or space is None:
+            raise ValueError("open a ground image and a space image of the same field")
+        if ground is space:
+            raise ValueError("the ground layer and the space layer must be different layers")
+        g_data, g_wcs, _ = layer_geometry(ground)
+        s_data, s_wcs, _ = layer_geometry(space)
+        for layer, wcs in ((ground, g_wcs), (space, s_wcs)):
+            if wcs is None:
+                raise ValueError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
+                                 "position needs FITS images with WCS")
+        return (np.array(g_data, dtype=np.float32), g_wcs,
+                np.array(s_data, dtype=np.float32), s_wcs)
+
+    def _regions(self) -> list[np.ndarray]:
+        shapes, space = self.shapes.value, self.space.value
+        if shapes is None:
+            raise ValueError("add a shapes layer and draw rectangles on the field")
+        regions = []
+        for kind, vertices in zip(shapes.shape_type, shapes.data, strict=True):
+            if kind != "rectangle":
+                continue
+            world = [np.asarray(shapes.data_to_world(v)) for v in np.asarray(vertices)]
+            # In space-frame pixels, as seeinggan.data.pairs_from_regions expects.
+            regions.append(np.array([np.asarray(space.world_to_data(w))[-2:] for w in world]))
+        if not regions:
+            raise ValueError(f"no rectangle on shapes layer {shapes.name!r}")
+        return regions
+
+    # --- running ------------------------------------------------------------------------------
+
+    def train(self, _=None):
+        """Start a new fine-tuning run; returns the worker (or None on a problem)."""
+        if self.state.status == RUNNING:
+            return self.worker
+        try:
+            request = self.request()
+        except Exception as error:  # noqa: BLE001 - anything wrong with the input is shown
+            self._fail(error)
+            return None
+        self.trainer = None
+        self._checkpoint_dir = None
+        request.config["checkpoint_dir"] = str(self.checkpoint_dir())
+        self.log.clear()
+        _assign(self.state, {"step": 0, "total_steps": request.config["steps"],
+                             "n_train_pairs": 0, "n_val_pairs": 0, "can_resume": False,
+                             "saved_model": ""})
+        return self._start(request)
+
+    def resume(self, _=None):
+        """Go on training the stopped session's trainer from where it stopped."""
+        if self.state.status == RUNNING or self.trainer is None:
+            return self.worker
+        return self._start(FinetuneRequest(trainer=self.trainer))
+
+    def _start(self, request: FinetuneRequest):
+        from napari.utils import cancelable_progress
+
+        self._stop = StopFlag()
+        _assign(self.state, {"status": RUNNING, "message": "starting"})
+        self._pbar = cancelable_progress(total=max(self.state.total_steps, 0),
+                                         desc="Fine-tuning", cancel_callback=self._stop.set)
+        if self.state.step:
+            self._pbar.update(self.state.step)
+        worker = make_worker(finetune_updates, request, stop=self._stop)
+        worker.yielded.connect(self._on_update)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._fail)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        worker.start()
+        return worker
+
+    def stop(self, _=None):
+        """Ask training to stop after the current step (a checkpoint is written)."""
+        if self._stop is not None and self.state.status == RUNNING:
+            self._stop.set()
+            self.state.message = "stopping after this step..."
+
+    def _on_update(self, update):
+        kind = type(update).__name__
+        if isinstance(update, Status):
+            self.state.message = update.message
+        elif isinstance(update, PairsReady):
+            _assign(self.state, {"n_train_pairs": update.n_train, "n_val_pairs": update.n_val})
+        elif kind == "StepUpdate":
+            step = int(update.step)
+            losses = dict(getattr(update, "losses", {}) or {})
+            for name in (GENERATOR, CRITIC):
+                value = losses.get(name, getattr(update, f"{name}_loss", None))
+                if value is not None and np.isfinite(value):
+                    self.log.add_point(name, step, float(value))
+            total = getattr(update, "total_steps", None) or self.state.total_steps
+            _assign(self.state, {"step": step, "total_steps": int(total),
+                                 "message": f"step {step} of {total}"})
+            pbar = self._pbar  # (updating a napari progress bar may run the event loop)
+            if pbar is not None:
+                if pbar.total != total:
+                    pbar.total = int(total)
+                pbar.update(step - pbar.n)
+                if pbar.is_canceled:
+                    self.stop()
+        elif kind == "ValidationUpdate":
+            value = getattr(update, "cw_ssim", None)
+            if value is None:
+                value = (getattr(update, "metrics", {}) or {}).get("cw_ssim")
+            if value is not None:
+                self.log.add_point(VAL_CW_SSIM, int(update.step), float(value))
+        elif kind == "PreviewUpdate":
+            self.log.set_preview(step=int(update.step), input=np.asarray(update.input),
+                                 output=np.asarray(update.output),
+                                 target=None if getattr(update, "target", None) is None
+                                 else np.asarray(update.target))
+
+    def _on_returned(self, outcome: Outcome):
+        if outcome.value is not None:
+            self.trainer = outcome.value
+        if outcome.error is not None:
+            self._fail(outcome.error)
+            return
+        if outcome.cancelled:
+            _assign(self.state, {"status": CANCELLED, "can_resume": self.trainer is not None,
+                                 "message": f"stopped at step {self.state.step}"})
+            show_info(f"Fine-tuning stopped at step {self.state.step}")
+        else:
+            _assign(self.state, {"status": DONE, "can_resume": False,
+                                 "message": f"done: {self.state.step} steps"})
+
+    def _on_finished(self):
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        if self.state.status == RUNNING:
+            self.state.status = IDLE
+
+    def _fail(self, error):
+        text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
+        _assign(self.state, {"status": FAILED, "message": text,
+                             "can_resume": self.trainer is not None})
+        show_error(f"Fine-tuning failed: {text}")
+
+    # --- saving -------------------------------------------------------------------------------
+
+    def save(self, _=None) -> Path | None:
+        """Save the trained generator as a named model in the user's models folder."""
+        from seeinggan.models.io import user_models_dir
+
+        if self.trainer is None:
+            show_error("Fine-tune: train (or resume) before saving a model")
+            return None
+        name = self.model_name.value.strip()
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            show_error(f"Fine-tune: {name!r} is not a usable model name (letters, digits, "
+                       "'_', '-', '.')")
+            return None
+        folder = user_models_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            path = Path(self.trainer.save_model(folder / f"{name}.safetensors", name=name))
+        except Exception as error:  # noqa: BLE001
+            show_error(f"Fine-tune: could not save model {name!r}: {error}")
+            return None
+        self.state.saved_model = str(path)
+        self.state.message = f"saved model {name!r}"
+        self.registry.notify_saved(path)
+        show_info(f"Saved model {name!r} in {folder}")
+        self.model_name.value = _default_model_name()
+        return path
+
+    # --- views --------------------------------------------------------------------------------
+
+    def _on_state_changed(self, _info=None):
+        state = self.state
+        running = state.status == RUNNING
+        self.train_button.enabled = not running
+        self.stop_button.enabled = running
+        self.resume_button.enabled = not running and state.can_resume
+        self.save_button.enabled = not running and self.trainer is not None
+        self.progress.max = max(state.total_steps, 1)
+        self.progress.value = min(state.step, self.progress.max)
+        pairs = (f" ({state.n_train_pairs} training / {state.n_val_pairs} validation pairs)"
+                 if state.n_train_pairs else "")
+        self.message.value = f"{state.message}{pairs}"
+
+
+class LossPlots:
+    """Live loss curves and preview stamps (pyqtgraph), fed by a `TrainingLog`.
+
+    Redraws at most five times a second, whatever the step rate, so that drawing never
+    competes with the event loop.
+    """
+
+    def __init__(self, log: TrainingLog):
+        import pyqtgraph as pg
+        from qtpy.QtCore import QTimer
+
+        self.log = log
+        self.widget = pg.GraphicsLayoutWidget()
+        self.widget.setMinimumHeight(330)
+        self.losses = self.widget.addPlot(row=0, col=0, colspan=3, title="losses")
+        self.losses.addLegend(offset=(-5, 5))
+        self.losses.setLabel("bottom", "step")
+        self.quality = self.widget.addPlot(row=1, col=0, colspan=3, title="validation CW-SSIM")
+        self.quality.setLabel("bottom", "step")
+        self.curves = {
+            GENERATOR: self.losses.plot(name="generator", pen=pg.mkPen(CURVE_COLORS[GENERATOR],
+                                                                       width=2)),
+            CRITIC: self.losses.plot(name="critic", pen=pg.mkPen(CURVE_COLORS[CRITIC], width=2)),
+            VAL_CW_SSIM: self.quality.plot(pen=pg.mkPen(CURVE_COLORS[VAL_CW_SSIM], width=2),
+                                           symbol="o", symbolSize=5,
+                                           symbolBrush=CURVE_COLORS[VAL_CW_SSIM]),
+        }
+        self.images = {}
+        for col, key in enumerate(("input", "output", "target")):
+            view = self.widget.addViewBox(row=2, col=col, lockAspect=True, invertY=True)
+            view.setMouseEnabled(False, False)
+            image = pg.ImageItem()
+            view.addItem(image)
+            label = pg.TextItem(key, color=(220, 220, 220), anchor=(0, 0))
+            view.addItem(label)
+            self.images[key] = (image, label, view)
+        self.widget.ci.layout.setRowStretchFactor(0, 3)
+        self.widget.ci.layout.setRowStretchFactor(1, 2)
+        self.widget.ci.layout.setRowStretchFactor(2, 2)
+        self._dirty = False
+        self.timer = QTimer(self.widget)
+        self.timer.setInterval(200)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+        log.point_added.connect(self._mark_dirty)
+        log.preview_changed.connect(self._mark_dirty)
+        log.cleared.connect(self._mark_dirty)
+
+    def _mark_dirty(self, *_):
+        self._dirty = True
+
+    def redraw(self):
+        if not self._dirty:
+            return
+        self._dirty = False
+        for name, curve in self.curves.items():
+            steps, values = self.log.series.get(name, ([], []))
+            curve.setData(np.asarray(steps, dtype=float), np.asarray(values, dtype=float))
+        preview = self.log.preview or {}
+        low = high = None
+        if preview.get("target") is not None or preview.get("output") is not None:
+            # One display range for all three stamps, so brightness compares across them.
+            reference = preview.get("target")
+            reference = preview["output"] if reference is None else reference
+            finite = np.asarray(reference, dtype=float)
+            finite = finite[np.isfinite(finite)]
+            if finite.size:
+                low, high = np.percentile(finite, [1, 99.7])
+        for key, (image, label, view) in self.images.items():
+            data = preview.get(key)
+            if data is None:
+                image.clear()
+                continue
+            data = np.asarray(data, dtype=np.float32)
+            levels = (low, high if high is not None and high > low else low + 1) \
+                if low is not None else None
+            # pyqtgraph images are (x, y): transpose so rows stay rows.
+            image.setImage(data.T, levels=levels, autoLevels=levels is None)
+            label.setText(f"{key} (step {preview.get('step', 0)})" if key == "output" else key)
+            view.autoRange(padding=0)
+
+
+def _default_model_name() -> str:
+    return "finetuned-" + _dt.datetime.now().strftime("%Y%m%d-%H%M")
+
+
+def _assign(state, values: dict) -> None:
+    for key, value in values.items():
+        setattr(state, key, value)
+
+
+def _stopper(widget):
+    # Holds the dock weakly: a Qt destroyed slot must not keep it alive.
+    import weakref
+
+    ref = weakref.ref(widget)
+
+    def stop(*_):
+        dock = ref()
+        if dock is not None and dock._stop is not None:
+            dock._stop.set()
+
+    return stop
