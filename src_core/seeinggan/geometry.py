@@ -103,6 +103,9 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
         cel.pixel_to_world_values(0.0, 0.0)
     except Exception as exc:
         raise ValueError(f"the celestial WCS cannot be evaluated: {exc}") from exc
+    matrix = cel.pixel_scale_matrix
+    if not abs(np.linalg.det(matrix)) > 1e-10 * float(np.sum(matrix**2)):
+        raise ValueError("the celestial WCS matrix (CD or PC x CDELT) is singular")
     if header.get("NAXIS1") is not None and header.get("NAXIS2") is not None:
         cel.pixel_shape = (int(header["NAXIS1"]), int(header["NAXIS2"]))
     return cel

@@ -481,6 +481,8 @@ def write_image(
             if card.keyword in ("DATE-OBS", "MJD-OBS", "DATEREF", "MJDREFI", "MJDREFF") and card.keyword in out_header:
                 continue
             out_header[card.keyword] = (card.value, card.comment)
+        if array.ndim == 3 and "CTYPE3" in out_header:
+            out_header["WCSAXES"] = 3  # keep the cube's third axis described
     lines = [history] if isinstance(history, str) else list(history)
     for line in lines or ["written"]:
         out_header.add_history(f"seeinggan {__version__}: {line}")
