@@ -331,10 +331,8 @@ class Deblurrer:
             "batch_size": self.batch_size,
             "device": str(self.device),
         }
-        history = (
-            f"seeinggan {__version__} deblur: model {self.model_name}, "
-            f"{input_scale:.4g}\"/px -> {out_scale:.4g}\"/px"
-        )
+        # Short enough for one FITS HISTORY card (72 characters with write_image's prefix).
+        history = f"deblur: model {self.model_name}"
         if grid is not None:
             history += f", tile {self.tile}, overlap {grid.overlap[0]}"
         return {

@@ -1,0 +1,137 @@
+"""``seeinggan deblur IN.fits... -o OUTDIR``: deblur FITS images onto the model's pixel grid.
+
+Each input ``NAME.fits`` becomes ``OUTDIR/NAME_deblurred.fits`` with the output grid's WCS, the
+input header's other keywords and a HISTORY line naming the model and the settings. Nothing is
+ever overwritten: an existing output, or an output that would be an input, is an error before
+any work starts. Files without a celestial WCS need ``--pixel-scale``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from seeinggan.cli import CliError
+
+_FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fits", ".fit", ".fts", ".gz")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "deblur",
+        help="deblur FITS images with a SeeingGAN model",
+        description=(
+            "Deblur seeing-limited FITS images onto the model's pixel grid (0.03\"/px for the "
+            "default model). Writes OUTDIR/<stem>_deblurred.fits with the output WCS."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="IN.fits", help="input FITS image(s)")
+    parser.add_argument("-o", "--output-dir", type=Path, required=True, metavar="OUTDIR",
+                        help="folder for the outputs (created if missing)")
+    parser.add_argument("--model", default="default", metavar="FILE",
+                        help="model file (NAME.safetensors or NAME.json); default: the shipped model")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    parser.add_argument("--tile", type=int, default=256, metavar="N", help="tile side in model pixels (default 256)")
+    parser.add_argument("--overlap", default="32", metavar="N",
+                        help="tile overlap in model pixels, or 'auto' from the receptive field (default 32)")
+    parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="tiles per forward pass (default 4)")
+    parser.add_argument("--pixel-scale", type=float, default=None, metavar="ARCSEC",
+                        help="input pixel scale in arcsec/px, for files without a celestial WCS")
+    parser.add_argument("--hdu", default=None, metavar="N",
+                        help="HDU index or EXTNAME to read (default: the first image HDU)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def output_path(input_path: Path, output_dir: Path) -> Path:
+    """``OUTDIR/<stem>_deblurred.fits`` (``.fits``, ``.fits.gz``... stripped from the name)."""
+    name = input_path.name
+    for suffix in _FITS_SUFFIXES:
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return output_dir / f"{name}_deblurred.fits"
+
+
+def _plan(args) -> list[tuple[Path, Path]]:
+    """Check every input and output before any work; return (input, output) pairs."""
+    jobs = []
+    resolved_inputs = set()
+    for path in args.inputs:
+        if not path.exists():
+            raise CliError(f"{path}: file not found")
+        if not path.is_file():
+            raise CliError(f"{path}: not a file")
+        resolved_inputs.add(path.resolve())
+    seen = {}
+    for path in args.inputs:
+        target = output_path(path, args.output_dir)
+        if target.resolve() in resolved_inputs:
+            raise CliError(f"{target}: the output would overwrite an input; choose another -o OUTDIR")
+        if target.exists():
+            raise CliError(f"{target}: output exists; remove it or choose another -o OUTDIR")
+        if target in seen:
+            raise CliError(f"{path} and {seen[target]} would both be written to {target}")
+        seen[target] = path
+        jobs.append((path, target))
+    return jobs
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from seeinggan.io.fits import read_image, write_image
+
+    if args.pixel_scale is not None and not args.pixel_scale > 0:
+        raise CliError(f"--pixel-scale must be a positive number of arcsec/px, got {args.pixel_scale}")
+    hdu = int(args.hdu) if args.hdu is not None and str(args.hdu).lstrip("-").isdigit() else args.hdu
+    overlap = args.overlap if args.overlap == "auto" else _int_option("--overlap", args.overlap)
+    jobs = _plan(args)
+
+    # Read every input first: a file without WCS fails before the model is loaded.
+    images = []
+    for source, _ in jobs:
+        image = read_image(source, hdu=hdu)
+        if image.wcs is None and args.pixel_scale is None:
+            raise CliError(f"{image.name}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
+        images.append(image)
+
+    from seeinggan.infer import Deblurrer
+
+    model = args.model if args.model == "default" else Path(args.model)
+    if model != "default" and not Path(model).exists() and not Path(str(model) + ".safetensors").exists():
+        raise CliError(f"{model}: model file not found")
+    deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
+
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    for image, (_, target) in zip(images, jobs):
+        with tqdm(desc=image.name, unit="tile", leave=True) as bar:
+
+            def progress(done: int, total: int, bar=bar) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            result = deblurrer.deblur(
+                image.data,
+                wcs=image.wcs,
+                pixel_scale=None if image.wcs is not None else args.pixel_scale,
+                progress=progress,
+            )
+        meta = result.metadata
+        history = [
+            meta["history"],
+            f"deblur: {meta['input_pixel_scale']:.4g} -> {meta['pixel_scale']:.4g} arcsec/px, "
+            f"device {meta['settings']['device']}",
+            f"deblur: input {image.name}",
+        ]
+        write_image(target, result.data, header=image.header, wcs=result.wcs, history=history)
+        print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at {result.pixel_scale:.4g}\"/px)")
+    return 0
+
+
+def _int_option(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise CliError(f"{name} must be an integer or 'auto', got {value!r}") from None
