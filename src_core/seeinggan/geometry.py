@@ -129,8 +129,8 @@ def make_tan_wcs(
     shape : tuple of int
         Array shape ``(rows, cols)``.
     rotation_deg : float, optional
-        Position angle of the image's +y axis, east of north, in degrees (the FITS ``CROTA2``
-        convention). 0 gives north up, east left (RA grows to the left), as in DS9.
+        Position angle of the image's +y axis, east of north, in degrees (``-CROTA2`` in the
+        AIPS convention). 0 gives north up, east left (RA grows to the left), as in DS9.
 
     Returns
     -------
@@ -150,9 +150,9 @@ def make_tan_wcs(
     wcs.wcs.crval = [float(icrs.ra.deg), float(icrs.dec.deg)]
     # FITS pixels are 1-based: the centre of an n-pixel axis is at (n + 1) / 2.
     wcs.wcs.crpix = [(cols + 1) / 2.0, (rows + 1) / 2.0]
-    # Calabretta & Greisen (2002) eq. 189 with CDELT1 = -scale, CDELT2 = +scale.
+    # Columns of CD are the (east, north) steps of +x and +y: +y points at position angle rho.
     wcs.wcs.cd = 0.0 + scale_deg * np.array(
-        [[-np.cos(rho), -np.sin(rho)], [-np.sin(rho), np.cos(rho)]]
+        [[-np.cos(rho), np.sin(rho)], [np.sin(rho), np.cos(rho)]]
     )
     wcs.wcs.set()
     wcs.pixel_shape = (cols, rows)
@@ -293,7 +293,7 @@ def resample_to_grid(
 
     NaN handling: NaN/inf source pixels are filled from their nearest finite neighbour before
     interpolation (so no ringing), and every destination pixel whose interpolation stencil
-    touches one is set to NaN: a NaN grows by at most the spline's support (2 source pixels for
+    touches one is set to NaN: a NaN grows by less than the spline's support (2 source pixels for
     a cubic, plus the box half-width when downsampling). Destination pixels whose centre falls
     outside the source footprint are NaN.
 
@@ -406,16 +406,19 @@ def _resample_affine(
     del rr, cc, src_r, src_c
 
     if any_bad:
-        # A cubic stencil reaches the 4x4 source pixels around a point: grow the mask by one pixel
-        # (plus the box half-width) and flag every point within one pixel of it (linear > 0).
-        reach = max(1, order - 1) if order > 1 else 0
+        # A B-spline of order k reaches source pixels closer than (k + 1) / 2 to a point (a cubic:
+        # < 2 pixels). Grow the mask by that reach less one pixel (plus the box half-width) and
+        # flag every point closer than one pixel to the grown mask (bilinear weight > 0).
+        reach = int(np.ceil((order + 1) / 2.0)) - 1 if order > 0 else 0
         structure = np.ones((2 * (reach + grow[0]) + 1, 2 * (reach + grow[1]) + 1), dtype=bool)
         grown = ndimage.binary_dilation(bad, structure=structure) if structure.size > 1 else bad
         touched = ndimage.affine_transform(
-            grown.astype(np.float32), matrix, offset=offset, output_shape=out_shape, order=1,
-            mode="constant", cval=0.0, prefilter=False,
+            grown.astype(np.float32), matrix, offset=offset, output_shape=out_shape,
+            order=1 if order > 0 else 0, mode="constant", cval=0.0, prefilter=False,
         )
-        out[touched > 1e-6] = np.nan
+        # 1e-3 of a pixel of slack: a cubic's weight there is ~(1e-3)**3 / 6, immaterial, and
+        # it keeps round-off in the linearised map from flagging a whole extra row.
+        out[touched > 1e-3] = np.nan
 
     out[outside] = np.nan
     if conserve == "flux":
