@@ -1,0 +1,240 @@
+"""FITS images <-> napari image layers: sky placement, contrast, and geometry back from a layer.
+
+World coordinates (see ``docs/architecture.md``): arcsec offsets in a gnomonic plane about one sky
+origin per Python session, axis 0 to the north and axis 1 to the west. The origin is the centre of
+the first image with a celestial WCS that this module places (`session_sky_origin`); every later
+image is placed about the same origin, so that all images of one field overlay whatever their
+pixel scales. The origin never moves during a session (so layers already shown stay put);
+`reset_session_sky_origin` exists for tests and scripts that start over.
+
+No science here: placement comes from `seeinggan.geometry`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from astropy.visualization import ZScaleInterval
+from astropy.wcs import WCS
+
+from seeinggan import geometry
+from seeinggan.io.fits import FitsImage
+
+__all__ = [
+    "image_layer_data",
+    "layer_data_from_array",
+    "layer_geometry",
+    "layer_sky_affine",
+    "orient_north_up",
+    "reset_session_sky_origin",
+    "session_sky_origin",
+    "zscale_limits",
+]
+
+LayerDataTuple = tuple[Any, dict[str, Any], str]
+
+_session_origin: SkyCoord | None = None
+
+# Samples used for the zscale contrast (enough for a stable estimate, fast on huge images).
+_ZSCALE_SAMPLES = 100_000
+
+
+def session_sky_origin() -> SkyCoord | None:
+    """The sky origin of napari world coordinates in this session (None until an image with a
+    celestial WCS has been placed)."""
+    return _session_origin
+
+
+def reset_session_sky_origin(origin: SkyCoord | None = None) -> None:
+    """Forget (or set) the session's sky origin; layers placed before keep their old placement."""
+    global _session_origin
+    _session_origin = origin.icrs if origin is not None else None
+
+
+def _origin_for(wcs: WCS, shape: tuple[int, ...]) -> SkyCoord:
+    global _session_origin
+    if _session_origin is None:
+        _session_origin = geometry.sky_center(wcs, shape[-2:])
+    return _session_origin
+
+
+def zscale_limits(data: np.ndarray) -> tuple[float, float]:
+    """First contrast limits for astronomical data: IRAF's zscale on the finite values.
+
+    NaN and inf are ignored; a sample of at most ~100,000 pixels (a regular stride through the
+    array, planes included) keeps this fast on large or memory-mapped images. Always returns two
+    finite numbers with ``low < high``.
+    """
+    flat = data.reshape(-1) if isinstance(data, np.ndarray) else np.asarray(data).reshape(-1)
+    stride = max(1, flat.size // _ZSCALE_SAMPLES)
+    sample = np.asarray(flat[::stride], dtype=np.float64)
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return 0.0, 1.0
+    try:
+        low, high = ZScaleInterval().get_limits(sample)
+    except Exception:  # degenerate samples
+        low, high = float(sample.min()), float(sample.max())
+    low, high = float(low), float(high)
+    if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
+        low, high = float(sample.min()), float(sample.max())
+        if high <= low:
+            high = low + 1.0
+    return low, high
+
+
+def _full_affine(affine_2d: np.ndarray, ndim: int) -> np.ndarray:
+    """Embed a (row, col) 3x3 affine into the ``(ndim + 1)`` square affine of a layer."""
+    full = np.eye(ndim + 1)
+    full[-3:-1, -3:-1] = affine_2d[:2, :2]
+    full[-3:-1, -1] = affine_2d[:2, 2]
+    return full
+
+
+def layer_data_from_array(
+    data: np.ndarray,
+    *,
+    wcs: WCS | None,
+    name: str,
+    metadata: dict[str, Any] | None = None,
+    contrast_limits: tuple[float, float] | None = None,
+    notes: list[str] | None = None,
+) -> LayerDataTuple:
+    """A napari image LayerDataTuple for an array with (or without) a celestial WCS.
+
+    With a WCS the layer's ``affine`` places it on the sky about the session origin, so it
+    overlays every other image of the field; without one it opens at unit scale.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(rows, cols)`` or ``(planes, rows, cols)``.
+    wcs : astropy.wcs.WCS or None
+        2-D celestial WCS of the last two axes.
+    name : str
+        Layer name.
+    metadata : dict, optional
+        Extra metadata (for example ``"header"``, ``"source_path"``); "wcs", "pixel_scale",
+        "sky_origin" and "sky_affine" are filled in here.
+    contrast_limits : tuple of float, optional
+        Default: `zscale_limits` of the data.
+    notes : list of str, optional
+        Notes kept under metadata["notes"].
+
+    Returns
+    -------
+    tuple
+        ``(data, kwargs, "image")`` for napari.
+    """
+    ndim = np.ndim(data)
+    if ndim not in (2, 3):
+        raise ValueError(f"{name}: need a 2-D image or a 3-D cube, got shape {np.shape(data)}")
+    meta: dict[str, Any] = dict(metadata or {})
+    meta["notes"] = list(notes or meta.get("notes", []))
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "colormap": "gray",
+        "contrast_limits": list(contrast_limits or zscale_limits(data)),
+        "metadata": meta,
+    }
+    if wcs is not None:
+        origin = _origin_for(wcs, np.shape(data))
+        affine_2d = geometry.sky_affine(wcs, origin=origin, shape=np.shape(data)[-2:])
+        meta["wcs"] = wcs
+        meta["pixel_scale"] = geometry.pixel_scale(wcs)
+        meta["sky_origin"] = origin
+        meta["sky_affine"] = affine_2d
+        kwargs["affine"] = _full_affine(affine_2d, ndim)
+    else:
+        meta["wcs"] = None
+        meta["pixel_scale"] = None
+    return data, kwargs, "image"
+
+
+def image_layer_data(image: FitsImage) -> LayerDataTuple:
+    """The napari LayerDataTuple of one `seeinggan.io.fits.FitsImage`.
+
+    Metadata keys: "header", "wcs", "pixel_scale", "source_path", "hdu_index", "notes",
+    "sky_origin", "sky_affine" (the (row, col) -> world affine at creation, used to tell whether
+    the layer was moved since), "memory_mapped".
+    """
+    metadata = {
+        "header": image.header,
+        "source_path": str(image.path),
+        "hdu_index": image.hdu_index,
+        "memory_mapped": image.memory_mapped,
+    }
+    return layer_data_from_array(
+        image.data, wcs=image.wcs, name=image.name, metadata=metadata, notes=image.notes
+    )
+
+
+def layer_sky_affine(layer) -> np.ndarray:
+    """The current 3x3 (row, col) -> world affine of a layer's last two axes.
+
+    Composes the layer's ``affine`` with its ``scale``/``translate``/``rotate``/``shear``, so a
+    layer moved or rescaled in napari gives its new placement.
+    """
+    from napari.utils.transforms import CompositeAffine
+
+    ndim = layer.ndim
+    composite = CompositeAffine(
+        scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear,
+        ndim=ndim,
+    )
+    full = np.asarray(layer.affine.affine_matrix) @ np.asarray(composite.affine_matrix)
+    out = np.eye(3)
+    out[:2, :2] = full[-3:-1, -3:-1]
+    out[:2, 2] = full[-3:-1, -1]
+    return out
+
+
+def layer_geometry(layer) -> tuple[np.ndarray, WCS | None, float | None]:
+    """Data, celestial WCS and pixel scale (arcsec/px) of any napari image layer.
+
+    - A layer with ``metadata["wcs"]`` that has not been moved since it was placed: that WCS
+      (exact, distortion included).
+    - A layer that was moved, or one without a WCS but placed on the session's sky plane
+      (``metadata["sky_origin"]``): a TAN WCS rebuilt from its current affine
+      (`seeinggan.geometry.wcs_from_sky_affine`).
+    - A layer with no sky placement at all (a plain array, a FITS file without WCS): WCS None,
+      pixel scale from ``metadata["pixel_scale"]`` if given, else None.
+
+    Returns
+    -------
+    tuple
+        ``(data, wcs, pixel_scale)``; ``data`` is the layer's data unchanged (for a multiscale
+        layer, the full-resolution level).
+    """
+    data = layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+    meta = layer.metadata or {}
+    wcs = meta.get("wcs")
+    origin = meta.get("sky_origin")
+    current = layer_sky_affine(layer)
+    placed = meta.get("sky_affine")
+    if isinstance(wcs, WCS) and placed is not None and np.allclose(
+        current, placed, rtol=1e-9, atol=1e-9
+    ):
+        return data, wcs, geometry.pixel_scale(wcs)
+    if isinstance(origin, SkyCoord):
+        new_wcs = geometry.wcs_from_sky_affine(current, origin=origin, shape=np.shape(data)[-2:])
+        return data, new_wcs, geometry.pixel_scale(new_wcs)
+    if isinstance(wcs, WCS):
+        # A WCS given without placement metadata (for example by a script): trust it.
+        return data, wcs, geometry.pixel_scale(wcs)
+    scale = meta.get("pixel_scale")
+    return data, None, float(scale) if scale is not None else None
+
+
+def header_for_layer(meta: dict[str, Any]) -> fits.Header | None:
+    """The FITS header kept in a layer's metadata, if any."""
+    header = meta.get("header")
+    return header if isinstance(header, fits.Header) else None
+
+
+def orient_north_up(viewer) -> None:
+    """Turn the camera so that north (world axis 0) points up and east left, as in DS9."""
+    viewer.camera.orientation = ("towards", "up", "right")
