@@ -135,7 +135,7 @@ class DeblurWidget(Container):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
         # Closing napari (or this dock) must stop a running deblur.
-        self.native.destroyed.connect(_stopper(self))
+        self.native.destroyed.connect(_on_destroyed(self))
 
         self._on_active_layer()
         self._previous_model = self.model.value
@@ -389,7 +389,8 @@ def provenance_header(provenance: dict):
     header = fits.Header()
     header["HISTORY"] = (f"Deblurred with SeeingGAN {seeinggan.__version__} on "
                          f"{provenance['date']}")
-    header["HISTORY"] = f"model: {provenance['model']}"
+    header["HISTORY"] = f"model: {Path(provenance['model']).name} ({provenance['model_name']})"
+    header["HISTORY"] = f"model path: {provenance['model']}"  # long paths wrap over cards
     header["HISTORY"] = f"input layer: {provenance['input_layer']}"
     rows0, rows1, cols0, cols1 = provenance["region_pixels"]
     header["HISTORY"] = (f"region: {provenance['region']} rows {rows0}:{rows1} "
@@ -418,15 +419,22 @@ def _place_without_wcs(layer, provenance: dict, *, input_scale: float | None,
             "rotate": layer.rotate, "affine": layer.affine}
 
 
-def _stopper(widget: DeblurWidget):
-    # Holds the widget weakly: a Qt destroyed slot must not keep the dock alive.
+def _on_destroyed(widget):
+    """A slot for the dock's Qt ``destroyed``: stop its run, leave the shared model registry.
+
+    Holds the dock weakly (a Qt slot must not keep it alive). Runs when napari closes or the
+    dock is removed.
+    """
     import weakref
 
     ref = weakref.ref(widget)
 
-    def stop(*_):
+    def cleanup(*_):
         dock = ref()
-        if dock is not None and dock._stop is not None:
+        if dock is None:
+            return
+        if dock._stop is not None:
             dock._stop.set()
+        dock.registry.changed.disconnect(dock._on_models_changed)
 
-    return stop
+    return cleanup

@@ -58,7 +58,9 @@ NEW_NETWORK = "new network (from scratch)"
 GENERATOR = "generator"
 CRITIC = "critic"
 VAL_CW_SSIM = "val_cw_ssim"
-CURVE_COLORS = {GENERATOR: (80, 160, 255), CRITIC: (255, 140, 60), VAL_CW_SSIM: (90, 220, 120)}
+VAL_CW_SSIM_INPUT = "val_cw_ssim_input"
+CURVE_COLORS = {GENERATOR: (80, 160, 255), CRITIC: (255, 140, 60), VAL_CW_SSIM: (90, 220, 120),
+                VAL_CW_SSIM_INPUT: (170, 170, 170)}
 
 
 class FinetuneWidget(Container):
@@ -87,6 +89,7 @@ class FinetuneWidget(Container):
         self.registry = model_registry()
         self.trainer = None
         self.worker = None
+        self.last_checkpoint: Path | None = None
         self._stop: StopFlag | None = None
         self._pbar = None
 
@@ -111,25 +114,38 @@ class FinetuneWidget(Container):
         self.batch_size = SpinBox(label="batch size", min=1, max=256, value=4)
         self.device = ComboBox(label="device", choices=available_devices(), value="auto")
         # --- advanced
-        self.critic_steps = SpinBox(label="critic steps", min=1, max=20, value=5,
+        self.critic_steps = SpinBox(label="critic steps", min=1, max=20, value=1,
                                     tooltip="Critic updates per generator update (WGAN-GP)")
+        self.l1_weight = FloatSpinBox(label="L1 weight", min=0, max=1000, step=0.1, value=1.0)
+        self.structural_weight = FloatSpinBox(label="CW-SSIM weight", min=0, max=1000,
+                                              step=0.1, value=0.5,
+                                              tooltip="Weight of the 1 - CW-SSIM structural loss")
         self.adversarial_weight = FloatSpinBox(label="adversarial weight", min=0, max=1000,
-                                               step=0.01, value=1.0)
+                                               step=0.001, value=0.01)
+        self.adversarial_weight.native.setDecimals(4)
         self.perceptual_weight = FloatSpinBox(label="perceptual weight", min=0, max=1000,
                                               step=0.1, value=0.0,
                                               tooltip="Needs VGG-19 weights (below)")
-        self.structural_weight = FloatSpinBox(label="CW-SSIM weight", min=0, max=1000,
-                                              step=0.1, value=1.0)
         self.vgg_weights = FileEdit(label="VGG-19 weights", mode="r", nullable=True,
                                     filter="*.safetensors *.pth *.pt",
-                                    tooltip="Local VGG-19 weights for the perceptual loss")
+                                    tooltip="Local VGG-19 weights (torchvision layout) for the "
+                                            "perceptual loss")
         self.val_fraction = FloatSpinBox(label="validation split", min=0.0, max=0.9,
                                          step=0.05, value=0.2)
+        self.crop_size = SpinBox(label="crop size (px)", min=32, max=1024, step=16, value=64,
+                                 tooltip="Side of the random training crops (multiple of 16)")
         self.stamp_size = SpinBox(label="stamp size (px)", min=0, max=2048, step=16, value=0,
-                                  tooltip="Side of the training stamps; 0: 2 x R90 per source")
+                                  tooltip="Side of the stamps cut around sources; 0: 2 x R90")
+        self.report_every = SpinBox(label="validate every", min=1, max=100_000, value=20,
+                                    tooltip="Steps between validations and preview updates")
+        self.checkpoint_every = SpinBox(label="checkpoint every", min=1, max=100_000, value=20,
+                                        tooltip="Steps between checkpoints (Stop also writes one)")
         self.advanced = Container(labels=True, widgets=[
-            self.critic_steps, self.adversarial_weight, self.perceptual_weight,
-            self.structural_weight, self.vgg_weights, self.val_fraction, self.stamp_size])
+            self.critic_steps, self.l1_weight, self.structural_weight, self.adversarial_weight,
+            self.perceptual_weight, self.vgg_weights, self.val_fraction, self.crop_size,
+            self.stamp_size, self.report_every, self.checkpoint_every])
+        self.config_extra: dict = {}
+        """More `seeinggan.train.TrainConfig` fields for scripts and tests (e.g. network size)."""
         # --- run and save
         self.train_button = PushButton(text="Train")
         self.stop_button = PushButton(text="Stop", enabled=False)
@@ -161,7 +177,7 @@ class FinetuneWidget(Container):
         self.state.events.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
-        self.native.destroyed.connect(_stopper(self))
+        self.native.destroyed.connect(_on_destroyed(self))
         self._on_layers_changed()
         self._guess_layers()
         self._on_source_changed(self.source.value)
@@ -222,17 +238,27 @@ class FinetuneWidget(Container):
         if self.perceptual_weight.value > 0 and vgg is None:
             raise ValueError("a perceptual weight above 0 needs a VGG-19 weights file "
                              "(advanced); set the weight to 0 to train without it")
+        every = int(self.report_every.value)
         return {
             "steps": int(self.steps.value),
-            "learning_rate": float(self.learning_rate.value),
+            "lr_g": float(self.learning_rate.value),
+            "lr_c": float(self.learning_rate.value),
             "batch_size": int(self.batch_size.value),
+            "crop_size": int(self.crop_size.value),
             "critic_steps": int(self.critic_steps.value),
-            "adversarial_weight": float(self.adversarial_weight.value),
-            "perceptual_weight": float(self.perceptual_weight.value),
-            "structural_weight": float(self.structural_weight.value),
-            "vgg_weights": vgg,
+            "l1": float(self.l1_weight.value),
+            "structural": float(self.structural_weight.value),
+            "adversarial": float(self.adversarial_weight.value),
+            "perceptual": float(self.perceptual_weight.value),
+            "vgg19_weights": vgg or "",
             "device": self.device.value,
-            "checkpoint_dir": str(self.checkpoint_dir()),
+            "val_every": every,
+            "preview_every": every,
+            "log_every": every,
+            "val_samples": 16,
+            "checkpoint_every": int(self.checkpoint_every.value),
+            "output_dir": str(self.checkpoint_dir()),
+            **self.config_extra,
         }
 
     def checkpoint_dir(self) -> Path:
@@ -307,7 +333,7 @@ class FinetuneWidget(Container):
             return None
         self.trainer = None
         self._checkpoint_dir = None
-        request.config["checkpoint_dir"] = str(self.checkpoint_dir())
+        request.config["output_dir"] = str(self.checkpoint_dir())
         self.log.clear()
         _assign(self.state, {"step": 0, "total_steps": request.config["steps"],
                              "n_train_pairs": 0, "n_val_pairs": 0, "can_resume": False,
@@ -345,19 +371,24 @@ class FinetuneWidget(Container):
             self.state.message = "stopping after this step..."
 
     def _on_update(self, update):
-        kind = type(update).__name__
+        from seeinggan.train.callbacks import (
+            CheckpointUpdate,
+            PreviewUpdate,
+            StepUpdate,
+            ValidationUpdate,
+        )
+
         if isinstance(update, Status):
             self.state.message = update.message
         elif isinstance(update, PairsReady):
             _assign(self.state, {"n_train_pairs": update.n_train, "n_val_pairs": update.n_val})
-        elif kind == "StepUpdate":
+        elif isinstance(update, StepUpdate):
             step = int(update.step)
-            losses = dict(getattr(update, "losses", {}) or {})
-            for name in (GENERATOR, CRITIC):
-                value = losses.get(name, getattr(update, f"{name}_loss", None))
+            for name, key in ((GENERATOR, "g_total"), (CRITIC, "critic")):
+                value = update.losses.get(key)
                 if value is not None and np.isfinite(value):
                     self.log.add_point(name, step, float(value))
-            total = getattr(update, "total_steps", None) or self.state.total_steps
+            total = int(update.total) or self.state.total_steps
             _assign(self.state, {"step": step, "total_steps": int(total),
                                  "message": f"step {step} of {total}"})
             pbar = self._pbar  # (updating a napari progress bar may run the event loop)
@@ -367,17 +398,15 @@ class FinetuneWidget(Container):
                 pbar.update(step - pbar.n)
                 if pbar.is_canceled:
                     self.stop()
-        elif kind == "ValidationUpdate":
-            value = getattr(update, "cw_ssim", None)
-            if value is None:
-                value = (getattr(update, "metrics", {}) or {}).get("cw_ssim")
-            if value is not None:
-                self.log.add_point(VAL_CW_SSIM, int(update.step), float(value))
-        elif kind == "PreviewUpdate":
+        elif isinstance(update, ValidationUpdate):
+            self.log.add_point(VAL_CW_SSIM, int(update.step), float(update.cw_ssim))
+            self.log.add_point(VAL_CW_SSIM_INPUT, int(update.step), float(update.cw_ssim_input))
+        elif isinstance(update, PreviewUpdate):
             self.log.set_preview(step=int(update.step), input=np.asarray(update.input),
                                  output=np.asarray(update.output),
-                                 target=None if getattr(update, "target", None) is None
-                                 else np.asarray(update.target))
+                                 target=np.asarray(update.target))
+        elif isinstance(update, CheckpointUpdate):
+            self.last_checkpoint = Path(update.path)
 
     def _on_returned(self, outcome: Outcome):
         if outcome.value is not None:
@@ -459,6 +488,7 @@ class LossPlots:
 
     def __init__(self, log: TrainingLog):
         import pyqtgraph as pg
+        from qtpy import QtCore
         from qtpy.QtCore import QTimer
 
         self.log = log
@@ -468,14 +498,19 @@ class LossPlots:
         self.losses.addLegend(offset=(-5, 5))
         self.losses.setLabel("bottom", "step")
         self.quality = self.widget.addPlot(row=1, col=0, colspan=3, title="validation CW-SSIM")
+        self.quality.addLegend(offset=(-5, 5))
         self.quality.setLabel("bottom", "step")
         self.curves = {
             GENERATOR: self.losses.plot(name="generator", pen=pg.mkPen(CURVE_COLORS[GENERATOR],
                                                                        width=2)),
             CRITIC: self.losses.plot(name="critic", pen=pg.mkPen(CURVE_COLORS[CRITIC], width=2)),
-            VAL_CW_SSIM: self.quality.plot(pen=pg.mkPen(CURVE_COLORS[VAL_CW_SSIM], width=2),
+            VAL_CW_SSIM: self.quality.plot(name="model", pen=pg.mkPen(CURVE_COLORS[VAL_CW_SSIM],
+                                                                      width=2),
                                            symbol="o", symbolSize=5,
                                            symbolBrush=CURVE_COLORS[VAL_CW_SSIM]),
+            VAL_CW_SSIM_INPUT: self.quality.plot(
+                name="input (ground)", pen=pg.mkPen(CURVE_COLORS[VAL_CW_SSIM_INPUT], width=1,
+                                                    style=QtCore.Qt.PenStyle.DashLine)),
         }
         self.images = {}
         for col, key in enumerate(("input", "output", "target")):
@@ -541,15 +576,22 @@ def _assign(state, values: dict) -> None:
         setattr(state, key, value)
 
 
-def _stopper(widget):
-    # Holds the dock weakly: a Qt destroyed slot must not keep it alive.
+def _on_destroyed(widget):
+    """A slot for the dock's Qt ``destroyed``: stop its run, leave the shared model registry.
+
+    Holds the dock weakly (a Qt slot must not keep it alive). Runs when napari closes or the
+    dock is removed.
+    """
     import weakref
 
     ref = weakref.ref(widget)
 
-    def stop(*_):
+    def cleanup(*_):
         dock = ref()
-        if dock is not None and dock._stop is not None:
+        if dock is None:
+            return
+        if dock._stop is not None:
             dock._stop.set()
+        dock.registry.changed.disconnect(dock._on_models_changed)
 
-    return stop
+    return cleanup
