@@ -1,0 +1,165 @@
+"""Write simulated pairs to a folder: FITS images and a CSV catalogue of their parameters.
+
+Layout (what `seeinggan.data.folder_pairs` reads)::
+
+    DIR/ground/NAME.fits   ground image (0.202"/px, WCS, SEEING, ...)
+    DIR/space/NAME.fits    space image (0.03"/px, WCS, ...)
+    DIR/catalogue.csv      one row per pair: name, seed, class, seeing_fwhm, flux, sizes, ...
+
+Pair ``i`` of a folder written with seed ``s`` is ``simulate_pair(seed=pair_seed(s, i))`` (the
+seed is in the catalogue), the same derivation as `seeinggan.data`'s simulated streams.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seeinggan.progress import ProgressCallback, StopCallback, check_stop
+from seeinggan.simulate.pairs import SimulatedPair, simulate_pair
+
+__all__ = ["CATALOGUE_COLUMNS", "catalogue_row", "pair_seed", "write_pairs"]
+
+CATALOGUE_COLUMNS = (
+    "name", "seed", "class", "seeing_fwhm", "psf_model", "moffat_beta", "mag", "flux",
+    "r_e", "axis_ratio", "position_angle", "sersic_n", "bulge_to_total", "bulge_r_e",
+    "arms", "pitch_angle", "bar_length", "n_clumps", "clump_fraction", "flux_ratio",
+    "separation", "progenitors", "field_stars", "ra", "dec", "space_flux_in_stamp",
+    "ground_flux_in_stamp", "space_sky_noise", "ground_sky_noise", "space_shape",
+    "ground_shape", "ground_file", "space_file", "params",
+)
+"""Columns of ``catalogue.csv`` (empty where a class has no such parameter; ``params`` holds
+every drawn parameter as JSON)."""
+
+
+def pair_seed(seed: int, index: int) -> int:
+    """Simulator seed of pair ``index`` of a set written with ``seed`` (non-negative 63-bit)."""
+    if index < 0:
+        raise IndexError(f"index must be non-negative, got {index}")
+    state = np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def catalogue_row(name: str, pair: SimulatedPair, *, ground_file: str = "",
+                  space_file: str = "") -> dict[str, Any]:
+    """The catalogue row of one pair (columns `CATALOGUE_COLUMNS`)."""
+    params = pair.params
+    row: dict[str, Any] = {column: "" for column in CATALOGUE_COLUMNS}
+    for column in CATALOGUE_COLUMNS:
+        value = params.get(column)
+        if value is not None and not isinstance(value, (list, dict)):
+            row[column] = _plain(value)
+    row.update(
+        name=name,
+        space_flux_in_stamp=float(np.sum(pair.truth, dtype=np.float64)),
+        ground_flux_in_stamp=float(np.sum(pair.ground_noiseless, dtype=np.float64)),
+        space_shape="x".join(str(n) for n in pair.space.shape),
+        ground_shape="x".join(str(n) for n in pair.ground.shape),
+        ground_file=ground_file,
+        space_file=space_file,
+        params=json.dumps(_plain(params), sort_keys=True),
+    )
+    return row
+
+
+def write_pairs(
+    directory: str | os.PathLike,
+    *,
+    n: int,
+    seed: int,
+    space_shape: Sequence[int] = (256, 256),
+    seeing_fwhm: float | Sequence[float] = (0.5, 1.2),
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+    **simulate_kwargs: Any,
+) -> Path:
+    """Simulate ``n`` pairs and write them as FITS files with a CSV catalogue.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Output folder (created). Gets ``ground/``, ``space/`` and ``catalogue.csv``.
+    n : int
+        Number of pairs.
+    seed : int
+        Seed of the set; pair ``i`` uses ``pair_seed(seed, i)``.
+    space_shape : tuple of int, optional
+        Space stamp shape (the ground stamp follows).
+    seeing_fwhm : float or (low, high), optional
+        Seeing FWHM in arcsec, or its range.
+    overwrite : bool, optional
+        Replace existing files. Default False: any existing output file raises
+        `FileExistsError` before anything is written.
+    progress, should_stop : callable, optional
+        ``progress(done, n)`` after each pair; ``should_stop()`` polled before each pair
+        (raises `seeinggan.Cancelled`; the pairs written so far stay, with their catalogue rows).
+    **simulate_kwargs
+        Passed on to `simulate_pair` (``morphology``, ``psf``, ``noise``...).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
+    from seeinggan.io.fits import write_image
+
+    if int(n) < 0:
+        raise ValueError(f"n must be non-negative, got {n}")
+    if "seed" in simulate_kwargs:
+        raise TypeError("pass the set's seed as seed=; each pair's seed is derived from it")
+    root = Path(directory)
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root}: exists and is not a directory")
+    names = [f"sim_{i:05d}" for i in range(int(n))]
+    catalogue = root / "catalogue.csv"
+    targets = [catalogue] + [root / part / f"{name}.fits" for name in names
+                             for part in ("ground", "space")]
+    existing = [path for path in targets if path.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise FileExistsError(
+            f"{existing[0]} already exists{more}; refusing to overwrite simulated pairs "
+            "(choose an empty directory or remove the old files)"
+        )
+    (root / "ground").mkdir(parents=True, exist_ok=True)
+    (root / "space").mkdir(parents=True, exist_ok=True)
+    with open(catalogue, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CATALOGUE_COLUMNS)
+        writer.writeheader()
+        for index, name in enumerate(names):
+            check_stop(should_stop)
+            pair = simulate_pair(seed=pair_seed(seed, index), space_shape=space_shape,
+                                 seeing_fwhm=seeing_fwhm, **simulate_kwargs)
+            history = (f"simulated pair {name}: class {pair.params['class']}, "
+                       f"seed {pair.params['seed']}")
+            ground_file = Path("ground") / f"{name}.fits"
+            space_file = Path("space") / f"{name}.fits"
+            write_image(root / ground_file, pair.ground, header=pair.ground_header,
+                        wcs=pair.ground_wcs, history=history, overwrite=overwrite)
+            write_image(root / space_file, pair.space, header=pair.space_header,
+                        wcs=pair.space_wcs, history=history, overwrite=overwrite)
+            writer.writerow(catalogue_row(name, pair, ground_file=ground_file.as_posix(),
+                                          space_file=space_file.as_posix()))
+            handle.flush()
+            if progress is not None:
+                progress(index + 1, len(names))
+    return root
