@@ -188,11 +188,12 @@ class GeneratorObjective(nn.Module):
         target: torch.Tensor,
         *,
         fake_scores: torch.Tensor | None = None,
+        adversarial: bool = True,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(total, {term: unweighted value})`` for the terms with non-zero weight.
 
         `fake_scores` (the critic's scores of `output`) is needed when the adversarial weight is
-        non-zero.
+        non-zero, unless ``adversarial=False`` leaves that term out (a warm-up without critic).
         """
         terms: dict[str, torch.Tensor] = {}
         if self.weights["l1"]:
@@ -201,7 +202,7 @@ class GeneratorObjective(nn.Module):
             terms["structural"] = self.structural(output.float(), target.float())
         if self.perceptual is not None:
             terms["perceptual"] = self.perceptual(output, target)
-        if self.uses_critic:
+        if self.uses_critic and adversarial:
             if fake_scores is None:
                 raise ValueError("the adversarial term needs the critic's scores (fake_scores)")
             terms["adversarial"] = wasserstein_generator_loss(fake_scores)

@@ -1,0 +1,564 @@
+"""The SeeingGAN trainer: a conditional WGAN-GP with a configurable generator objective.
+
+One generator step (paper 2.1, 2.5, with the gradient penalty of Gulrajani et al. 2017):
+
+1. ``critic_steps`` critic updates on the batch: ``D(G(x), x) - D(y, x) + gp_weight * GP``;
+2. one generator update on ``l1 * |G(x) - y| + structural * (1 - CW-SSIM) + perceptual * VGG
+   + adversarial * -D(G(x), x)`` (terms with weight 0 are skipped; the adversarial term and the
+   critic start after ``adversarial_after`` steps).
+
+The samples of step ``s`` are fixed by ``(seed, s)``: the order is a per-epoch permutation drawn
+from ``(seed, epoch)``, and the dataset is told the epoch (``set_epoch``) so its crops and flips
+are fixed too. With every random state in the checkpoint, a resumed run repeats the steps of an
+uninterrupted one exactly (on the same device and threads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from seeinggan.losses import GeneratorObjective, gradient_penalty, wasserstein_critic_loss
+from seeinggan.models import PatchCritic, UNetGenerator, load_model, save_model
+from seeinggan.train.callbacks import (
+    Callback,
+    CheckpointUpdate,
+    PreviewUpdate,
+    StepUpdate,
+    Update,
+    ValidationUpdate,
+)
+from seeinggan.train.checkpoints import (
+    CheckpointError,
+    checkpoint_path,
+    load_checkpoint,
+    prune_checkpoints,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from seeinggan.train.config import TrainConfig
+
+__all__ = ["Trainer", "TrainResult", "resolve_device", "seed_everything"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> cuda, else mps, else cpu; other names are checked to be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but this torch sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} asked for, but MPS is not available")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy's global generator and python's `random`."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `Trainer.run` returns."""
+
+    step: int
+    stopped: bool
+    """True when a stop request ended the run before ``config.steps``."""
+    checkpoint: Path | None
+    best_cw_ssim: float | None
+    best_step: int | None
+    elapsed: float
+    """Seconds of training, over all resumed sessions."""
+
+
+class _EpochIndexed(Dataset):
+    """Items addressed by ``(epoch, index)``: the dataset learns the epoch before each item, also
+    inside DataLoader worker processes."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, index = key
+        if hasattr(self.dataset, "set_epoch") and getattr(self.dataset, "epoch", None) != epoch:
+            self.dataset.set_epoch(epoch)
+        item = self.dataset[index]
+        return item[0], item[1]
+
+
+class _Batches:
+    """Batches of ``(epoch, index)`` for steps ``start..stop``: a permutation per epoch."""
+
+    def __init__(self, n: int, *, batch_size: int, seed: int, start: int, stop: int):
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.start, self.stop = start, stop
+        self._perm: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return max(self.stop - self.start, 0)
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, np.random.default_rng([self.seed, epoch]).permutation(self.n))
+        return self._perm[1]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for step in range(self.start, self.stop):
+            batch = []
+            for k in range(step * self.batch_size, (step + 1) * self.batch_size):
+                epoch, position = divmod(k, self.n)
+                batch.append((epoch, int(self._order(epoch)[position])))
+            yield batch
+
+
+class Trainer:
+    """Train (or fine-tune) a SeeingGAN generator.
+
+    Parameters
+    ----------
+    config : TrainConfig
+        The run's settings.
+    train_pairs : torch Dataset
+        Items ``(input, target)`` (extra items ignored), float tensors ``[1, H, W]`` already in
+        the network's intensity space, e.g. `seeinggan.data.PairDataset`. Side a multiple of 16.
+    val_pairs : torch Dataset, optional
+        Same kind of items (centre crops advised) for the validation CW-SSIM and previews.
+    callbacks : iterable of callable
+        Each receives every `StepUpdate`, `ValidationUpdate`, `PreviewUpdate`,
+        `CheckpointUpdate` (see `seeinggan.train.callbacks`). Called in the training thread.
+    init_model : str or Path, optional
+        Start from this model file (fine-tuning); its architecture replaces the config's.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        train_pairs: Dataset,
+        val_pairs: Dataset | None = None,
+        callbacks: Iterable[Callback] = (),
+        init_model: str | Path | None = None,
+    ):
+        if len(train_pairs) == 0:
+            raise ValueError("no training pairs")
+        self.config = config
+        self.train_pairs = train_pairs
+        self.val_pairs = val_pairs if val_pairs is not None and len(val_pairs) > 0 else None
+        self.callbacks: list[Callback] = list(callbacks)
+        self.device = resolve_device(config.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        seed_everything(config.seed)
+
+        self.init_model = None if init_model is None else str(init_model)
+        self.init_metadata: dict[str, Any] = {}
+        if init_model is not None:
+            self.generator, self.init_metadata = load_model(init_model)
+        else:
+            self.generator = UNetGenerator(
+                base_channels=config.base_channels,
+                n_down=config.n_down,
+                n_res=config.n_res,
+                residual=config.residual,
+            )
+        self.objective = GeneratorObjective(
+            {"l1": config.l1, "structural": config.structural, "perceptual": config.perceptual,
+             "adversarial": config.adversarial},
+            vgg19_weights=config.vgg19_weights or None,
+            vgg19_layer=config.vgg19_layer,
+            structural_levels=config.structural_levels,
+        )
+        self.critic = None
+        if self.objective.uses_critic:
+            self.critic = PatchCritic(
+                base_channels=config.critic_base_channels, dropout=config.critic_dropout, conditional=True
+            )
+        self.generator.to(self.device).train()
+        self.objective.to(self.device)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_c = None
+        if self.critic is not None:
+            self.critic.to(self.device).train()
+            self.opt_c = torch.optim.Adam(self.critic.parameters(), lr=config.lr_c, betas=config.betas)
+        self.step = 0
+        self.elapsed = 0.0
+        self.best_cw_ssim: float | None = None
+        self.best_step: int | None = None
+        self.last_validation: ValidationUpdate | None = None
+        self.output_dir = Path(config.output_dir)
+        self.use_amp = bool(config.amp and self.device.type == "cuda")
+
+    # --- state -----------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Everything a checkpoint holds."""
+        return {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "config": self.config.to_dict(),
+            "architecture": self.generator.config,
+            "init_model": self.init_model or "",
+            "generator": self.generator.state_dict(),
+            "critic": self.critic.state_dict() if self.critic is not None else {},
+            "opt_g": self.opt_g.state_dict(),
+            "opt_c": self.opt_c.state_dict() if self.opt_c is not None else {},
+            "rng": rng_state(),
+            "best_cw_ssim": self.best_cw_ssim if self.best_cw_ssim is not None else float("nan"),
+            "best_step": self.best_step if self.best_step is not None else -1,
+        }
+
+    def save_checkpoint(self, path: str | Path | None = None, *, reason: str = "periodic") -> Path:
+        """Write a checkpoint (default ``output_dir/checkpoints/step_N.ckpt``), atomically."""
+        path = Path(path) if path is not None else checkpoint_path(self.output_dir, self.step)
+        save_checkpoint(path, self.state())
+        if path.parent == checkpoint_path(self.output_dir, 0).parent:
+            prune_checkpoints(self.output_dir, keep=self.config.keep_checkpoints)
+        self._emit(CheckpointUpdate(self.step, path, reason))
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        """Continue from a checkpoint (file, or run folder for its latest): networks, optimisers,
+        step, elapsed time and random states. The config's ``steps`` may be raised to train on."""
+        document = load_checkpoint(path)
+        where = document["path"]
+        if document["architecture"] != self.generator.config:
+            raise CheckpointError(
+                f"{where}: generator {document['architecture']} differs from this run's {self.generator.config}"
+            )
+        if bool(document["critic"]) != (self.critic is not None):
+            raise CheckpointError(f"{where}: the checkpoint and this run disagree on using a critic")
+        try:
+            self.generator.load_state_dict(document["generator"])
+            self.opt_g.load_state_dict(document["opt_g"])
+            if self.critic is not None:
+                self.critic.load_state_dict(document["critic"])
+                self.opt_c.load_state_dict(document["opt_c"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            raise CheckpointError(f"{where}: does not fit this run ({error})") from error
+        self.step = int(document["step"])
+        self.elapsed = float(document["elapsed"])
+        best = float(document["best_cw_ssim"])
+        self.best_cw_ssim = None if math.isnan(best) else best
+        self.best_step = None if document["best_step"] < 0 else int(document["best_step"])
+        set_rng_state(document["rng"])
+
+    # --- training ----------------------------------------------------------------------------
+
+    def _emit(self, update: Update) -> None:
+        for callback in self.callbacks:
+            callback(update)
+
+    def _autocast(self):
+        if self.use_amp:
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _learning_rate(self, base: float, step: int) -> float:
+        if self.config.lr_decay == "cosine" and self.config.steps > 0:
+            progress = min(step / self.config.steps, 1.0)
+            return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return base
+
+    def _loader(self, start: int) -> DataLoader:
+        batches = _Batches(
+            len(self.train_pairs),
+            batch_size=self.config.batch_size,
+            seed=self.config.seed,
+            start=start,
+            stop=self.config.steps,
+        )
+        workers = self.config.num_workers
+        return DataLoader(
+            _EpochIndexed(self.train_pairs),
+            batch_sampler=batches,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=False,
+            # its own generator: making the iterator must not draw from the global torch RNG
+            generator=torch.Generator().manual_seed(self.config.seed),
+            worker_init_fn=_seed_worker if workers else None,
+        )
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """One generator step (after its critic steps) on a batch; returns the losses."""
+        cfg = self.config
+        losses: dict[str, float] = {}
+        adversarial = self.critic is not None and self.step >= cfg.adversarial_after
+        for group in self.opt_g.param_groups:
+            group["lr"] = self._learning_rate(cfg.lr_g, self.step)
+        if adversarial:
+            for group in self.opt_c.param_groups:
+                group["lr"] = self._learning_rate(cfg.lr_c, self.step)
+            self.critic.requires_grad_(True)
+            with torch.no_grad(), self._autocast():
+                fake = self.generator(x).float()
+            for _ in range(cfg.critic_steps):
+                with self._autocast():
+                    real_scores = self.critic(y, x).float()
+                    fake_scores = self.critic(fake, x).float()
+                distance = wasserstein_critic_loss(real_scores, fake_scores)
+                penalty = gradient_penalty(self.critic, y, fake, condition=x)  # float32
+                critic_loss = distance + cfg.gp_weight * penalty
+                self.opt_c.zero_grad(set_to_none=True)
+                critic_loss.backward()
+                self.opt_c.step()
+            losses.update(critic=critic_loss.item(), wasserstein=-distance.item(), gp=penalty.item())
+            self.critic.requires_grad_(False)  # its gradients are not needed for G's update
+
+        with self._autocast():
+            output = self.generator(x)
+            fake_scores = self.critic(output, x).float() if adversarial else None
+        output = output.float()
+        total, terms = self.objective(output, y, fake_scores=fake_scores, adversarial=adversarial)
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_g.step()
+        losses["g_total"] = total.item()
+        losses.update({name: value.item() for name, value in terms.items()})
+        return losses
+
+    def run(self, *, should_stop: Callable[[], bool] | None = None) -> TrainResult:
+        """Train from the current step to ``config.steps``.
+
+        `should_stop` is polled before every step; when it returns True, training stops after
+        the step in progress, a checkpoint is written and the result says ``stopped`` (a
+        stopped run is an ordinary outcome here, not an error: its model can be saved).
+        """
+        cfg = self.config
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        (self.output_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        stopped = False
+        session_start = time.perf_counter()
+        elapsed_before = self.elapsed
+        last = time.perf_counter()
+        self.generator.train()
+        for batch in self._loader(self.step):
+            if should_stop is not None and should_stop():
+                stopped = True
+                break
+            x = batch[0].to(self.device, non_blocking=True).float()
+            y = batch[1].to(self.device, non_blocking=True).float()
+            losses = self.train_step(x, y)
+            self.step += 1
+            now = time.perf_counter()
+            self.elapsed = elapsed_before + (now - session_start)
+            self._emit(StepUpdate(self.step, cfg.steps, losses, self.opt_g.param_groups[0]["lr"], now - last, self.elapsed))
+            last = now
+            final = self.step >= cfg.steps
+            if self.val_pairs is not None and cfg.val_every and (self.step % cfg.val_every == 0 or final):
+                self.validate()
+            if cfg.preview_every and (self.step % cfg.preview_every == 0 or final):
+                self._emit(self.preview(fallback=(x, y)))
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and not final:
+                self.save_checkpoint(reason="periodic")
+        if should_stop is not None and not stopped and self.step < cfg.steps and should_stop():
+            stopped = True
+        path = self.save_checkpoint(reason="stop" if stopped else "end")
+        return TrainResult(self.step, stopped, path, self.best_cw_ssim, self.best_step, self.elapsed)
+
+    # --- validation and previews -------------------------------------------------------------
+
+    def _val_items(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = min(len(self.val_pairs), self.config.val_samples)
+        for index in range(n):
+            item = self.val_pairs[index]
+            yield item[0], item[1]
+
+    @torch.no_grad()
+    def validate(self) -> ValidationUpdate:
+        """Mean CW-SSIM (and L1) to the target of the output and of the input, on the validation
+        samples, in network units; emits and returns a `ValidationUpdate`."""
+        from seeinggan.metrics import cw_ssim
+
+        if self.val_pairs is None:
+            raise ValueError("no validation pairs")
+        self.generator.eval()
+        scores, baseline, l1, n = 0.0, 0.0, 0.0, 0
+        for x, y in self._val_items():
+            x = x[None].to(self.device).float()
+            y = y[None].to(self.device).float()
+            with self._autocast():
+                out = self.generator(x)
+            out = out.float()
+            levels = self.config.structural_levels
+            scores += cw_ssim(y, out, levels=levels).sum().item()
+            baseline += cw_ssim(y, x, levels=levels).sum().item()
+            l1 += (out - y).abs().mean().item()
+            n += 1
+        self.generator.train()
+        score = scores / n
+        best = self.best_cw_ssim is None or score > self.best_cw_ssim
+        if best:
+            self.best_cw_ssim, self.best_step = score, self.step
+        update = ValidationUpdate(self.step, score, baseline / n, l1 / n, n, best)
+        self.last_validation = update
+        self._emit(update)
+        return update
+
+    @torch.no_grad()
+    def preview(self, *, fallback: tuple[torch.Tensor, torch.Tensor] | None = None) -> PreviewUpdate:
+        """Input, output and target of the first validation sample (else of `fallback`)."""
+        if self.val_pairs is not None:
+            x, y = next(self._val_items())
+            x, y = x[None], y[None]
+        elif fallback is not None:
+            x, y = fallback[0][:1], fallback[1][:1]
+        else:
+            x, y = (t[None] for t in _first_two(self.train_pairs[0]))
+        self.generator.eval()
+        x = x.to(self.device).float()
+        with self._autocast():
+            out = self.generator(x).float()
+        self.generator.train()
+
+        def plane(t: torch.Tensor) -> np.ndarray:
+            return t[0, 0].detach().float().cpu().numpy().copy()
+
+        return PreviewUpdate(self.step, plane(x), plane(out), plane(y.float()))
+
+    # --- model files ---------------------------------------------------------------------------
+
+    def model_metadata(self, *, name: str | None = None, description: str = "") -> dict[str, Any]:
+        """Metadata for the generator's model file (see ``docs/architecture.md``)."""
+        import seeinggan
+
+        cfg = self.config
+        space_scale, ground_scale = _pixel_scales(self.train_pairs, self.init_metadata)
+        template = getattr(self.train_pairs, "transform", None)
+        if template is not None and hasattr(template, "to_dict"):
+            transform = {k: v for k, v in template.to_dict().items() if k in ("kind", "softening")}
+        else:
+            transform = dict(self.init_metadata.get("intensity_transform") or {})
+        objective = self.objective.describe()
+        if self.critic is not None:
+            objective.update(
+                critic=self.critic.config,
+                gp_weight=cfg.gp_weight,
+                critic_steps=cfg.critic_steps,
+                adversarial_after=cfg.adversarial_after,
+            )
+        hardware = {
+            "device": str(self.device),
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "amp": "bf16" if self.use_amp else "none",
+        }
+        training = {
+            "steps": self.step,
+            "seconds": round(self.elapsed, 1),
+            "batch_size": cfg.batch_size,
+            "crop_size": cfg.crop_size,
+            "seed": cfg.seed,
+            "data": _data_summary(self.train_pairs),
+            "validation": None
+            if self.last_validation is None
+            else {
+                "step": self.last_validation.step,
+                "cw_ssim": self.last_validation.cw_ssim,
+                "cw_ssim_input": self.last_validation.cw_ssim_input,
+                "n": self.last_validation.n,
+                "units": "network intensity space",
+            },
+            "hardware": hardware,
+            "config": cfg.to_dict(),
+            "init_model": self.init_model,
+            "seeinggan_version": seeinggan.__version__,
+        }
+        return {
+            "name": name or "",
+            "description": description,
+            "pixel_scale_arcsec": space_scale,
+            "input_pixel_scale_arcsec": ground_scale,
+            "intensity_transform": transform,
+            "objective": objective,
+            "training": training,
+        }
+
+    def save_model(
+        self,
+        path: str | Path,
+        *,
+        name: str | None = None,
+        description: str = "",
+        metadata: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write the generator as a model file (``NAME.safetensors`` + ``NAME.json``).
+
+        `metadata` entries override the ones the trainer fills in.
+        """
+        document = self.model_metadata(name=name or Path(path).with_suffix("").name, description=description)
+        document.update(metadata or {})
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return save_model(path, self.generator, metadata=document)
+        finally:
+            self.generator.train(was_training)
+
+
+def _first_two(item) -> tuple[torch.Tensor, torch.Tensor]:
+    return item[0], item[1]
+
+
+def _seed_worker(worker_id: int) -> None:
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def _pixel_scales(dataset: Any, init_metadata: dict[str, Any]) -> tuple[float, float]:
+    """(space, ground) arcsec/px from the first pair's meta, the initial model, or the defaults."""
+    from seeinggan.models.io import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
+
+    space = init_metadata.get("pixel_scale_arcsec", SPACE_PIXEL_SCALE)
+    ground = init_metadata.get("input_pixel_scale_arcsec", GROUND_PIXEL_SCALE)
+    pairs = getattr(dataset, "pairs", None)
+    if isinstance(pairs, Sequence) and len(pairs) > 0:
+        meta = getattr(pairs[0], "meta", {}) or {}
+        space = float(meta.get("space_pixel_scale", space))
+        ground = float(meta.get("ground_pixel_scale", ground))
+    else:
+        kwargs = getattr(dataset, "simulate_kwargs", {}) or {}
+        space = float(kwargs.get("space_pixel_scale", space))
+        ground = float(kwargs.get("ground_pixel_scale", ground))
+    return space, ground
+
+
+def _data_summary(dataset: Any) -> dict[str, Any]:
+    summary: dict[str, Any] = {"dataset": type(dataset).__name__, "samples_per_epoch": len(dataset)}
+    for key in ("seed", "n_unique", "crop_size", "augment"):
+        if hasattr(dataset, key):
+            summary[key] = getattr(dataset, key)
+    if getattr(dataset, "simulate_kwargs", None):
+        summary["simulate"] = {k: list(v) if isinstance(v, tuple) else v for k, v in dataset.simulate_kwargs.items()}
+    pairs = getattr(dataset, "pairs", None)
+    if pairs is not None and len(pairs) > 0:
+        summary["pairs"] = repr(pairs) if len(repr(pairs)) < 300 else f"{len(pairs)} pairs"
+        if hasattr(pairs, "summary"):
+            summary["pairs_summary"] = {k: v for k, v in pairs.summary.items() if isinstance(v, (int, float, str))}
+    return summary
