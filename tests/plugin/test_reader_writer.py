@@ -285,3 +285,37 @@ def test_zscale_limits_ignore_nan_and_inf():
     assert -4 < low < -0.5 and 0.5 < high < 4
     assert _layers.zscale_limits(np.full((4, 4), np.nan)) == (0.0, 1.0)
     assert _layers.zscale_limits(np.full((4, 4), 3.0)) == (3.0, 4.0)
+
+
+def test_napari_open_of_a_bad_file_raises_our_message(tmp_path, make_napari_viewer):
+    """napari re-raises a reader's error (wrapped as ReaderPluginError when it chose the reader
+    itself, with our message after 'Original error from plugin'); nothing is added."""
+    path = tmp_path / "junk.fits"
+    path.write_bytes(b"\x00\x01 definitely not FITS" * 300)
+    viewer = make_napari_viewer()
+    with pytest.raises(FitsReadError, match=r"junk\.fits: not a valid FITS file"):
+        viewer.open(str(path), plugin=PLUGIN)
+    assert len(viewer.layers) == 0
+
+
+def test_memory_mapped_big_endian_layer_displays(tmp_path, make_napari_viewer, monkeypatch):
+    from seeinggan.io import fits as sfits
+
+    monkeypatch.setattr(sfits, "MEMMAP_THRESHOLD_BYTES", 1000)
+    data = _gaussian((64, 64), 30.0, 20.0, 5.0)
+    wcs = geometry.make_tan_wcs(center=CENTER, pixel_scale=HST, shape=data.shape)
+    path = _write(tmp_path / "big.fits", data, wcs)
+    viewer = make_napari_viewer(show=True)
+    mapped = viewer.open(str(path), plugin=PLUGIN)[0]
+    assert mapped.metadata["memory_mapped"] and not mapped.data.dtype.isnative
+    shot_mapped = viewer.screenshot(canvas_only=True, flash=False)
+    mapped.visible = False
+    viewer._add_layer_from_data(
+        *_layers.layer_data_from_array(
+            np.asarray(mapped.data, dtype=np.float32), wcs=wcs, name="native copy",
+            contrast_limits=mapped.contrast_limits,
+        )
+    )
+    shot_native = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot_mapped[..., :3].max() > 0
+    np.testing.assert_array_equal(shot_mapped, shot_native)
