@@ -393,17 +393,18 @@ def _resample_affine(
 
     out = ndimage.affine_transform(
         work, matrix, offset=offset, output_shape=out_shape, order=order, mode="nearest",
-        prefilter=order > 1,
+        prefilter=order > 1, output=out_dtype,
     )
 
-    # Destination pixels whose centre lies outside the source footprint.
-    rr, cc = np.meshgrid(np.arange(out_shape[0]), np.arange(out_shape[1]), indexing="ij")
+    # Destination pixels whose centre lies outside the source footprint (broadcast, no meshgrid).
+    rr = np.arange(out_shape[0], dtype=np.float64)[:, None]
+    cc = np.arange(out_shape[1], dtype=np.float64)[None, :]
     src_r = matrix[0, 0] * rr + matrix[0, 1] * cc + offset[0]
+    outside = (src_r < -0.5) | (src_r > data.shape[0] - 0.5)
+    del src_r
     src_c = matrix[1, 0] * rr + matrix[1, 1] * cc + offset[1]
-    outside = (
-        (src_r < -0.5) | (src_r > data.shape[0] - 0.5) | (src_c < -0.5) | (src_c > data.shape[1] - 0.5)
-    )
-    del rr, cc, src_r, src_c
+    outside |= (src_c < -0.5) | (src_c > data.shape[1] - 0.5)
+    del src_c
 
     if any_bad:
         # A B-spline of order k reaches source pixels closer than (k + 1) / 2 to a point (a cubic:
