@@ -32,6 +32,7 @@ __all__ = [
     "Status",
     "StopFlag",
     "TileProgress",
+    "TrainingRun",
     "deblur_updates",
     "finetune_updates",
     "make_worker",
@@ -223,7 +224,8 @@ class FinetuneRequest:
     Pairs come from exactly one source: ``frames`` (ground data, ground WCS, space data, space
     WCS; cut into stamps by `seeinggan.data.pairs_from_frames`), ``regions`` (the same frames
     plus rectangles in ground pixel coordinates, for `seeinggan.data.pairs_from_regions`), or
-    ``folder`` (`seeinggan.data.folder_pairs`). ``trainer`` continues an earlier run (Resume).
+    ``folder`` (`seeinggan.data.folder_pairs`). ``trainer`` continues an earlier run in memory
+    (Resume); ``resume_from`` rebuilds one from a checkpoint (after a crash).
     """
 
     config: dict = field(default_factory=dict)
@@ -235,6 +237,8 @@ class FinetuneRequest:
     val_fraction: float = 0.2
     seed: int = 0
     trainer: Any = None
+    resume_from: str | Path | None = None
+    """A checkpoint (file, or run folder for its latest) to continue from in a new trainer."""
 
 
 def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
@@ -262,42 +266,82 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
                                        should_stop=stop)
 
 
+VALIDATION_CROP = 128
+"""Side of the validation crops (pixels); CW-SSIM with 4 levels and a 7x7 window needs >= 97."""
+
+
+@dataclass
+class TrainingRun:
+    """What a fine-tuning worker returns: the trainer (to save or resume) and its result."""
+
+    trainer: Any
+    result: Any = None
+    """`seeinggan.train.TrainResult` (``stopped`` says whether Stop ended it), or None."""
+
+
+def _intensity_template(init_model: str | Path | None):
+    """The intensity transform the start model was trained with (kind and softening)."""
+    from seeinggan.transforms import IntensityTransform
+
+    if init_model is None:
+        return IntensityTransform()
+    from seeinggan.models.io import read_metadata
+
+    stored = read_metadata(init_model).get("intensity_transform") or {}
+    return IntensityTransform.from_dict({k: v for k, v in stored.items()
+                                         if k in ("kind", "softening")})
+
+
 def finetune_updates(request: FinetuneRequest, *, stop: StopFlag) -> Generator[Any, None, Outcome]:
     """Fine-tune a generator; yields `Status`, `PairsReady` and the trainer's typed updates.
 
-    Returns an `Outcome` whose ``value`` is the `seeinggan.train.Trainer` (also when stopped, so
-    that the dock can save it or resume it).
+    Returns an `Outcome` whose ``value`` is a `TrainingRun` (also when stopped, so that the dock
+    can save it or resume it).
     """
-    trainer_box: dict[str, Any] = {"trainer": request.trainer}
+    run = TrainingRun(trainer=request.trainer)
 
-    def call(emit: Callable[[Any], None]):
-        from seeinggan.train import TrainConfig, Trainer
-
-        trainer = request.trainer
-        if trainer is None:
-            from seeinggan.data import train_val_split
-
-            from seeinggan.data import pairs_summary
-
-            emit(Status("cutting training pairs"))
-            pairs = build_pairs(request, stop=stop, emit=emit)
-            if len(pairs) < 2:
-                raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
-                                 "(a bigger overlap of the two layers, or more rectangles)")
-            emit(Status(pairs_summary(pairs)))
-            train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,
-                                                     seed=request.seed)
-            emit(PairsReady(len(train_pairs), len(val_pairs)))
-            emit(Status("building the trainer"))
-            config = TrainConfig(**request.config)
-            trainer = Trainer(config, train_pairs=train_pairs, val_pairs=val_pairs or None,
-                              callbacks=(emit,), init_model=request.init_model)
-            trainer_box["trainer"] = trainer
-        emit(Status("training"))
-        trainer.run(should_stop=stop)
-        return trainer
+    def call(emit: Callable[[Any], None]) -> TrainingRun:
+        if run.trainer is None:
+            run.trainer = _new_trainer(request, stop=stop, emit=emit)
+        else:
+            run.trainer.callbacks = [emit]  # the GUI of this run, not the previous one
+        emit(Status(f"training from step {run.trainer.step}"))
+        run.result = run.trainer.run(should_stop=stop)
+        return run
 
     outcome = yield from _stream(call, stop=stop, name="fine-tune")
-    if outcome.value is None:
-        outcome.value = trainer_box["trainer"]
+    if outcome.value is None and run.trainer is not None:
+        outcome.value = run
     return outcome
+
+
+def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[Any], None]):
+    from seeinggan.data import PairDataset, pairs_summary, train_val_split
+    from seeinggan.train import TrainConfig, Trainer
+
+    config = TrainConfig(**request.config)
+    emit(Status("cutting training pairs"))
+    pairs = build_pairs(request, stop=stop, emit=emit)
+    if len(pairs) < 2:
+        raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
+                         "(a bigger overlap of the two layers, or more rectangles)")
+    emit(Status(pairs_summary(pairs)))
+    train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,
+                                             seed=request.seed)
+    emit(PairsReady(len(train_pairs), len(val_pairs)))
+    emit(Status("building the trainer"))
+    template = _intensity_template(request.init_model)
+    train_set = PairDataset(train_pairs, crop_size=config.crop_size, augment=True,
+                            seed=config.seed, transform=template)
+    # Validation scores whole stamps in flux units with seeinggan.metrics.compare, whose
+    # DT-CWT needs room for its levels: centre crops of at least VALIDATION_CROP pixels
+    # (small stamps are padded by reflection, the same way for output and target).
+    val_set = PairDataset(val_pairs, crop_size=max(config.crop_size, VALIDATION_CROP),
+                          augment=False, transform=template, crop="center") \
+        if len(val_pairs) else None
+    trainer = Trainer(config, train_pairs=train_set, val_pairs=val_set, callbacks=(emit,),
+                      init_model=request.init_model)
+    if request.resume_from is not None:
+        emit(Status(f"resuming from {Path(request.resume_from).name}"))
+        trainer.load_checkpoint(request.resume_from)
+    return trainer

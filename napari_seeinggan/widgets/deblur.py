@@ -436,5 +436,7 @@ def _on_destroyed(widget):
         if dock._stop is not None:
             dock._stop.set()
         dock.registry.changed.disconnect(dock._on_models_changed)
+        # The worker may still report (its end, a last step): its Qt views are gone.
+        dock.state.events.disconnect(dock._on_state_changed)
 
     return cleanup

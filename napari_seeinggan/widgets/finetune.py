@@ -332,6 +332,7 @@ class FinetuneWidget(Container):
             self._fail(error)
             return None
         self.trainer = None
+        self.last_checkpoint = None
         self._checkpoint_dir = None
         request.config["output_dir"] = str(self.checkpoint_dir())
         self.log.clear()
@@ -341,10 +342,26 @@ class FinetuneWidget(Container):
         return self._start(request)
 
     def resume(self, _=None):
-        """Go on training the stopped session's trainer from where it stopped."""
-        if self.state.status == RUNNING or self.trainer is None:
+        """Go on training: the stopped trainer from where it stopped, a finished one for
+        another "steps" steps, or (after a failure) a new trainer from the last checkpoint."""
+        if self.state.status == RUNNING:
             return self.worker
-        return self._start(FinetuneRequest(trainer=self.trainer))
+        if self.trainer is not None:
+            config = self.trainer.config
+            if self.trainer.step >= config.steps:
+                config.steps = self.trainer.step + int(self.steps.value)
+            self.state.total_steps = int(config.steps)
+            return self._start(FinetuneRequest(trainer=self.trainer))
+        if self.last_checkpoint is not None:
+            try:
+                request = self.request()
+            except Exception as error:  # noqa: BLE001
+                self._fail(error)
+                return None
+            request.resume_from = self.last_checkpoint
+            request.config["output_dir"] = str(self.checkpoint_dir())
+            return self._start(request)
+        return self.worker
 
     def _start(self, request: FinetuneRequest):
         from napari.utils import cancelable_progress
@@ -409,17 +426,19 @@ class FinetuneWidget(Container):
             self.last_checkpoint = Path(update.path)
 
     def _on_returned(self, outcome: Outcome):
-        if outcome.value is not None:
-            self.trainer = outcome.value
+        run = outcome.value
+        if run is not None:
+            self.trainer = run.trainer
         if outcome.error is not None:
             self._fail(outcome.error)
             return
-        if outcome.cancelled:
+        stopped = outcome.cancelled or bool(getattr(run.result, "stopped", False))
+        if stopped:
             _assign(self.state, {"status": CANCELLED, "can_resume": self.trainer is not None,
                                  "message": f"stopped at step {self.state.step}"})
             show_info(f"Fine-tuning stopped at step {self.state.step}")
         else:
-            _assign(self.state, {"status": DONE, "can_resume": False,
+            _assign(self.state, {"status": DONE, "can_resume": self.trainer is not None,
                                  "message": f"done: {self.state.step} steps"})
 
     def _on_finished(self):
@@ -432,7 +451,8 @@ class FinetuneWidget(Container):
     def _fail(self, error):
         text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
         _assign(self.state, {"status": FAILED, "message": text,
-                             "can_resume": self.trainer is not None})
+                             "can_resume": self.trainer is not None
+                             or self.last_checkpoint is not None})
         show_error(f"Fine-tuning failed: {text}")
 
     # --- saving -------------------------------------------------------------------------------
@@ -593,5 +613,7 @@ def _on_destroyed(widget):
         if dock._stop is not None:
             dock._stop.set()
         dock.registry.changed.disconnect(dock._on_models_changed)
+        # The worker may still report (its end, a last step): its Qt views are gone.
+        dock.state.events.disconnect(dock._on_state_changed)
 
     return cleanup

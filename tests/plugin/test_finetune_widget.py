@@ -1,0 +1,158 @@
+"""The Fine-tune dock: pairs from layers or rectangles, live curves, Stop/Resume, Save, close."""
+
+import threading
+
+import numpy as np
+import pytest
+from _dock_helpers import Notifications, add_sky_layer, wait_idle
+
+from napari_seeinggan._layers import reset_session_sky_origin
+from napari_seeinggan.widgets.deblur import DeblurWidget
+from napari_seeinggan.widgets.finetune import (
+    CRITIC,
+    FROM_RECTANGLES,
+    GENERATOR,
+    NEW_NETWORK,
+    VAL_CW_SSIM,
+    FinetuneWidget,
+)
+
+TINY_NETWORK = {"base_channels": 4, "n_down": 2, "n_res": 1, "critic_base_channels": 4,
+                "val_samples": 2, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def field():
+    from seeinggan.simulate import simulate_field
+
+    return simulate_field(seed=1, space_shape=(384, 384), n_galaxies=6, n_stars=2)
+
+
+@pytest.fixture
+def notifications():
+    collected = Notifications()
+    yield collected
+    collected.close()
+
+
+@pytest.fixture
+def dock(make_napari_viewer, field):
+    reset_session_sky_origin()
+    viewer = make_napari_viewer()
+    add_sky_layer(viewer, field.ground.astype(np.float32), field.ground_wcs, "ground")
+    add_sky_layer(viewer, field.space.astype(np.float32), field.space_wcs, "space")
+    widget = FinetuneWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Fine-tune")
+    widget.start_model.value = NEW_NETWORK
+    widget.config_extra = dict(TINY_NETWORK)
+    widget.batch_size.value = 2
+    widget.crop_size.value = 64  # validation CW-SSIM needs >= 49 px
+    widget.report_every.value = 2
+    widget.checkpoint_every.value = 2
+    widget.adversarial_weight.value = 0.01
+    widget.structural_weight.value = 0.0  # keeps the tiny steps fast; L1 + adversarial
+    return viewer, widget
+
+
+def test_train_from_two_layers_then_save_lists_the_model_in_deblur(dock, qtbot):
+    from seeinggan.models.io import load_model, user_models_dir
+
+    viewer, widget = dock
+    # The coarser layer is guessed as the ground image, the finer as the space image.
+    assert widget.ground.value.name == "ground" and widget.space.value.name == "space"
+    deblur = DeblurWidget(viewer)
+    viewer.window.add_dock_widget(deblur, name="Deblur")
+    widget.steps.value = 6
+    widget.train()
+    wait_idle(qtbot, widget)
+    state = widget.state
+    assert state.status == "done", state.message
+    assert state.step == 6 and state.total_steps == 6
+    assert state.n_train_pairs >= 4 and state.n_val_pairs >= 1  # 8 stamps, 20% validation
+    steps, values = widget.log.series[GENERATOR]
+    assert steps == [1, 2, 3, 4, 5, 6] and np.all(np.isfinite(values))
+    assert len(widget.log.series[CRITIC][0]) == 6
+    val_steps, val_values = widget.log.series[VAL_CW_SSIM]
+    assert val_steps == [2, 4, 6] and all(-1 <= v <= 1 for v in val_values)
+    preview = widget.log.preview
+    assert preview["step"] == 6 and preview["output"].shape == preview["target"].shape
+    widget.plots.redraw()  # the curves hold the logged points
+    assert len(widget.plots.curves[GENERATOR].getData()[0]) == 6
+    assert widget.progress.value == 6 and widget.save_button.enabled
+
+    widget.model_name.value = "my-field"
+    path = widget.save()
+    assert path is not None and path.parent == user_models_dir() and path.exists()
+    generator, metadata = load_model(path)
+    assert metadata["name"] == "my-field" and metadata["training"]["steps"] == 6
+    # The Deblur dock lists it at once, and so does the Fine-tune dock's start-model list.
+    assert "my-field" in [getattr(c, "label", c) for c in deblur.model.choices]
+    assert "my-field" in [getattr(c, "label", c) for c in widget.start_model.choices]
+
+
+def test_stop_then_resume_continues_from_the_step_it_stopped(dock, qtbot, notifications):
+    viewer, widget = dock
+    widget.steps.value = 10
+    widget.state.events.step.connect(lambda step: step >= 3 and widget.stop())
+    widget.train()
+    wait_idle(qtbot, widget)
+    assert widget.state.status == "cancelled", widget.state.message
+    stopped_at = widget.state.step
+    assert 3 <= stopped_at <= 4  # stops after the step in progress
+    assert widget.trainer.step == stopped_at
+    checkpoint = widget.last_checkpoint
+    assert checkpoint is not None and checkpoint.exists()  # the Stop checkpoint
+    assert any("stopped" in m for m in notifications.messages())
+    assert widget.resume_button.enabled and widget.save_button.enabled
+
+    widget.state.events.step.disconnect()
+    widget.resume()
+    wait_idle(qtbot, widget)
+    assert widget.state.status == "done", widget.state.message
+    steps = widget.log.series[GENERATOR][0]
+    assert steps == list(range(1, 11))  # no step repeated, none lost
+
+
+def test_pairs_from_rectangles_on_the_space_layer(dock, qtbot):
+    viewer, widget = dock
+    space = viewer.layers["space"]
+    boxes = []
+    for (r0, c0) in ((40, 40), (200, 150)):
+        corners = [space.data_to_world(p) for p in
+                   ((r0, c0), (r0, c0 + 96), (r0 + 96, c0 + 96), (r0 + 96, c0))]
+        boxes.append(np.array(corners))
+    shapes = viewer.add_shapes(boxes, shape_type="rectangle", name="training boxes")
+    widget.source.value = FROM_RECTANGLES
+    widget.shapes.value = shapes
+    widget.val_fraction.value = 0.5
+    widget.steps.value = 2
+    widget.train()
+    wait_idle(qtbot, widget)
+    assert widget.state.status == "done", widget.state.message
+    assert (widget.state.n_train_pairs, widget.state.n_val_pairs) == (1, 1)
+
+
+def test_layer_without_wcs_is_refused_with_a_notification(dock, qtbot, notifications):
+    viewer, widget = dock
+    viewer.add_image(np.ones((64, 64), dtype=np.float32), name="plain")
+    widget.ground.value = viewer.layers["plain"]
+    assert widget.train() is None
+    assert widget.state.status == "failed"
+    message = notifications.messages("error")[-1]
+    assert message.startswith("Fine-tuning failed") and "'plain' has no celestial WCS" in message
+
+
+def test_closing_napari_stops_training_cleanly(dock, qtbot):
+    viewer, widget = dock
+    widget.steps.value = 100_000
+    checkpoints = widget  # keep the dock's folder: the dock is gone after close
+    widget.train()
+    qtbot.waitUntil(lambda: widget.state.step >= 2, timeout=60_000)
+    folder = checkpoints.checkpoint_dir()
+    viewer.close()
+    helpers = [t for t in threading.enumerate() if t.name == "napari-seeinggan fine-tune"]
+    for thread in helpers:
+        thread.join(timeout=30)
+    assert not any(t.is_alive() for t in helpers)
+    written = sorted((folder / "checkpoints").glob("*"))
+    assert written, "Stop should leave a checkpoint"
