@@ -1,0 +1,34 @@
+"""Image-similarity metrics: CW-SSIM on a torch DT-CWT, SSIM and PSNR, and comparable units.
+
+- `dtcwt_forward`: batched, differentiable 2-D DT-CWT (matches ``dtcwt.Transform2d``).
+- `cw_ssim`: complex-wavelet SSIM (Sampat et al. 2009), the paper's headline metric.
+- `ssim` (Wang et al. 2004, Gaussian window) and `psnr`, with the data range stated.
+- `compare` / `score_table`: bring images to one documented unit scale and score them.
+
+Defaults and conventions are listed in ``docs/metrics.md``.
+"""
+
+from seeinggan.metrics._inputs import RegionTooSmallError
+from seeinggan.metrics.compare import Normalisation, compare, normalisation, percent_change, score_table
+from seeinggan.metrics.cw_ssim import DEFAULT_K, DEFAULT_LEVELS, DEFAULT_WINDOW, cw_ssim
+from seeinggan.metrics.dtcwt import DTCWTPyramid, dtcwt_forward, highpass_shapes, min_size_for_levels
+from seeinggan.metrics.ssim import psnr, ssim
+
+__all__ = [
+    "DEFAULT_K",
+    "DEFAULT_LEVELS",
+    "DEFAULT_WINDOW",
+    "DTCWTPyramid",
+    "Normalisation",
+    "RegionTooSmallError",
+    "compare",
+    "cw_ssim",
+    "dtcwt_forward",
+    "highpass_shapes",
+    "min_size_for_levels",
+    "normalisation",
+    "percent_change",
+    "psnr",
+    "score_table",
+    "ssim",
+]
