@@ -1,0 +1,133 @@
+"""seeinggan.evaluate: RL baseline, fidelity measures, the tables, the report files and the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from seeinggan.evaluate import (
+    EvaluationReport,
+    evaluate_pairs,
+    flux_aperture,
+    ground_psf_on_space_grid,
+    invented_sources,
+    relative_flux_error,
+    richardson_lucy_deconvolve,
+    seeing_bin,
+)
+from seeinggan.models import UNetGenerator
+from seeinggan.simulate import moffat_psf, write_pairs
+
+
+@pytest.fixture(scope="module")
+def pairs_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    return write_pairs(root / "test", n=4, seed=11, space_shape=(128, 128))
+
+
+def _gaussian(shape, y, x, sigma, amp):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return amp * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma**2))
+
+
+def test_ground_psf_is_the_seeing_convolved_with_the_ground_pixel():
+    meta = {"seeing_fwhm": 0.8, "psf_model": "moffat", "moffat_beta": 3.0}
+    psf = ground_psf_on_space_grid(meta)
+    assert psf.shape[0] % 2 == 1 and psf.sum() == pytest.approx(1.0)
+    # wider than the bare seeing by the 0.202" pixel box, centred
+    bare = moffat_psf(fwhm=0.8, beta=3.0, pixel_scale=0.03, shape=psf.shape)
+    assert psf.max() < bare.max()
+    assert np.unravel_index(psf.argmax(), psf.shape) == (psf.shape[0] // 2, psf.shape[1] // 2)
+    kolmogorov = ground_psf_on_space_grid({"seeing_fwhm": 0.8, "psf_model": "kolmogorov"})
+    assert kolmogorov.sum() == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="seeing_fwhm"):
+        ground_psf_on_space_grid({"name": "x"})
+
+
+def test_richardson_lucy_sharpens_keeps_flux_and_nans():
+    from scipy.signal import fftconvolve
+
+    psf = ground_psf_on_space_grid({"seeing_fwhm": 0.6, "psf_model": "moffat", "moffat_beta": 3.5})
+    truth = _gaussian((128, 128), 64, 64, 2.0, 100.0)
+    blurred = fftconvolve(truth, psf, mode="same") + np.random.default_rng(0).normal(0, 0.01, truth.shape)
+    blurred[0:3, 0:3] = np.nan
+    restored = richardson_lucy_deconvolve(blurred, psf, iterations=30)
+    assert np.isnan(restored[:3, :3]).all() and np.isfinite(restored[10:, 10:]).all()
+    assert restored[64, 64] > 2 * blurred[64, 64]  # sharper
+    centre = (slice(32, 96), slice(32, 96))
+    assert restored[centre].sum() == pytest.approx(truth[centre].sum(), rel=0.02)
+
+
+def test_flux_error_and_invented_sources_measure_what_they_say():
+    rng = np.random.default_rng(1)
+    shape = (128, 128)
+    truth = _gaussian(shape, 60, 66, 4.0, 50.0) + rng.normal(0, 0.1, shape)
+    aperture = flux_aperture(truth)
+    assert aperture[60, 66] and not aperture[5, 5]
+    assert relative_flux_error(truth, truth, aperture) == 0.0
+    assert relative_flux_error(1.1 * truth, truth, aperture) == pytest.approx(0.1, abs=0.01)
+    # a fake star far from the galaxy is invented; the galaxy itself is not
+    test = truth + _gaussian(shape, 20, 100, 1.0, 20.0)
+    assert invented_sources(truth, truth, pixel_scale=0.03) == 0
+    assert invented_sources(test, truth, pixel_scale=0.03) == 1
+
+
+def test_seeing_bins():
+    assert seeing_bin(0.55) == '< 0.7"'
+    assert seeing_bin(0.8) == '0.7-0.9"'
+    assert seeing_bin(1.2) == '>= 1.1"'
+    assert seeing_bin(float("nan")) == "unknown"
+
+
+def test_evaluate_a_pairs_folder_with_an_identity_model(pairs_dir, tmp_path):
+    torch.manual_seed(0)
+    identity = UNetGenerator(base_channels=4, n_down=2, n_res=1)  # untrained residual: the identity
+    report = evaluate_pairs(
+        pairs_dir, model=(identity, {"name": "identity"}), rl_iterations="auto", n_validation=2,
+        rl_candidates=(1, 10), device="cpu",
+    )
+    assert isinstance(report, EvaluationReport)
+    assert report.methods == ["ground", "richardson_lucy", "seeinggan"]
+    assert len(report.rows) == 4
+    assert report.settings["rl_iterations"] in (1, 10)
+    assert set(report.settings["rl_validation_cw_ssim"]) == {1, 10}
+    t1, t2 = report.table1(), report.table2()
+    # the identity network returns the resampled ground image: same scores, 0% improvement
+    for metric in ("cw_ssim", "ssim", "psnr"):
+        assert t1["seeinggan"][metric]["mean"] == pytest.approx(t1["ground"][metric]["mean"], rel=1e-3, abs=1e-3)
+        assert t1["ground"][metric]["min"] <= t1["ground"][metric]["mean"] <= t1["ground"][metric]["max"]
+    assert abs(t2["seeinggan"]["mean"]) < 0.5
+    # Richardson-Lucy with the true PSF does deblur: better CW-SSIM than the blurred image
+    assert t1["richardson_lucy"]["cw_ssim"]["mean"] > t1["ground"]["cw_ssim"]["mean"]
+    assert t2["richardson_lucy"]["mean"] > 0
+    fidelity = report.fidelity()
+    assert set(fidelity) == set(report.methods)
+    assert np.isfinite(fidelity["richardson_lucy"]["median_flux_error"])
+    by_class = report.groups("class")
+    assert sum(len(v) for v in by_class.values()) == 4
+    md, js = report.write(tmp_path / "report")
+    text = md.read_text()
+    assert "Table 1" in text and "Table 2" in text and "By morphological class" in text and "By seeing FWHM" in text
+    data = json.loads(js.read_text())
+    assert data["n_pairs"] == 4 and data["table1"]["seeinggan"]["cw_ssim"]["mean"] is not None
+    assert set(data["by_seeing"]) == set(report.groups("seeing_bin"))
+    with pytest.raises(FileExistsError):
+        report.write(tmp_path / "report")
+
+
+def test_cli_evaluate_baselines_only_and_errors(pairs_dir, tmp_path, capsys):
+    from seeinggan.cli import main
+
+    out = tmp_path / "rep"
+    code = main(["evaluate", str(pairs_dir), "--model", "none", "--rl-iterations", "5", "-o", str(out)])
+    assert code == 0
+    data = json.loads((out / "report.json").read_text())
+    assert data["methods"] == ["ground", "richardson_lucy"] and data["settings"]["rl_iterations"] == 5
+    capsys.readouterr()
+    assert main(["evaluate", str(pairs_dir), "--model", "none", "--rl-iterations", "5", "-o", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["evaluate", str(pairs_dir), "--rl-iterations", "lots", "-o", str(tmp_path / "x")]) == 2
+    assert "--rl-iterations" in capsys.readouterr().err
