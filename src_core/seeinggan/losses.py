@@ -98,15 +98,16 @@ class StructuralLoss(nn.Module):
 
     Parameters
     ----------
-    levels : int
-        DT-CWT levels (3 suits 64-256 pixel crops).
+    levels : int or tuple of int
+        DT-CWT levels scored (1 = finest; ``n`` means 1..n), as in `seeinggan.metrics.cw_ssim`;
+        the default, levels 2-4, is the metric's own and needs crops of 97 pixels or more.
     window : int
         Side of the local averaging window of the CW-SSIM index.
     """
 
-    def __init__(self, *, levels: int = 3, window: int = 7):
+    def __init__(self, *, levels: int | tuple[int, ...] = (2, 3, 4), window: int = 7):
         super().__init__()
-        self.levels = levels
+        self.levels = levels if isinstance(levels, int) else tuple(levels)
         self.window = window
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -132,8 +133,8 @@ class GeneratorObjective(nn.Module):
         Local VGG-19 weights; required when ``weights["perceptual"] > 0``.
     vgg19_layer : str
         Perceptual feature layer.
-    structural_levels : int
-        DT-CWT levels of the structural term.
+    structural_levels : int or tuple of int
+        DT-CWT levels of the structural term (see `StructuralLoss`).
     """
 
     def __init__(
@@ -142,7 +143,7 @@ class GeneratorObjective(nn.Module):
         *,
         vgg19_weights: str | Path | None = None,
         vgg19_layer: str = "conv3_1",
-        structural_levels: int = 3,
+        structural_levels: int | tuple[int, ...] = (2, 3, 4),
     ):
         super().__init__()
         unknown = set(weights) - set(OBJECTIVE_TERMS)
@@ -176,7 +177,7 @@ class GeneratorObjective(nn.Module):
         return {
             "weights": dict(self.weights),
             "adversarial": "wasserstein-gp" if self.uses_critic else None,
-            "structural": {"metric": "1 - cw_ssim", "levels": self.structural_levels}
+            "structural": {"metric": "1 - cw_ssim", "levels": _levels_list(self.structural_levels)}
             if self.structural is not None
             else None,
             "perceptual": {"network": "vgg19", "layer": self.vgg19_layer} if self.perceptual is not None else None,
@@ -210,3 +211,7 @@ class GeneratorObjective(nn.Module):
             raise ValueError("all loss weights are zero")
         total = sum(self.weights[name] * value for name, value in terms.items())
         return total, terms
+
+
+def _levels_list(levels: int | tuple[int, ...]) -> list[int]:
+    return list(range(1, levels + 1)) if isinstance(levels, int) else [int(v) for v in levels]

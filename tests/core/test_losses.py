@@ -94,7 +94,7 @@ def test_perceptual_loss_compares_features(tmp_path):
 
 def test_structural_loss_is_one_minus_cw_ssim():
     torch.manual_seed(0)
-    loss = StructuralLoss(levels=2)
+    loss = StructuralLoss(levels=(1, 2))
     yy, xx = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
     galaxy = torch.exp(-((yy - 30) ** 2 + (xx - 34) ** 2) / 40.0)[None, None]
     assert loss(galaxy, galaxy).item() == pytest.approx(0.0, abs=1e-5)

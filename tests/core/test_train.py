@@ -52,7 +52,7 @@ class BlobPairs(Dataset):
 def tiny_config(tmp_path, **changes) -> TrainConfig:
     values = dict(
         steps=4, batch_size=2, crop_size=32, base_channels=4, critic_base_channels=4,
-        structural_levels=2, lr_g=1e-3, lr_c=1e-3, adversarial=0.01, structural=0.5, l1=1.0,
+        structural_levels=(1, 2), lr_g=1e-3, lr_c=1e-3, adversarial=0.01, structural=0.5, l1=1.0,
         val_every=2, val_samples=2, preview_every=2, checkpoint_every=3, log_every=1,
         device="cpu", output_dir=str(tmp_path / "run"), seed=7,
     )
@@ -75,6 +75,9 @@ def test_config_from_toml_with_tables_and_overrides(tmp_path):
         TrainConfig.from_toml(path, overrides=["steps=many"])
     with pytest.raises(ConfigError, match="crop_size must be a multiple of 16"):
         TrainConfig.from_toml(path, overrides=["crop_size=40"])
+    with pytest.raises(ConfigError, match=r"crop_size 32 is too small for structural_levels \[2, 3, 4\] \(needs 97\)"):
+        TrainConfig.from_toml(path, overrides=["crop_size=32"])
+    assert TrainConfig.from_toml(path, overrides=["structural_levels=2", "crop_size=32"]).structural_levels == (1, 2)
     with pytest.raises(ConfigError, match="is not key=value"):
         parse_overrides(["steps"])
     with pytest.raises(ConfigError, match="missing.toml: config file not found"):
@@ -223,3 +226,24 @@ def test_checkpoints_refuse_foreign_files(tmp_path):
     other = Trainer(tiny_config(tmp_path / "o", base_channels=8), train_pairs=BlobPairs())
     with pytest.raises(CheckpointError, match="differs from this run"):
         other.load_checkpoint(tmp_path / "run")
+
+
+def test_trains_on_simulated_pair_datasets_and_validates_in_flux_units(tmp_path):
+    from seeinggan.data import PairDataset, simulated_pairs
+
+    train = PairDataset(simulated_pairs(n=2, seed=0, space_shape=(128, 128)), crop_size=128, seed=0)
+    val = PairDataset(simulated_pairs(n=2, seed=1, space_shape=(128, 128)), crop_size=128, augment=False, crop="center")
+    history = History()
+    trainer = Trainer(
+        tiny_config(tmp_path, steps=2, crop_size=128, val_every=2), train_pairs=train, val_pairs=val,
+        callbacks=[history],
+    )
+    trainer.run()
+    (validation,) = history.validations
+    assert validation.units == "flux"
+    # the untrained residual generator returns its input: both score the same after 2 steps
+    assert 0 < validation.cw_ssim_input < 1
+    assert validation.cw_ssim == pytest.approx(validation.cw_ssim_input, abs=0.05)
+    meta = trainer.model_metadata(name="sim")
+    assert meta["intensity_transform"] == {"kind": "noise_scaled_asinh", "softening": 3.0}
+    assert meta["pixel_scale_arcsec"] == 0.03 and meta["input_pixel_scale_arcsec"] == 0.202

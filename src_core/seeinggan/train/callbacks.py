@@ -44,7 +44,9 @@ class StepUpdate:
 @dataclass(frozen=True)
 class ValidationUpdate:
     """After a validation pass: mean CW-SSIM to the target of the generator's output, and of the
-    input (the resampled ground image, the baseline the model must beat), over ``n`` samples."""
+    input (the resampled ground image, the baseline the model must beat), over ``n`` samples;
+    ``units`` says how they were scored: "flux" (`seeinggan.metrics.compare`, as the evaluation)
+    or "network" (`seeinggan.metrics.cw_ssim` on the network's intensity units)."""
 
     step: int
     cw_ssim: float
@@ -53,6 +55,7 @@ class ValidationUpdate:
     n: int
     best: bool
     """This is the best validation CW-SSIM so far."""
+    units: str = "network"
 
     @property
     def improvement(self) -> float:

@@ -60,7 +60,9 @@ class TrainConfig:
     adversarial: float = 0.01
     adversarial_after: int = 0
     """Generator steps before the adversarial term (and the critic) start."""
-    structural_levels: int = 3
+    structural_levels: tuple[int, ...] = (2, 3, 4)
+    """DT-CWT levels of the structural term and of network-unit validation (1 = finest; an
+    int ``n`` means 1..n). The default, levels 2-4, is `seeinggan.metrics.cw_ssim`'s own."""
     vgg19_weights: str = ""
     """Local VGG-19 ImageNet weights (torchvision layout) for the perceptual term."""
     vgg19_layer: str = "conv3_1"
@@ -106,6 +108,9 @@ class TrainConfig:
         """Raise `ConfigError` naming the first bad value."""
         self.betas = tuple(float(b) for b in self.betas)  # TOML gives lists
         self.seeing_fwhm = tuple(float(b) for b in self.seeing_fwhm)
+        if isinstance(self.structural_levels, int):
+            self.structural_levels = tuple(range(1, self.structural_levels + 1))
+        self.structural_levels = tuple(int(level) for level in self.structural_levels)
         m = 2**self.n_down
         checks = [
             (self.steps >= 0, "steps must be >= 0"),
@@ -119,6 +124,11 @@ class TrainConfig:
             (self.critic_steps >= 1, "critic_steps must be >= 1"),
             (min(self.l1, self.structural, self.perceptual, self.adversarial, self.gp_weight) >= 0,
              "loss weights must be >= 0"),
+            (len(self.structural_levels) > 0 and min(self.structural_levels) >= 1,
+             "structural_levels must name DT-CWT levels >= 1"),
+            (self.structural == 0 or self.crop_size >= _cw_ssim_min_size(max(self.structural_levels)),
+             f"crop_size {self.crop_size} is too small for structural_levels {list(self.structural_levels)}"
+             f" (needs {_cw_ssim_min_size(max(self.structural_levels))})"),
             (self.l1 + self.structural + self.perceptual + self.adversarial > 0, "all loss weights are 0"),
             (self.perceptual == 0 or bool(self.vgg19_weights),
              "perceptual > 0 needs vgg19_weights (a local VGG-19 file)"),
@@ -176,6 +186,12 @@ class TrainConfig:
         return TrainConfig.from_dict(values, source="--set")
 
 
+def _cw_ssim_min_size(levels: int) -> int:
+    from seeinggan.metrics import DEFAULT_WINDOW, min_size_for_levels
+
+    return min_size_for_levels(levels, DEFAULT_WINDOW)
+
+
 def parse_overrides(overrides) -> dict[str, Any]:
     """``["steps=100", "betas=[0.5, 0.99]", "device=cpu"]`` -> dict (TOML values, else strings)."""
     result: dict[str, Any] = {}
@@ -224,11 +240,15 @@ def _convert(value: Any, hint: Any, *, key: str, source: str) -> Any:
                 raise TypeError
             return value
         if origin is tuple:
+            integers = getattr(hint, "__args__", (float,))[0] is int
+            if integers and isinstance(value, int) and not isinstance(value, bool):
+                return value  # n levels: 1..n
+            kinds = int if integers else (int, float)
             if not isinstance(value, (list, tuple)) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+                isinstance(v, kinds) and not isinstance(v, bool) for v in value
             ):
                 raise TypeError
-            return tuple(float(v) for v in value)
+            return tuple(int(v) if integers else float(v) for v in value)
     except TypeError:
         name = getattr(hint, "__name__", str(hint))
         raise ConfigError(f"{source}: {key} must be {name}, got {value!r}") from None

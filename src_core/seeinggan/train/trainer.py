@@ -209,6 +209,7 @@ class Trainer:
         self.best_cw_ssim: float | None = None
         self.best_step: int | None = None
         self.last_validation: ValidationUpdate | None = None
+        self._val_flux: bool | None = None
         self.output_dir = Path(config.output_dir)
         self.use_amp = bool(config.amp and self.device.type == "cuda")
 
@@ -388,33 +389,68 @@ class Trainer:
             item = self.val_pairs[index]
             yield item[0], item[1]
 
+    @property
+    def validation_units(self) -> str:
+        """``"flux"`` when the validation set gives each sample's transform and its samples are
+        large enough for `seeinggan.metrics.compare` (then scores are the evaluation's own), else
+        ``"network"``."""
+        if self.val_pairs is None or not hasattr(self.val_pairs, "sample"):
+            return "network"
+        if self._val_flux is None:
+            from seeinggan.metrics import DEFAULT_LEVELS, DEFAULT_WINDOW, min_size_for_levels
+
+            top = DEFAULT_LEVELS if isinstance(DEFAULT_LEVELS, int) else max(DEFAULT_LEVELS)
+            side = min(self.val_pairs[0][0].shape[-2:])
+            self._val_flux = side >= min_size_for_levels(top, DEFAULT_WINDOW)
+        return "flux" if self._val_flux else "network"
+
     @torch.no_grad()
     def validate(self) -> ValidationUpdate:
-        """Mean CW-SSIM (and L1) to the target of the output and of the input, on the validation
-        samples, in network units; emits and returns a `ValidationUpdate`."""
-        from seeinggan.metrics import cw_ssim
+        """Mean CW-SSIM (and L1 in network units) to the target of the output and of the input.
+
+        With a `seeinggan.data.PairDataset` (which gives each sample's fitted intensity
+        transform) and crops of 97 pixels or more, the images go back to flux units and are scored with
+        `seeinggan.metrics.compare`, the evaluation's own normalisation; with any other dataset
+        `seeinggan.metrics.cw_ssim` scores the network-unit images. Emits and returns a
+        `ValidationUpdate`.
+        """
+        from seeinggan.metrics import compare, cw_ssim
 
         if self.val_pairs is None:
             raise ValueError("no validation pairs")
+        flux = self.validation_units == "flux"
         self.generator.eval()
         scores, baseline, l1, n = 0.0, 0.0, 0.0, 0
-        for x, y in self._val_items():
+        for index in range(min(len(self.val_pairs), self.config.val_samples)):
+            if flux:
+                sample = self.val_pairs.sample(index)
+                x, y = sample.input, sample.target
+            else:
+                x, y = _first_two(self.val_pairs[index])
             x = x[None].to(self.device).float()
             y = y[None].to(self.device).float()
             with self._autocast():
                 out = self.generator(x)
             out = out.float()
-            levels = self.config.structural_levels
-            scores += cw_ssim(y, out, levels=levels).sum().item()
-            baseline += cw_ssim(y, x, levels=levels).sum().item()
             l1 += (out - y).abs().mean().item()
+            if flux:
+                to_flux = sample.transform.inverse if sample.transform is not None else (lambda a: a)
+                arrays = [to_flux(t[0, 0].cpu().numpy().astype(np.float64)) for t in (y, out, x)]
+                invalid = ~sample.mask[0].cpu().numpy()
+                invalid = invalid if invalid.any() else None
+                scores += compare(arrays[0], arrays[1], mask=invalid)["cw_ssim"]
+                baseline += compare(arrays[0], arrays[2], mask=invalid)["cw_ssim"]
+            else:
+                levels = self.config.structural_levels
+                scores += cw_ssim(y, out, levels=levels).sum().item()
+                baseline += cw_ssim(y, x, levels=levels).sum().item()
             n += 1
         self.generator.train()
         score = scores / n
         best = self.best_cw_ssim is None or score > self.best_cw_ssim
         if best:
             self.best_cw_ssim, self.best_step = score, self.step
-        update = ValidationUpdate(self.step, score, baseline / n, l1 / n, n, best)
+        update = ValidationUpdate(self.step, score, baseline / n, l1 / n, n, best, self.validation_units)
         self.last_validation = update
         self._emit(update)
         return update
@@ -482,7 +518,7 @@ class Trainer:
                 "cw_ssim": self.last_validation.cw_ssim,
                 "cw_ssim_input": self.last_validation.cw_ssim_input,
                 "n": self.last_validation.n,
-                "units": "network intensity space",
+                "units": self.validation_units,
             },
             "hardware": hardware,
             "config": cfg.to_dict(),
