@@ -205,6 +205,15 @@ def _fits_by_name(folder: Path) -> dict[str, Path]:
     return found
 
 
+def _parse_number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _read_catalogue(root: Path) -> dict[str, dict[str, Any]]:
     """Rows of ``root/catalogue.csv`` keyed by their ``name`` column (numbers parsed)."""
     path = root / "catalogue.csv"
@@ -218,12 +227,10 @@ def _read_catalogue(root: Path) -> dict[str, dict[str, Any]]:
                 continue
             parsed: dict[str, Any] = {}
             for key, value in row.items():
-                if key is None or key == "name":
+                # the pair's own files and the JSON dump of every parameter are not meta
+                if key in (None, "name", "params", "ground_file", "space_file") or value in (None, ""):
                     continue
-                try:
-                    parsed[key] = float(value)
-                except (TypeError, ValueError):
-                    parsed[key] = value
+                parsed[key] = _parse_number(value)
             rows[_stem(Path(name)) or name] = parsed
     return rows
 
@@ -354,17 +361,20 @@ def detect_sources(
     image: np.ndarray,
     *,
     detect_sigma: float = 5.0,
+    segment_sigma: float = 2.0,
     min_area: int = 20,
     smooth_sigma: float = 1.5,
 ) -> list[_Source]:
-    """Detect sources by thresholding a lightly smoothed image; measure centroid, flux and R90.
+    """Detect sources on an image; measure their centroid, flux and R90.
 
     The image is smoothed with a Gaussian of ``smooth_sigma`` pixels (a matched-filter stand-in
-    that keeps single noisy pixels from forming segments); pixels above
-    ``detect_sigma`` times the smoothed image's noise above its sky form segments
-    (`scipy.ndimage.label`, 8-connected); segments smaller than ``min_area`` pixels are dropped.
-    Centroid and flux come from the unsmoothed, sky-subtracted pixels of each segment; R90 is the
-    radius about the centroid that holds 90 % of the segment's positive flux.
+    that keeps single noisy pixels from forming segments) and its sky and noise are measured
+    robustly (`seeinggan.transforms.measure_sky_noise`). Segments are the 8-connected regions
+    (`scipy.ndimage.label`) above ``segment_sigma`` times that noise; a segment is a source when
+    its peak exceeds ``detect_sigma`` times the noise and it covers at least ``min_area`` pixels
+    (hysteresis thresholding; no deblending). Centroid and flux come from the unsmoothed,
+    sky-subtracted pixels of the segment; R90 is the radius about the centroid that holds 90 %
+    of the segment's positive flux.
 
     Returns
     -------
@@ -384,12 +394,19 @@ def detect_sources(
     smoothed[~finite] = np.nan
     _, smooth_noise = _sky_noise(smoothed)
     del finite
-    above = smoothed > detect_sigma * smooth_noise
-    del smoothed
-    labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
+    # Hysteresis: a segment is everything connected above `segment_sigma`, and it counts as a
+    # source only if its peak reaches `detect_sigma`. Faint outskirts then join their galaxy
+    # (a fuller R90) instead of breaking into islands that would each make a stamp.
+    above = smoothed > min(segment_sigma, detect_sigma) * smooth_noise
+    labels, n_labels = ndimage.label(above, structure=np.ones((3, 3)))
     del above
+    peaks = ndimage.maximum(smoothed, labels, index=np.arange(1, n_labels + 1)) if n_labels else []
+    detected = np.flatnonzero(np.asarray(peaks) > detect_sigma * smooth_noise) + 1
+    del smoothed
     sources: list[_Source] = []
-    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+    boxes = ndimage.find_objects(labels)
+    for index in detected:
+        box = boxes[index - 1]
         if box is None:
             continue
         segment = labels[box] == index

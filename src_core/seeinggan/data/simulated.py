@@ -1,8 +1,9 @@
 """Pairs from the simulator (`seeinggan.simulate.simulate_pair`), made when asked for.
 
 Pair ``i`` of the stream with seed ``s`` is simulated with the seed derived from ``(s, i)`` by
-`numpy.random.SeedSequence`, so a stream is reproducible, indexable in any order, and two streams
-with different seeds share no stamp. Use different seeds for training and validation.
+`numpy.random.SeedSequence` (`seeinggan.simulate.pair_seed`, the derivation `write_pairs` uses),
+so a stream is reproducible, indexable in any order, and two streams with different seeds share
+no stamp. Use different seeds for training and validation.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ __all__ = ["SimulatedPairs", "derive_seed", "pair_from_simulation", "simulated_p
 
 
 def derive_seed(seed: int, index: int) -> int:
-    """The simulator seed of item ``index`` of the stream ``seed`` (a non-negative 63-bit int)."""
-    if index < 0:
-        raise IndexError(f"index must be non-negative, got {index}")
-    state = np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint64)[0]
-    return int(state >> np.uint64(1))
+    """The simulator seed of item ``index`` of the stream ``seed``.
+
+    The same derivation as `seeinggan.simulate.write_pairs` (`seeinggan.simulate.pair_seed`), so
+    item ``i`` of ``simulated_pairs(seed=s)`` is pair ``i`` of a folder written with seed ``s``.
+    """
+    from seeinggan.simulate import pair_seed
+
+    return pair_seed(seed, index)
 
 
 def pair_from_simulation(simulation: Any, *, name: str, meta: dict[str, Any] | None = None) -> Pair:
