@@ -207,12 +207,16 @@ def _kolmogorov_otf(shape: tuple[int, int], pixel_scale: float, fwhm: float) -> 
 @lru_cache(maxsize=8)
 def _space_otf(shape: tuple[int, int], pixel_scale: float, truncate: float | None) -> np.ndarray:
     p = HST_F814W
-    r = np.sqrt(_wrapped_r2(shape, pixel_scale))
-    airy = sum(
+    r2 = _wrapped_r2(shape, pixel_scale)
+    # Bessel functions only where the truncated PSF is non-zero (a small disc on big grids).
+    inside = np.ones(shape, bool) if truncate is None else r2 <= truncate**2
+    r = np.sqrt(r2[inside])
+    airy = np.zeros(shape)
+    airy[inside] = sum(
         _obscured_airy(r, wavelength_um=w, aperture_m=p["aperture_m"], obscuration=p["obscuration"])
         for w in p["wavelengths_um"]
     )
-    otf = sfft.rfft2(_truncate_normalise(airy, r**2, truncate))
+    otf = sfft.rfft2(airy / airy.sum())
     fy, fx = _frequency_axes(shape, pixel_scale)
     native = p["native_pixel_arcsec"]
     # The detector's own pixel (box) and a Gaussian blur, applied exactly in Fourier space.
