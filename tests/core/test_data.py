@@ -79,7 +79,8 @@ def _make_field():
         center=ground_center, pixel_scale=GROUND_SCALE, shape=ground_shape, rotation_deg=20.0
     )
     # one galaxy on the ground frame's left edge, wherever the rotation puts it on the space frame
-    edge_x, edge_y = (float(v) for v in space_wcs.world_to_pixel(ground_wcs.pixel_to_world(0.5, 34.0)))
+    edge = space_wcs.world_to_pixel(ground_wcs.pixel_to_world(0.5, 34.0))
+    edge_x, edge_y = (float(v) for v in edge)
     assert 40 < edge_x < 440 and 40 < edge_y < 440
     # (x, y) pixel positions on the space frame, flux, intrinsic sigma (arcsec)
     placed = [
@@ -97,7 +98,9 @@ def _make_field():
         sources.append((sky.ra.deg, sky.dec.deg, flux, size))
     space = _gaussians(space_shape, space_wcs, sources, sigma_arcsec=0.05, pixel_scale=SPACE_SCALE)
     space += rng.normal(0, 0.02, space_shape)
-    ground = _gaussians(ground_shape, ground_wcs, sources, sigma_arcsec=0.35, pixel_scale=GROUND_SCALE)
+    ground = _gaussians(
+        ground_shape, ground_wcs, sources, sigma_arcsec=0.35, pixel_scale=GROUND_SCALE
+    )
     ground += rng.normal(0, 0.05, ground_shape)
     return {
         "ground": ground.astype(np.float32),
@@ -114,11 +117,15 @@ def _make_field():
 
 def test_make_pair_keeps_flux_and_position():
     ground_shape = (48, 48)  # 9.7", rotated 30 deg: covers the 6.7" space grid
-    ground_wcs = make_tan_wcs(center=CENTER, pixel_scale=GROUND_SCALE, shape=ground_shape, rotation_deg=30)
+    ground_wcs = make_tan_wcs(
+        center=CENTER, pixel_scale=GROUND_SCALE, shape=ground_shape, rotation_deg=30
+    )
     space_shape = (224, 224)
     space_wcs = make_tan_wcs(center=CENTER, pixel_scale=SPACE_SCALE, shape=space_shape)
     source = [(CENTER.ra.deg + 0.3 / 3600, CENTER.dec.deg - 0.2 / 3600, 1000.0, 0.3)]
-    ground = _gaussians(ground_shape, ground_wcs, source, sigma_arcsec=0.4, pixel_scale=GROUND_SCALE)
+    ground = _gaussians(
+        ground_shape, ground_wcs, source, sigma_arcsec=0.4, pixel_scale=GROUND_SCALE
+    )
     space = _gaussians(space_shape, space_wcs, source, sigma_arcsec=0.05, pixel_scale=SPACE_SCALE)
     pair = make_pair(ground, ground_wcs, space, space_wcs, meta={"name": "one"})
     assert pair.ground.dtype == np.float32 and pair.space.dtype == np.float32
@@ -168,7 +175,9 @@ def test_stamp_size_is_twice_r90_rounded_to_16_at_least_64():
 
 
 def test_pairs_from_frames_are_aligned_and_skip_edges(field):
-    pairs = pairs_from_frames(field["ground"], field["ground_wcs"], field["space"], field["space_wcs"])
+    pairs = pairs_from_frames(
+        field["ground"], field["ground_wcs"], field["space"], field["space_wcs"]
+    )
     summary = pairs.summary
     assert summary["n_sources"] == 7
     assert summary["skipped"]["off_space_edge"] == 1
@@ -210,7 +219,8 @@ def test_pairs_from_frames_fixed_size_max_pairs_and_nan(field):
 
 
 def test_pairs_from_frames_rejects_frames_that_do_not_overlap(field):
-    far = make_tan_wcs(center=SkyCoord(10, -40, unit="deg"), pixel_scale=GROUND_SCALE, shape=(68, 68))
+    elsewhere = SkyCoord(10, -40, unit="deg")
+    far = make_tan_wcs(center=elsewhere, pixel_scale=GROUND_SCALE, shape=(68, 68))
     with pytest.raises(ValueError, match="do not overlap"):
         pairs_from_frames(field["ground"], far, field["space"], field["space_wcs"])
 
@@ -292,7 +302,8 @@ def test_pair_dataset_shapes_determinism_and_finite_values():
         xi, yi = dataset[i]
         assert torch.isfinite(xi).all() and torch.isfinite(yi).all()
     dataset.set_epoch(1)
-    assert any(not torch.equal(dataset[i][0], PairDataset(pairs, crop_size=64, seed=7)[i][0]) for i in range(3))
+    epoch0 = PairDataset(pairs, crop_size=64, seed=7)
+    assert any(not torch.equal(dataset[i][0], epoch0[i][0]) for i in range(3))
 
 
 def test_pair_dataset_transform_fitted_on_input_applied_to_target_and_inverts():
@@ -330,7 +341,10 @@ def test_pair_dataset_augment_is_identical_on_input_target_and_mask():
         x, y, m = dataset[0]
         assert torch.equal(x, y)
         assert torch.equal(m[0], torch.from_numpy(dihedral(mask, sample.k)))
-        np.testing.assert_array_equal(x[0].numpy()[m[0].numpy()], dihedral(ground, sample.k)[dihedral(mask, sample.k)])
+        turned_mask = dihedral(mask, sample.k)
+        np.testing.assert_array_equal(
+            x[0].numpy()[m[0].numpy()], dihedral(ground, sample.k)[turned_mask]
+        )
     assert len(ks) >= 6
 
 
@@ -376,10 +390,12 @@ def _write_folder(root, names, *, ground_only=(), space_only=(), no_wcs=()):
     ground = _gaussians((20, 20), ground_wcs, source, sigma_arcsec=0.4, pixel_scale=GROUND_SCALE)
     space = _gaussians((96, 96), space_wcs, source, sigma_arcsec=0.05, pixel_scale=SPACE_SCALE)
     for name in list(names) + list(ground_only):
-        write_image(root / "ground" / f"{name}.fits", ground, wcs=None if name in no_wcs else ground_wcs)
+        wcs = None if name in no_wcs else ground_wcs
+        write_image(root / "ground" / f"{name}.fits", ground, wcs=wcs)
     for name in list(names) + list(space_only):
         write_image(root / "space" / f"{name}.fits", space, wcs=space_wcs)
-    (root / "catalogue.csv").write_text("name,class,seeing_fwhm\n" + "".join(f"{n},disk,0.8\n" for n in names))
+    rows = "".join(f"{n},disk,0.8\n" for n in names)
+    (root / "catalogue.csv").write_text("name,class,seeing_fwhm\n" + rows)
     return ground, space
 
 
@@ -448,13 +464,15 @@ def test_pairs_from_simulated_field_are_centred_and_aligned(sim_field):
     clean = pairs_from_regions(f.ground_noiseless, f.ground_wcs, f.truth, f.space_wcs, boxes)
     assert [p.meta["bbox"] for p in clean] == [p.meta["bbox"] for p in pairs]
     objects = f.params["objects"]
-    xy = np.array([f.space_wcs.world_to_pixel(SkyCoord(o["ra"], o["dec"], unit="deg")) for o in objects])
+    sky = SkyCoord([o["ra"] for o in objects], [o["dec"] for o in objects], unit="deg")
+    xy = np.column_stack(f.space_wcs.world_to_pixel(sky))
     checked = 0
     for pair in clean:
         cy, cx = (np.array(pair.meta["bbox"][:2]) + (np.array(pair.shape) - 1) / 2)
         distance = np.hypot(xy[:, 0] - cx, xy[:, 1] - cy)
         nearest = np.argsort(distance)
-        if objects[nearest[0]]["class"] != "star" or distance[nearest[0]] > 2 or distance[nearest[1]] < 100:
+        star = objects[nearest[0]]["class"] == "star" and distance[nearest[0]] <= 2
+        if not star or distance[nearest[1]] < 100:  # isolated: no other object within 3"
             continue
         gy, gx = _centroid(pair.ground, 10)
         sy, sx = _centroid(pair.space, 10)
@@ -537,4 +555,6 @@ def test_folder_pairs_reads_what_write_pairs_wrote(tmp_path):
         assert read.meta["class"] == made.meta["class"]
         assert read.meta["seeing_fwhm"] == pytest.approx(made.meta["seeing_fwhm"], rel=1e-6)
         np.testing.assert_allclose(read.space, made.space, rtol=1e-6)
-        np.testing.assert_allclose(read.ground[read.mask], made.ground[made.mask], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            read.ground[read.mask], made.ground[made.mask], rtol=1e-4, atol=1e-4
+        )

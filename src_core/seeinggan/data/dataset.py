@@ -58,7 +58,9 @@ def _resolve_transform(transform: Any) -> IntensityTransform | None:
         return None
     if isinstance(transform, str):
         if transform != "asinh":
-            raise ValueError(f"unknown transform {transform!r}; use 'asinh', None, or an IntensityTransform")
+            raise ValueError(
+                f"unknown transform {transform!r}; use 'asinh', None, or an IntensityTransform"
+            )
         return IntensityTransform()
     if isinstance(transform, IntensityTransform):
         return transform
@@ -102,7 +104,11 @@ def make_sample(
         fitted = None
         fill = np.float32(np.median(pair.ground[mask]))
     stack = np.stack(
-        [np.where(mask, pair.ground, fill), np.where(mask, pair.space, fill), mask.astype(np.float32)]
+        [
+            np.where(mask, pair.ground, fill),
+            np.where(mask, pair.space, fill),
+            mask.astype(np.float32),
+        ]
     )
     if crop_size is not None:
         stack = _pad_to(stack, crop_size)

@@ -42,6 +42,8 @@ __all__ = [
 
 _MIN_STAMP = 64
 _STAMP_MULTIPLE = 16
+# Catalogue columns that are not pair meta: the pair's own files, the JSON dump of every parameter.
+_NOT_META = (None, "name", "params", "ground_file", "space_file")
 # Ground pixels kept around a stamp's footprint, so the cubic spline sees real data at the edge.
 _GROUND_MARGIN = 4
 
@@ -200,7 +202,9 @@ def _fits_by_name(folder: Path) -> dict[str, Path]:
         if stem is None or not path.is_file():
             continue
         if stem in found:
-            raise ValueError(f"{folder}: two FITS files share the name {stem!r}: {found[stem].name}, {path.name}")
+            raise ValueError(
+                f"{folder}: two FITS files share the name {stem!r}: {found[stem].name}, {path.name}"
+            )
         found[stem] = path
     return found
 
@@ -227,8 +231,7 @@ def _read_catalogue(root: Path) -> dict[str, dict[str, Any]]:
                 continue
             parsed: dict[str, Any] = {}
             for key, value in row.items():
-                # the pair's own files and the JSON dump of every parameter are not meta
-                if key in (None, "name", "params", "ground_file", "space_file") or value in (None, ""):
+                if key in _NOT_META or value in (None, ""):
                     continue
                 parsed[key] = _parse_number(value)
             rows[_stem(Path(name)) or name] = parsed
@@ -278,7 +281,8 @@ def folder_pairs(
     for side, folder in folders.items():
         if not folder.is_dir():
             raise FileNotFoundError(
-                f"{root}: no '{side}/' folder; a pairs folder holds ground/NAME.fits and space/NAME.fits"
+                f"{root}: no '{side}/' folder; a pairs folder holds ground/NAME.fits and "
+                "space/NAME.fits"
             )
     ground_files = _fits_by_name(folders["ground"])
     space_files = _fits_by_name(folders["space"])
@@ -460,8 +464,9 @@ def _ground_window(
     """Extent (gy_min, gx_min, gy_max, gx_max) in ground pixels of a space-pixel box's outline."""
     y0, x0, y1, x1 = box
     t = np.linspace(0, 1, 9)
-    ex = np.concatenate([x0 + t * (x1 - x0), np.full_like(t, x1), x0 + t * (x1 - x0), np.full_like(t, x0)]) - 0.5
-    ey = np.concatenate([np.full_like(t, y0), y0 + t * (y1 - y0), np.full_like(t, y1), y0 + t * (y1 - y0)]) - 0.5
+    along_x, along_y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+    ex = np.concatenate([along_x, np.full_like(t, x1), along_x, np.full_like(t, x0)]) - 0.5
+    ey = np.concatenate([np.full_like(t, y0), along_y, np.full_like(t, y1), along_y]) - 0.5
     gx, gy = _space_to_ground_pixels(ex, ey, space_wcs, ground_wcs)
     return float(gy.min()), float(gx.min()), float(gy.max()), float(gx.max())
 
@@ -638,7 +643,8 @@ def _region_box(region, index: int) -> tuple[int, int, int, int]:
     points = np.asarray(region, dtype=float)
     if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] < 2:
         raise ValueError(
-            f"region {index}: expected (row, col) vertices with shape (N >= 2, 2), got shape {points.shape}"
+            f"region {index}: expected (row, col) vertices with shape (N >= 2, 2), "
+            f"got shape {points.shape}"
         )
     if not np.isfinite(points).all():
         raise ValueError(f"region {index}: vertices must be finite")
@@ -723,7 +729,9 @@ def pairs_summary(pairs: Sequence[Pair]) -> str:
         parts.append(f"from {summary['n_sources']} sources")
     if "n_regions" in summary:
         parts.append(f"from {summary['n_regions']} regions")
-    reasons = ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in skipped.items() if count)
+    reasons = ", ".join(
+        f"{count} {reason.replace('_', ' ')}" for reason, count in skipped.items() if count
+    )
     if reasons:
         parts.append(f"skipped: {reasons}")
     return "; ".join(parts)

@@ -15,7 +15,13 @@ import numpy as np
 
 from seeinggan.data.pairs import Pair, make_pair
 
-__all__ = ["SimulatedPairs", "derive_seed", "pair_from_simulation", "simulated_pairs"]
+__all__ = [
+    "SimulatedPairs",
+    "derive_seed",
+    "pair_from_simulation",
+    "simulate_one",
+    "simulated_pairs",
+]
 
 
 def derive_seed(seed: int, index: int) -> int:
