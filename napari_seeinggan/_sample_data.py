@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from napari_seeinggan._layers import layer_data_from_array
 
 SAMPLE_SEED = 128
@@ -33,15 +35,21 @@ def simulated_galaxy_pair() -> list[tuple[Any, dict[str, Any], str]]:
                          seeing_fwhm=SAMPLE_SEEING, field_star_rate=0)
     seeing = pair.params["seeing_fwhm"]
     layers = []
-    for label, data, wcs, header in (
+    for label, data, wcs, header, noise in (
         (f'ground (simulated, seeing {seeing:.1f}")', pair.ground, pair.ground_wcs,
-         pair.ground_header),
-        ("space (simulated)", pair.space, pair.space_wcs, pair.space_header),
+         pair.ground_header, pair.params["ground_sky_noise"]),
+        ("space (simulated)", pair.space, pair.space_wcs, pair.space_header,
+         pair.params["space_sky_noise"]),
     ):
-        layers.append(layer_data_from_array(
+        layer = layer_data_from_array(
             data, wcs=wcs, name=label,
             metadata={"header": header, "source_path": None, "simulation": _summary(pair.params)},
-        ))
+            # From the sky noise to near the peak, on a square-root-like stretch (gamma), so
+            # that the arms, the bar and the clumps show in both images.
+            contrast_limits=(-noise, float(np.percentile(data, 99.9))),
+        )
+        layer[1]["gamma"] = 0.5
+        layers.append(layer)
     return layers
 
 
