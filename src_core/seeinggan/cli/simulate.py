@@ -31,7 +31,8 @@ def _size(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--size takes a whole number of pixels, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--size takes a whole number of pixels, got {text!r}") from None
     if value < 16:
         raise argparse.ArgumentTypeError(f"--size must be at least 16 pixels, got {value}")
     return value
@@ -53,7 +54,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="number of pairs")
     parser.add_argument("-o", "--output-dir", type=Path, required=True, metavar="DIR",
                         help="output folder (created if missing)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the set (default 0)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the set (default 0)")
     parser.add_argument("--seeing", type=_seeing, default=(0.5, 1.2), metavar="LO,HI",
                         help="seeing FWHM range in arcsec, or one value (default 0.5,1.2)")
     parser.add_argument("--size", type=_size, default=256, metavar="PIXELS",

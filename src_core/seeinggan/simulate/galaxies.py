@@ -641,7 +641,8 @@ def draw_galaxy(
         names = list(GALAXY_WEIGHTS)
         morphology = str(rng.choice(names, p=np.array(list(GALAXY_WEIGHTS.values()))))
     if morphology not in MORPHOLOGIES:
-        raise ValueError(f"unknown morphology {morphology!r}; choose one of {', '.join(MORPHOLOGIES)}")
+        raise ValueError(
+            f"unknown morphology {morphology!r}; choose one of {', '.join(MORPHOLOGIES)}")
     if morphology == "star":
         return draw_star(rng, x=x, y=y)
     mag, r_e = _draw_brightness_and_size(rng, size_scale=size_scale)

@@ -196,8 +196,11 @@ def _ground_evaluation_matrices(ground_shape, ground_scale, canvas_shape, scale,
     if cached is not None:
         return cached
     ratio = ground_scale / scale
-    rows = (canvas_shape[0] - 1) / 2.0 + (np.arange(ground_shape[0]) - (ground_shape[0] - 1) / 2.0) * ratio
-    cols = (canvas_shape[1] - 1) / 2.0 + (np.arange(ground_shape[1]) - (ground_shape[1] - 1) / 2.0) * ratio
+    # Canvas pixel coordinates of the ground pixels' centres (both grids share their centre).
+    rows, cols = (
+        (canvas_shape[a] - 1) / 2.0 + (np.arange(ground_shape[a]) - (ground_shape[a] - 1) / 2.0) * ratio
+        for a in (0, 1)
+    )
     ky = np.concatenate([np.arange(k_max + 1), np.arange(-k_max, 0)])
     kx = np.arange(k_max + 1)
     fy = ky / (fft_shape[0] * scale)  # cycles per arcsec
@@ -237,7 +240,8 @@ def _seeing_otf_crop(model, *, fwhm, beta, fft_shape, scale, k_max):
     coarse_shape = (fft_shape[0] // factor, fft_shape[1] // factor)
     otf = optical_transfer_function(model, shape=coarse_shape, pixel_scale=scale * factor,
                                     fwhm=fwhm, beta=beta, truncate=SEEING_TRUNCATE)
-    rows = np.concatenate([np.arange(k_max + 1), np.arange(coarse_shape[0] - k_max, coarse_shape[0])])
+    rows = np.concatenate([np.arange(k_max + 1),
+                           np.arange(coarse_shape[0] - k_max, coarse_shape[0])])
     return otf[rows][:, : k_max + 1]
 
 
