@@ -48,6 +48,7 @@ from napari_seeinggan.workers import (
     StopFlag,
     finetune_updates,
     make_worker,
+    warm_up_training_imports,
 )
 
 FROM_LAYERS = "two layers (paired by WCS)"
@@ -132,7 +133,7 @@ class FinetuneWidget(Container):
                                             "perceptual loss")
         self.val_fraction = FloatSpinBox(label="validation split", min=0.0, max=0.9,
                                          step=0.05, value=0.2)
-        self.crop_size = SpinBox(label="crop size (px)", min=32, max=1024, step=16, value=64,
+        self.crop_size = SpinBox(label="crop size (px)", min=32, max=1024, step=16, value=128,
                                  tooltip="Side of the random training crops (multiple of 16)")
         self.stamp_size = SpinBox(label="stamp size (px)", min=0, max=2048, step=16, value=0,
                                   tooltip="Side of the stamps cut around sources; 0: 2 x R90")
@@ -178,6 +179,7 @@ class FinetuneWidget(Container):
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         self.native.destroyed.connect(_on_destroyed(self))
+        self.warm_up = warm_up_training_imports()
         self._on_layers_changed()
         self._guess_layers()
         self._on_source_changed(self.source.value)

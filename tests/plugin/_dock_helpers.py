@@ -95,8 +95,17 @@ class GapMeter:
     def stop(self):
         self.timer.stop()
 
-    @property
-    def max_gap_ms(self) -> float:
-        if len(self.ticks) < 2:
+    def max_gap_ms_between(self, start: float, end: float, *, open_end: bool = True) -> float:
+        """Longest time without a tick over ``[start, end]`` (perf_counter seconds), in ms.
+
+        A freeze that starts before ``start`` counts from the last tick before it. With
+        ``open_end`` a freeze that lasts past ``end`` counts up to the next tick; without, up to
+        ``end`` (when the next phase is measured on its own).
+        """
+        before = [t for t in self.ticks if t < start][-1:]
+        inside = [t for t in self.ticks if start <= t <= end]
+        after = [t for t in self.ticks if t > end][:1] if open_end else [end]
+        times = np.array(before + inside + after)
+        if times.size < 2:
             return float("inf")
-        return float(np.max(np.diff(self.ticks)) * 1000.0)
+        return float(np.max(np.diff(times)) * 1000.0)
