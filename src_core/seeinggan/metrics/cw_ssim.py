@@ -15,6 +15,7 @@ DEFAULT_WINDOW = 7
 DEFAULT_K = 1e-6
 CONTAMINATION_LIMIT = 0.01
 """A coefficient is left out when more than this fraction of its filter weight is on bad pixels."""
+_CHUNK_PIXELS = 2**20
 FILL_SIGMA = 3.0
 """Width (pixels) of the normalised Gaussian convolution that fills bad pixels before the transform."""
 
@@ -105,10 +106,17 @@ def cw_ssim(
     prepared = prepare(reference, test, mask)
     shape = tuple(prepared.reference.shape[-2:])
     _check_size(shape, max(levels), window)
-    scores = _cw_ssim_tensors(
-        prepared.reference, prepared.test, prepared.invalid,
-        levels=levels, window=window, k=k, data_range=data_range, biort=biort, qshift=qshift,
-    )
+    # Pairs in chunks of about a million pixels per image stack: the working set stays in cache
+    # (measured 2x faster per pair than one 64-pair pass on this 2-core machine).
+    chunk = max(1, _CHUNK_PIXELS // (shape[0] * shape[1]))
+    ref, tst, bad = prepared.reference, prepared.test, prepared.invalid
+    scores = torch.cat([
+        _cw_ssim_tensors(
+            ref[i : i + chunk], tst[i : i + chunk], None if bad is None else bad[i : i + chunk],
+            levels=levels, window=window, k=k, data_range=data_range, biort=biort, qshift=qshift,
+        )
+        for i in range(0, ref.shape[0], chunk)
+    ])
     return finish(scores, prepared, "cw_ssim")
 
 
@@ -163,22 +171,24 @@ def _cw_ssim_tensors(
     contamination = None
     if invalid is not None:
         reference, test = _smooth_fill(reference, invalid), _smooth_fill(test, invalid)
-        contamination = _contamination(invalid, n_levels, biort, qshift)
+        contamination = _contamination(invalid, n_levels, biort, qshift, frozenset(levels))
     # Both images in one transform call: one set of convolutions for the pair.
-    bands = _forward_real(torch.cat([reference, test]), n_levels, biort, qshift)
+    wanted = frozenset(levels)
+    bands = _forward_real(torch.cat([reference, test]), n_levels, biort, qshift, wanted)
     tiny = torch.finfo(dtype).tiny
     totals = torch.zeros(batch, dtype=dtype, device=reference.device)
     counts = torch.zeros(batch, dtype=dtype, device=reference.device)
-    for level, (real, imag) in enumerate(bands):
+    for level, subbands in enumerate(bands):
         if level + 1 not in levels:
             continue
+        real, imag = subbands
         re1, re2 = real[:batch], real[batch:]
         im1, im2 = imag[:batch], imag[batch:]
         # Window means of c1 c2* and of |c1|^2 + |c2|^2, for the 6 subbands at once.
         stacked = torch.cat(
             [re1 * re2 + im1 * im2, im1 * re2 - re1 * im2, re1 * re1 + im1 * im1 + re2 * re2 + im2 * im2], dim=1
         )
-        means = F.avg_pool2d(stacked, window, stride=1)
+        means = _window_mean(stacked, window)
         cross_re, cross_im, power = means[:, :6], means[:, 6:12], means[:, 12:]
         # sqrt with a floor: finite gradient where the cross term is exactly 0.
         magnitude = torch.sqrt(cross_re * cross_re + cross_im * cross_im + tiny)
@@ -187,13 +197,21 @@ def _cw_ssim_tensors(
             totals = totals + score.mean(dim=(2, 3)).sum(dim=1)
             counts = counts + 6
         else:
-            clean = (F.max_pool2d(contamination[level], window, stride=1) <= CONTAMINATION_LIMIT).to(dtype)
+            worst = contamination[level].unfold(-1, window, 1).amax(-1).unfold(-2, window, 1).amax(-1)
+            clean = (worst <= CONTAMINATION_LIMIT).to(dtype)
             n_clean = clean.sum(dim=(2, 3))  # [B, 6]
             per_subband = (score * clean).sum(dim=(2, 3)) / n_clean.clamp_min(1)
             has_clean = (n_clean > 0).to(dtype)
             totals = totals + (per_subband * has_clean).sum(dim=1)
             counts = counts + has_clean.sum(dim=1)
     return torch.where(counts > 0, totals / counts.clamp_min(1), torch.full_like(totals, float("nan")))
+
+
+def _window_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean over every 'valid' window x window square of [N, C, h, w] (separable sums over
+    unfolded views: an order of magnitude faster than avg_pool2d on CPU)."""
+    sums = x.unfold(-1, window, 1).sum(-1).unfold(-2, window, 1).sum(-1)
+    return sums / (window * window)
 
 
 def _valid_range(images: torch.Tensor, invalid: torch.Tensor | None) -> torch.Tensor:
@@ -231,12 +249,10 @@ def _smooth_fill(images: torch.Tensor, invalid: torch.Tensor, sigma: float = FIL
     return torch.where(invalid, local.detach(), images)
 
 
-def _contamination(invalid: torch.Tensor, levels: int, biort: str, qshift: str) -> list[torch.Tensor]:
+def _contamination(invalid: torch.Tensor, levels: int, biort: str, qshift: str, wanted) -> list:
     """Per level, [B, 6, h, w]: the fraction of each coefficient's filter-cascade absolute weight
     that falls on invalid pixels (the cascade run with |filters|, in float64)."""
     indicator = invalid.to(torch.float64)
-    both = _forward_support(torch.cat([indicator, torch.ones_like(indicator[:1])]), levels, biort, qshift)
+    both = _forward_support(torch.cat([indicator, torch.ones_like(indicator[:1])]), levels, biort, qshift, wanted)
     batch = invalid.shape[0]
-    return [
-        (level[:batch] / level[batch:].clamp_min(1e-300)).to(invalid.device) for level in both
-    ]
+    return [None if level is None else level[:batch] / level[batch:].clamp_min(1e-300) for level in both]
