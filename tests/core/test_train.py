@@ -247,3 +247,50 @@ def test_trains_on_simulated_pair_datasets_and_validates_in_flux_units(tmp_path)
     meta = trainer.model_metadata(name="sim")
     assert meta["intensity_transform"] == {"kind": "noise_scaled_asinh", "softening": 3.0}
     assert meta["pixel_scale_arcsec"] == 0.03 and meta["input_pixel_scale_arcsec"] == 0.202
+
+
+# --- command line -------------------------------------------------------------------------------
+
+def _train_cli(argv):
+    import argparse
+
+    from seeinggan.cli import train as train_cli
+
+    parser = argparse.ArgumentParser(prog="seeinggan")
+    train_cli.add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["train", *argv])
+    return args.run(args)
+
+
+TINY_CLI = ["--set", "steps=2", "--set", "batch_size=1", "--set", "base_channels=4",
+            "--set", "critic_base_channels=4", "--set", "val_pairs=1", "--set", "num_workers=0",
+            "--set", "adversarial_after=0", "--set", "log_every=1", "--no-progress"]
+
+
+def test_cli_trains_a_model_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train_cli([*TINY_CLI, "--simulate", "2", "-o", str(out), "--name", "tiny"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.strip() == str(out / "tiny.safetensors")
+    assert "step 2/2" in printed.err and "validation: CW-SSIM" in printed.err
+    generator, meta = load_model(out / "tiny.safetensors")
+    assert meta["training"]["steps"] == 2 and meta["architecture"]["base_channels"] == 4
+    assert meta["training"]["data"]["dataset"] == "PairDataset"
+    # more steps from the checkpoint: the step count goes on
+    assert _train_cli([*TINY_CLI, "--set", "steps=3", "--simulate", "2", "-o", str(out), "--name", "tiny2",
+                       "--resume", str(out)]) == 0
+    assert load_model(out / "tiny2")[1]["training"]["steps"] == 3
+
+
+def test_cli_errors_are_clear(tmp_path):
+    from seeinggan.cli import CliError
+
+    with pytest.raises(CliError, match="nope.toml: config file not found"):
+        _train_cli(["--config", str(tmp_path / "nope.toml"), "-o", str(tmp_path)])
+    with pytest.raises(CliError, match="unknown setting.*wings"):
+        _train_cli(["--set", "wings=2", "-o", str(tmp_path)])
+    with pytest.raises(CliError, match="missing: pairs folder not found"):
+        _train_cli(["--pairs", str(tmp_path / "missing"), "-o", str(tmp_path)])
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(CliError, match="a model of that name exists"):
+        _train_cli(["-o", str(tmp_path)])
