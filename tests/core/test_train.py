@@ -272,7 +272,10 @@ def test_cli_trains_a_model_and_resumes(tmp_path, capsys):
     assert _train_cli([*TINY_CLI, "--simulate", "2", "-o", str(out), "--name", "tiny"]) == 0
     printed = capsys.readouterr()
     assert printed.out.strip() == str(out / "tiny.safetensors")
-    assert "step 2/2" in printed.err and "validation: CW-SSIM" in printed.err
+    lines = printed.err.splitlines()
+    assert any(line.startswith("step 1/2 ") for line in lines)
+    assert any(line.startswith("step 2/2 ") for line in lines)
+    assert any(line.startswith("step 2 validation: CW-SSIM") for line in lines)
     generator, meta = load_model(out / "tiny.safetensors")
     assert meta["training"]["steps"] == 2 and meta["architecture"]["base_channels"] == 4
     assert meta["training"]["data"]["dataset"] == "PairDataset"

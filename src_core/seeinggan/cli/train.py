@@ -90,8 +90,12 @@ def run(args) -> int:
 
     class _Stream:  # log lines through tqdm so they do not break the bar
         def write(self, text: str) -> None:
-            if text.strip():
-                (bar.write if bar is not None else sys.stderr.write)(text.rstrip("\n"))
+            if not text.strip():
+                return
+            if bar is not None:
+                bar.write(text.rstrip("\n"), file=sys.stderr)
+            else:
+                sys.stderr.write(text.rstrip("\n") + "\n")
 
         def flush(self) -> None:
             pass
