@@ -55,8 +55,13 @@ def box_from_pixels(x0: float, y0: float, x1: float, y1: float, *, shape: tuple[
         If the box holds no pixel of the image.
     """
     rows, cols = (int(n) for n in shape[-2:])
-    xa, xb = sorted((float(x0), float(x1)))
-    ya, yb = sorted((float(y0), float(y1)))
+
+    def snapped(value: float) -> float:  # corners from coordinate transforms: 39.9999999 is 40
+        nearest = round(value)
+        return float(nearest) if abs(value - nearest) < 1e-6 else value
+
+    xa, xb = sorted((snapped(float(x0)), snapped(float(x1))))
+    ya, yb = sorted((snapped(float(y0)), snapped(float(y1))))
     box = PixelBox(
         max(0, math.ceil(xa)), max(0, math.ceil(ya)), min(cols, math.floor(xb) + 1), min(rows, math.floor(yb) + 1)
     )

@@ -1,0 +1,366 @@
+"""The "Score region" dock: CW-SSIM, SSIM and PSNR of layers against a reference, in a rectangle.
+
+Pick a reference layer (for example the space image) and test layers (the ground image, a
+deblurred one), draw a rectangle on the "score region" shapes layer (the dock adds it, in
+rectangle mode): the table shows each test's scores over the rectangle, with the CW-SSIM change
+in % against the first test (the paper's Table 2), and follows the rectangle as it moves.
+
+No science here: the rectangle becomes a box of reference pixels, each test is brought onto it and
+scored by `seeinggan.metrics` (`box_from_pixels`, `onto_region`, `score_region`), off the GUI
+thread. Test layers are resampled by their WCS (`napari_seeinggan._layers.layer_geometry`) or,
+without one, by the layers' transforms.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import napari
+import numpy as np
+from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Table
+from napari.utils.notifications import show_info, show_warning
+
+SHAPES_NAME = "score region"
+DEBOUNCE_MS = 250
+COLUMNS = ["CW-SSIM", "SSIM", "PSNR (dB)", "CW-SSIM change (%)"]
+
+
+@dataclass
+class ScoreRequest:
+    """Plain data captured on the GUI thread: what a worker needs to score one rectangle."""
+
+    reference_name: str
+    reference: np.ndarray
+    box: object  # seeinggan.metrics.PixelBox
+    reference_wcs: object = None
+    tests: list[tuple[str, np.ndarray, object, np.ndarray | None]] = field(default_factory=list)
+    # (name, data, wcs or None, pixel map reference (row, col) -> layer (row, col) or None)
+
+
+@dataclass
+class ScoreProblem:
+    """What a worker returns instead of rows when the region cannot be scored (user-fixable)."""
+
+    message: str
+
+
+def score_request(request: ScoreRequest) -> list[dict] | ScoreProblem:
+    """Bring every test onto the box and score it (runs in a worker thread).
+
+    Problems the user can fix (no overlap, region too small, no signal) come back as a
+    `ScoreProblem`; anything else raises.
+    """
+    try:
+        return _score_rows(request)
+    except ValueError as error:  # RegionError, RegionTooSmallError, no signal in the reference
+        return ScoreProblem(str(error))
+
+
+def _score_rows(request: ScoreRequest) -> list[dict]:
+    from seeinggan.metrics import RegionError, onto_region, score_region
+
+    on_grid = {}
+    for name, data, wcs, pixel_map in request.tests:
+        try:
+            if wcs is not None and request.reference_wcs is not None:
+                image = onto_region(data, box=request.box, reference_wcs=request.reference_wcs, wcs=wcs)
+            else:
+                image = onto_region(data, box=request.box, pixel_map=pixel_map)
+        except ValueError as error:
+            raise RegionError(f"{name}: does not overlap the rectangle ({error})") from None
+        on_grid[name] = image
+    return score_region(request.reference, on_grid, box=request.box)
+
+
+def _signals():
+    from qtpy.QtCore import QObject, Signal
+
+    class ScoreSignals(QObject):
+        """Qt signals of the dock: a scoring worker started; its result (or error) is shown."""
+
+        started = Signal()
+        finished = Signal()
+
+    return ScoreSignals()
+
+
+class ScoreRegionWidget(Container):
+    """Dock that scores image layers against a reference layer inside a drawn rectangle.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose image layers are scored.
+
+    Attributes
+    ----------
+    rows : list of dict
+        The last scores (``name``, ``cw_ssim``, ``ssim``, ``psnr``, ``cw_ssim_change_percent``,
+        ``valid_fraction``), as `seeinggan.metrics.score_table` returns them.
+    worker : napari worker or None
+        The running (or last) scoring worker.
+    signals : QObject
+        ``started`` and ``finished`` Qt signals (the table and status line are up to date when
+        ``finished`` fires).
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self.rows: list[dict] = []
+        self.worker = None
+        self._pending = False
+        self._shapes_layer = None
+        self._request: ScoreRequest | None = None
+        self.signals = _signals()
+        self.busy = False  # a scoring worker is running
+
+        self.reference = ComboBox(label="reference", choices=self._image_choices,
+                                  tooltip="The layer the others are scored against (e.g. the space image)")
+        self.tests = Select(label="test layers", choices=self._image_choices,
+                            tooltip="Layers to score; the first is the baseline of the CW-SSIM change")
+        self.score_button = PushButton(text="Score")
+        self.export_button = PushButton(text="Export CSV...", enabled=False)
+        self.table = Table(value={"data": [], "index": [], "columns": COLUMNS})
+        self.status = Label(value="Draw a rectangle on the \"score region\" layer.")
+        self.extend([
+            self.reference, self.tests,
+            Container(widgets=[self.score_button, self.export_button], layout="horizontal", labels=False),
+            self.table, self.status,
+        ])
+        self.tests.native.setMaximumHeight(90)
+        self.table.native.setMinimumHeight(140)
+        self.native.setMinimumWidth(640)
+        self.status.native.setWordWrap(True)
+
+        from qtpy.QtCore import QTimer
+
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.score)
+
+        self.score_button.changed.connect(self.score)
+        self.export_button.changed.connect(self._on_export)
+        self.reference.changed.connect(self._schedule)
+        self.tests.changed.connect(self._schedule)
+        for event in ("inserted", "removed", "reordered"):
+            getattr(viewer.layers.events, event).connect(self._on_layers_changed)
+        self.native.destroyed.connect(self._timer.stop)
+
+        self._on_layers_changed(initial=True)
+        self.shapes_layer()
+
+    # --- layers ---------------------------------------------------------------------------------
+
+    def _image_choices(self, _widget=None):
+        return [(layer.name, layer) for layer in self._viewer.layers
+                if isinstance(layer, napari.layers.Image) and not layer.rgb]
+
+    def _on_layers_changed(self, _event=None, *, initial: bool = False):
+        previous_reference = None if initial else self.reference.value
+        previous_tests = [] if initial else list(self.tests.value)
+        self.reference.reset_choices()
+        self.tests.reset_choices()
+        layers = [layer for _name, layer in self._image_choices()]
+        if previous_reference in layers:
+            self.reference.value = previous_reference
+        elif layers:
+            self.reference.value = _finest(layers)
+        kept = [layer for layer in previous_tests if layer in layers]
+        self.tests.value = kept or [layer for layer in layers if layer is not self.reference.value]
+
+    def shapes_layer(self):
+        """The "score region" shapes layer: the existing one, or a new one in rectangle mode."""
+        layer = self._shapes_layer
+        if layer is not None and layer in self._viewer.layers:
+            return layer
+        existing = [lyr for lyr in self._viewer.layers if isinstance(lyr, napari.layers.Shapes)
+                    and lyr.name == SHAPES_NAME]
+        if existing:
+            layer = existing[0]
+        else:
+            # Edge width in world units (arcsec on the sky plane): thin against the reference.
+            reference = self.reference.value
+            extent = np.ptp(np.asarray(reference.extent.world)[:, -2:], axis=0).max() if reference else 100.0
+            width = float(extent) / 200
+            layer = self._viewer.add_shapes(name=SHAPES_NAME, edge_color="yellow", face_color="transparent",
+                                            edge_width=width)
+            layer.current_face_color = "transparent"
+            layer.current_edge_color = "yellow"
+            layer.current_edge_width = width
+            layer.mode = "add_rectangle"
+        layer.events.data.connect(self._schedule)
+        self._shapes_layer = layer
+        return layer
+
+    def _schedule(self, _event=None):
+        """Score again shortly after the rectangle (or a choice) stops changing (debounced)."""
+        self._timer.start()
+
+    # --- scoring --------------------------------------------------------------------------------
+
+    def build_request(self) -> ScoreRequest:
+        """Capture the reference, the tests and the rectangle as plain data (GUI thread).
+
+        Raises
+        ------
+        ValueError
+            With a message for the user (no rectangle, no layers, rectangle outside the reference).
+        """
+        from seeinggan.metrics import box_from_pixels
+
+        from napari_seeinggan._layers import layer_geometry
+
+        reference = self.reference.value
+        tests = [layer for layer in self.tests.value if layer in self._viewer.layers]
+        if reference is None:
+            raise ValueError("add an image layer to score against")
+        if not tests:
+            raise ValueError("choose at least one test layer")
+        shapes = self.shapes_layer()
+        if len(shapes.data) == 0:
+            raise ValueError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
+        chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
+        vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
+        world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
+        corners = np.array([np.asarray(reference.world_to_data(w))[-2:] for w in world])
+        (r0, c0), (r1, c1) = corners.min(axis=0), corners.max(axis=0)
+        ref_data, ref_wcs, _scale = layer_geometry(reference)
+        box = box_from_pixels(c0, r0, c1, r1, shape=np.shape(ref_data)[-2:])
+        request = ScoreRequest(reference_name=reference.name, reference=np.asarray(ref_data),
+                               box=box, reference_wcs=ref_wcs)
+        for layer in tests:
+            data, wcs, _ = layer_geometry(layer)
+            pixel_map = None if (wcs is not None and ref_wcs is not None) else _pixel_map(reference, layer)
+            request.tests.append((layer.name, np.asarray(data), wcs, pixel_map))
+        return request
+
+    def score(self, _event=None):
+        """Score the current rectangle in a worker thread; the table updates when it is done."""
+        if self.busy:
+            self._pending = True  # score again when the running worker finishes
+            return None
+        try:
+            request = self.build_request()
+        except ValueError as error:
+            self._report(str(error))
+            return None
+        from napari.qt.threading import create_worker
+
+        rows, cols = request.box.shape
+        self.status.value = f"Scoring a {cols} x {rows} pixel region of {request.reference_name}..."
+        self._request = request
+        worker = create_worker(score_request, request, _start_thread=False)
+        worker.returned.connect(self._on_scored)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self.busy = True
+        worker.start()
+        self.signals.started.emit()
+        return worker
+
+    def _on_scored(self, rows: list[dict] | ScoreProblem):
+        if isinstance(rows, ScoreProblem):
+            self._clear()
+            self._report(rows.message)
+            return
+        self.rows = rows
+        self.table.value = {
+            "data": [[_rounded(row["cw_ssim"], 4), _rounded(row["ssim"], 4), _rounded(row["psnr"], 2),
+                      _rounded(row["cw_ssim_change_percent"], 1)] for row in rows],
+            "index": [row["name"] for row in rows],
+            "columns": COLUMNS,
+        }
+        self.export_button.enabled = bool(rows)
+        for r, row in enumerate(rows):  # fixed decimals (the table would show 2.110e-02)
+            for c, (key, digits) in enumerate((("cw_ssim", 4), ("ssim", 4), ("psnr", 2), ("cw_ssim_change_percent", 1))):
+                item = self.table.native.item(r, c)
+                if item is not None and math.isfinite(row[key]):
+                    item.setText(f"{row[key]:.{digits}f}")
+        self.table.native.resizeColumnsToContents()
+        partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
+        rows_px, cols_px = self._request.box.shape
+        text = (f"Scored {len(rows)} layer(s) against {self._request.reference_name} over "
+                f"{cols_px} x {rows_px} reference pixels.")
+        if partial:
+            text += " Partly outside the rectangle: " + ", ".join(partial) + " (NaN pixels left out)."
+        self.status.value = text
+
+    def _clear(self):
+        self.rows = []
+        self.table.value = {"data": [], "index": [], "columns": COLUMNS}
+        self.export_button.enabled = False
+
+    def _on_error(self, error: Exception):
+        self._clear()
+        self._report(f"scoring failed: {type(error).__name__}: {error}")
+
+    def _on_finished(self):
+        self.busy = False
+        self.signals.finished.emit()
+        if self._pending:
+            self._pending = False
+            self._timer.start()
+
+    def _report(self, message: str):
+        self.status.value = message
+        show_warning(f"Score region: {message}")
+
+    # --- export ---------------------------------------------------------------------------------
+
+    def export_csv(self, path: str | Path) -> Path:
+        """Write the table (with the valid fraction of each layer) to ``path`` as CSV."""
+        path = Path(path)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["layer", "reference", "cw_ssim", "ssim", "psnr_db",
+                             "cw_ssim_change_percent", "valid_fraction"])
+            for row in self.rows:
+                writer.writerow([row["name"], self.reference.value.name if self.reference.value else "",
+                                 row["cw_ssim"], row["ssim"], row["psnr"], row["cw_ssim_change_percent"],
+                                 row["valid_fraction"]])
+        show_info(f"Score region: table saved to {path}")
+        return path
+
+    def _on_export(self, _event=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Export scores", "scores.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(path)
+
+
+def _finest(layers):
+    """The layer with the smallest pixel scale (the space image, when there is one)."""
+    from napari_seeinggan._layers import layer_geometry
+
+    def scale(layer):
+        try:
+            value = layer_geometry(layer)[2]
+        except Exception:  # noqa: BLE001 - a layer we cannot measure is not preferred
+            value = None
+        return value if value is not None else math.inf
+
+    return min(layers, key=scale)
+
+
+def _pixel_map(reference, layer) -> np.ndarray:
+    """Affine (3 x 3) from reference data (row, col) to ``layer`` data (row, col), through world
+    coordinates (the layers' transforms): for layers without a WCS."""
+    points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    mapped = np.array([np.asarray(layer.world_to_data(reference.data_to_world(p)))[-2:] for p in points])
+    matrix = np.eye(3)
+    matrix[:2, 0] = mapped[1] - mapped[0]
+    matrix[:2, 1] = mapped[2] - mapped[0]
+    matrix[:2, 2] = mapped[0]
+    return matrix
+
+
+def _rounded(value: float, digits: int) -> float:
+    """For display: rounded (inf and NaN pass through)."""
+    return round(value, digits) if math.isfinite(value) else value
