@@ -31,11 +31,17 @@ def open_viewer(*, sample: bool = True, show: bool = True, viewer=None):
         viewer = napari.Viewer(title="SeeingGAN", show=show)
     if sample:
         viewer.open_sample(PLUGIN, SAMPLE)
+    from napari.utils.notifications import show_error
+
     docks = {}
     for name in DOCKS:
         # Fine-tune is tall: a tab beside the first two keeps the window usable on a laptop.
-        _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name,
-                                                             tabify=name == "Fine-tune")
+        try:
+            _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name,
+                                                                 tabify=name == "Fine-tune")
+        except Exception as error:  # noqa: BLE001 - one broken dock must not stop the others
+            show_error(f"could not open the {name} dock: {error}")
+            continue
         docks[name] = widget
     orient_north_up(viewer)
     viewer.reset_view()

@@ -117,12 +117,15 @@ class DeblurWidget(Container):
         self.progress = ProgressBar(label="tiles", min=0, max=1, value=0)
         self.message = Label(label="", value="")
         self.extend([self.image, self.model, self.device, self.region, self.shapes])
-        self.native.layout().addWidget(collapsible("advanced", self.advanced))
-        self.extend([
+        # magicgui inserts its own widgets before any native one: the sections below are added
+        # natively, in order, after the magicgui form.
+        self.controls = Container(labels=True, widgets=[
             Container(widgets=[self.deblur_button, self.cancel_button], layout="horizontal",
                       labels=False),
-            self.progress, self.message,
-        ])
+            self.progress, self.message])
+        self.native.layout().addWidget(collapsible("advanced", self.advanced))
+        self.native.layout().addWidget(self.controls.native)
+        self.native.layout().addStretch(1)
         self.shapes.visible = False
 
         self.deblur_button.changed.connect(self.run)
@@ -357,6 +360,10 @@ class DeblurWidget(Container):
                                              input_scale=self._input_pixel_scale,
                                              output_scale=float(result.pixel_scale)))
         layer = self._viewer.add_layer(napari.layers.Layer.create(data, kwargs, layer_type))
+        if self._input_layer in self.image.choices:
+            # napari selects the new layer; the dock stays on the input (the next deblur of
+            # the same image should not take the result as its input).
+            self.image.value = self._input_layer
         self.last_result = result
         _assign(self.state, {"status": DONE, "result_layer": layer.name,
                              "message": f"added {layer.name!r} ({result.data.shape[1]} x "

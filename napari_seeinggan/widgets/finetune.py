@@ -135,8 +135,9 @@ class FinetuneWidget(Container):
                                          step=0.05, value=0.2)
         self.crop_size = SpinBox(label="crop size (px)", min=32, max=1024, step=16, value=128,
                                  tooltip="Side of the random training crops (multiple of 16)")
-        self.stamp_size = SpinBox(label="stamp size (px)", min=0, max=2048, step=16, value=0,
-                                  tooltip="Side of the stamps cut around sources; 0: 2 x R90")
+        self.stamp_size = SpinBox(label="stamp size (px)", min=0, max=2048, step=16, value=128,
+                                  tooltip="Side of the stamps cut around sources (at least the "
+                                          "crop size); 0: 2 x R90 of each source")
         self.report_every = SpinBox(label="validate every", min=1, max=100_000, value=20,
                                     tooltip="Steps between validations and preview updates")
         self.checkpoint_every = SpinBox(label="checkpoint every", min=1, max=100_000, value=20,
@@ -159,15 +160,18 @@ class FinetuneWidget(Container):
         self.extend([self.source, self.ground, self.space, self.shapes, self.folder,
                      self.start_model, self.steps, self.learning_rate, self.batch_size,
                      self.device])
-        self.native.layout().addWidget(collapsible("advanced", self.advanced))
-        self.extend([
+        # magicgui inserts its own widgets before any native one: the sections below are added
+        # natively, in order, after the magicgui form.
+        self.controls = Container(labels=True, widgets=[
             Container(widgets=[self.train_button, self.stop_button, self.resume_button],
                       layout="horizontal", labels=False),
             self.progress, self.message])
         self.plots = LossPlots(self.log)
-        self.native.layout().addWidget(self.plots.widget)
-        self.extend([Container(widgets=[self.model_name, self.save_button],
-                               layout="horizontal", labels=True)])
+        self.save_row = Container(widgets=[self.model_name, self.save_button],
+                                  layout="horizontal", labels=True)
+        for section in (collapsible("advanced", self.advanced), self.controls.native,
+                        self.plots.widget, self.save_row.native):
+            self.native.layout().addWidget(section)
 
         self.train_button.changed.connect(self.train)
         self.stop_button.changed.connect(self.stop)

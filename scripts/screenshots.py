@@ -1,0 +1,153 @@
+"""Screenshots of the Fine-tune and Deblur docks at work, for the README and docs/.
+
+Run under a virtual screen (napari needs one; ``offscreen`` renders a black canvas)::
+
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python scripts/screenshots.py
+
+It simulates a field (ground 0.202"/px + space 0.03"/px), writes both to FITS and opens them
+through the plugin's reader, then:
+
+1. ``docs/finetune-dock.png``: the Fine-tune dock mid-run (pairs from the two layers, live loss
+   curves, validation CW-SSIM, preview stamps), started from the shipped model when installed;
+   the result is saved as a named model.
+2. ``docs/deblur-dock.png``: the Deblur dock after deblurring the ground layer (with the shipped
+   model, or else the model just fine-tuned), the Score region dock scoring a rectangle, and the
+   ground, deblurred and space layers side by side (napari grid mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait(app, condition, timeout: float, what: str) -> None:
+    end = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > end:
+            raise TimeoutError(f"gave up waiting for {what}")
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def pump(app, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--steps", type=int, default=120, help="fine-tuning steps")
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not os.environ.get("DISPLAY"):
+        print("needs a display: run under xvfb-run with QT_QPA_PLATFORM=xcb", file=sys.stderr)
+        return 1
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    work = Path(tempfile.mkdtemp(prefix="seeinggan-shots-"))
+    # Screenshots must not add models to the user's real folder.
+    os.environ.setdefault("SEEINGGAN_USER_MODELS_DIR", str(work / "models"))
+
+    import napari
+    import numpy as np
+    from qtpy.QtWidgets import QApplication
+
+    from seeinggan.io.fits import write_image
+    from seeinggan.models.io import ModelFileError, default_model_path
+    from seeinggan.simulate import simulate_field
+
+    from napari_seeinggan.__main__ import PLUGIN, open_viewer
+    from napari_seeinggan.widgets.finetune import NEW_NETWORK
+
+    field = simulate_field(seed=args.seed, space_shape=(512, 512), n_galaxies=8, n_stars=2)
+    ground_path = write_image(work / "ground.fits", field.ground, header=field.ground_header,
+                              wcs=field.ground_wcs)
+    space_path = write_image(work / "space.fits", field.space, header=field.space_header,
+                             wcs=field.space_wcs)
+    try:
+        shipped = default_model_path()
+    except ModelFileError:
+        shipped = None
+
+    viewer, docks = open_viewer(sample=False, show=True)
+    app = QApplication.instance()
+    viewer.window._qt_window.resize(1800, 1100)
+    [ground] = viewer.open(str(ground_path), plugin=PLUGIN)
+    [space] = viewer.open(str(space_path), plugin=PLUGIN)
+    viewer.reset_view()
+    deblur, finetune = docks["Deblur"], docks["Fine-tune"]
+    score = docks.get("Score region")
+
+    # --- 1. Fine-tune at work
+    finetune.native.parentWidget().raise_()  # the Fine-tune tab in front
+    finetune.reset_choices()
+    finetune.ground.value, finetune.space.value = ground, space
+    start = [c for c in finetune.start_model.choices if getattr(c, "kind", "") == "shipped"]
+    finetune.start_model.value = start[0] if start else NEW_NETWORK
+    finetune.steps.value = args.steps
+    finetune.batch_size.value = 4
+    finetune.report_every.value = 10
+    finetune.checkpoint_every.value = 20
+    finetune.model_name.value = "my-field"
+    finetune.train()
+    wait(app, lambda: finetune.state.step >= int(args.steps * 0.7), 1800, "fine-tuning")
+    pump(app, 0.5)
+    args.out.mkdir(parents=True, exist_ok=True)
+    viewer.screenshot(str(args.out / "finetune-dock.png"), canvas_only=False, flash=False)
+    print("wrote", args.out / "finetune-dock.png")
+    wait(app, lambda: finetune.state.status != "running" and finetune._pbar is None, 1800,
+         "the end of fine-tuning")
+    saved = finetune.save()
+
+    # --- 2. Deblur (and score) at work
+    deblur.native.parentWidget().raise_()
+    model = [c for c in deblur.model.choices if getattr(c, "kind", "") == "shipped"] if shipped \
+        else [c for c in deblur.model.choices if getattr(c, "path", None) == saved]
+    deblur.model.value = model[0]
+    viewer.layers.selection.active = ground
+    deblur.run()
+    wait(app, lambda: deblur.state.status != "running" and deblur._pbar is None, 1800,
+         "deblurring")
+    if deblur.state.status != "done":
+        raise RuntimeError(f"deblur failed: {deblur.state.message}")
+    out = viewer.layers[deblur.state.result_layer]
+    # The deblurred layer over the ground layer, on the same contrast as the space image (both
+    # on a 0.03"/px grid, in counts per pixel); zoomed on the brightest galaxy.
+    out.contrast_limits = space.contrast_limits
+    space.visible = False
+    row, col = np.unravel_index(np.nanargmax(space.data), space.data.shape)
+    center = np.asarray(space.data_to_world((row, col)))[-2:]
+    viewer.camera.center = tuple(center)
+    viewer.camera.zoom = 40.0
+    if score is not None:
+        score.reference.value = space
+        score.tests.value = [ground, out]
+        draw_score_rectangle(viewer, score, center)
+        wait(app, lambda: len(score.rows) == 2, 600, "the score table")
+    pump(app, 2.0)
+    viewer.screenshot(str(args.out / "deblur-dock.png"), canvas_only=False, flash=False)
+    print("wrote", args.out / "deblur-dock.png")
+    viewer.close()
+    return 0
+
+
+def draw_score_rectangle(viewer, score, center, half_arcsec: float = 1.6) -> None:
+    """A rectangle around ``center`` (world) on the Score region dock's shapes layer."""
+    import numpy as np
+
+    corners = np.array([center + half_arcsec * np.array(o)
+                        for o in ((-1, -1), (-1, 1), (1, 1), (1, -1))])
+    score.shapes_layer().add_rectangles([corners])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
