@@ -45,11 +45,14 @@ def field_files(tmp_path_factory):
     return ground, space, field
 
 
-def brightest_source_box(layer, *, half_arcsec: float = 1.6):
-    """World corners of a square around the brightest pixel of ``layer`` (a space image)."""
-    data = np.asarray(layer.data, dtype=float)
-    row, col = np.unravel_index(np.nanargmax(data), data.shape)
-    center = np.asarray(layer.data_to_world((row, col)))[-2:]
+def galaxy_box(layer, galaxy: dict, *, half_arcsec: float = 1.5) -> np.ndarray:
+    """World corners of a square centred on a simulated galaxy (its RA/Dec) in ``layer``."""
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    x, y = layer.metadata["wcs"].world_to_pixel(SkyCoord(galaxy["ra"] * u.deg,
+                                                         galaxy["dec"] * u.deg))
+    center = np.asarray(layer.data_to_world((float(y), float(x))))[-2:]
     offsets = ((-1, -1), (-1, 1), (1, 1), (1, -1))
     return np.array([center + half_arcsec * np.array(o) for o in offsets])
 
@@ -60,7 +63,7 @@ def test_user_story(make_napari_viewer, qtbot, field_files, tmp_path):
     from napari_seeinggan.widgets.finetune import NEW_NETWORK
 
     reset_session_sky_origin()
-    ground_path, space_path, _field = field_files
+    ground_path, space_path, field = field_files
     viewer = make_napari_viewer()
 
     # 1. Open both files through the plugin's reader: they overlay on the sky.
@@ -90,9 +93,10 @@ def test_user_story(make_napari_viewer, qtbot, field_files, tmp_path):
     deblurred = viewer.layers[deblur.state.result_layer]
     assert deblurred.name == f"{ground.name} deblurred"
 
-    # 4. Draw a rectangle over a galaxy and read the Score region table.
+    # 4. Draw a rectangle over the barred spiral and read the Score region table.
+    [spiral] = [o for o in field.params["objects"] if o["class"] == "barred-spiral"]
     scores = score_region(viewer, score, qtbot, reference=space, tests=[ground, deblurred],
-                          box=brightest_source_box(space))
+                          box=galaxy_box(space, spiral))
     cw_ground, cw_deblurred = scores[ground.name], scores[deblurred.name]
     assert 0 < cw_ground < 1 and 0 < cw_deblurred <= 1
     shipped_ok = cw_deblurred > cw_ground
