@@ -8,6 +8,8 @@ import torch
 from scipy import ndimage
 
 from seeinggan.metrics import (
+    DEFAULT_K,
+    NOISE_K,
     RegionTooSmallError,
     compare,
     cw_ssim,
@@ -133,22 +135,25 @@ def test_cw_ssim_decreases_as_blur_grows():
     assert scores[0] > 0.98 and scores[-1] < 0.8
 
 
-def test_small_shift_lowers_cw_ssim_far_less_than_ssim():
+@pytest.mark.parametrize("k", [DEFAULT_K, NOISE_K])
+def test_small_shift_lowers_cw_ssim_far_less_than_ssim(k):
     reference = _galaxy()
     cw_drops, ssim_drops = [], []
     for shift in (1, 2):
         moved = _galaxy(shift=shift)
-        cw_drops.append(1 - cw_ssim(reference, moved))
+        cw_drops.append(1 - cw_ssim(reference, moved, k=k))
         ssim_drops.append(1 - ssim(reference, moved, data_range=1.0))
-    print(f"1 px shift: CW-SSIM drop {cw_drops[0]:.3f}, SSIM drop {ssim_drops[0]:.3f}; "
+    print(f"k={k}: 1 px shift: CW-SSIM drop {cw_drops[0]:.3f}, SSIM drop {ssim_drops[0]:.3f}; "
           f"2 px shift: CW-SSIM drop {cw_drops[1]:.3f}, SSIM drop {ssim_drops[1]:.3f}")
-    # Measured: 1 px: CW-SSIM 0.023 vs SSIM 0.193; 2 px: 0.084 vs 0.246.
+    # Measured: 1 px: CW-SSIM 0.023 (k="noise": 0.014) vs SSIM 0.193; 2 px: 0.084 (0.053) vs 0.246.
     assert ssim_drops[0] > 0.15  # SSIM punishes a one-pixel misregistration of a knotty galaxy
     assert cw_drops[0] < 0.2 * ssim_drops[0]
     assert cw_drops[1] < 0.5 * ssim_drops[1]
 
 
-def test_cw_ssim_nan_pixels_are_excluded_not_spread():
+@pytest.mark.parametrize("k", [DEFAULT_K, NOISE_K])
+def test_cw_ssim_nan_pixels_are_excluded_not_spread(k):
+    """With k="noise" the noise estimate, too, uses only the clean coefficients."""
     reference = _galaxy(seed=5)
     clean = reference.copy()
     # A defect in the test image only (a hot column segment); NaN-ing it out recovers the score.
@@ -156,21 +161,74 @@ def test_cw_ssim_nan_pixels_are_excluded_not_spread():
     defect[70:76, 40:44] += 5.0
     with_nan = reference.copy()
     with_nan[70:76, 40:44] = np.nan
-    score_defect = cw_ssim(reference, defect)
-    score_nan = cw_ssim(reference, with_nan)
-    score_masked = cw_ssim(reference, defect, mask=~np.isfinite(with_nan))
+    score_defect = cw_ssim(reference, defect, k=k)
+    score_nan = cw_ssim(reference, with_nan, k=k)
+    score_masked = cw_ssim(reference, defect, mask=~np.isfinite(with_nan), k=k)
     print(f"defect: {score_defect:.4f}; defect as NaN: {score_nan:.4f}; defect masked: {score_masked:.4f}")
     assert score_defect < 0.9
     assert score_nan > 0.995  # the rest of the image is identical: excluded, not spread
     assert score_masked == pytest.approx(score_nan, abs=1e-3)  # what sits under the mask barely counts
-    assert cw_ssim(clean, clean) == pytest.approx(1.0)
+    assert cw_ssim(clean, clean, k=k) == pytest.approx(1.0)
     # One NaN pixel in an otherwise different pair changes the score by little.
     other = ndimage.gaussian_filter(reference, 1.5)
     one_nan = other.copy()
     one_nan[64, 64] = np.nan
-    base, holed = cw_ssim(reference, other), cw_ssim(reference, one_nan)
+    base, holed = cw_ssim(reference, other, k=k), cw_ssim(reference, one_nan, k=k)
     print(f"blurred pair: {base:.4f}; with one NaN pixel: {holed:.4f}")
     assert abs(base - holed) < 0.02
+
+
+def test_noise_constant_scores_windows_of_sky_noise_about_half():
+    """Two frames of independent sky noise: with the tiny constant the score is ~0 and depends on
+    the test (0.16 for noise, 0.0001 for a blank, 0.03 for 10x the noise); with k="noise" every
+    such test scores about 0.5 (measured 0.570, 0.494, 0.540, 0.502)."""
+    rng = np.random.default_rng(0)
+    sky, other = rng.normal(size=(2, 128, 128))
+    tests = {"independent noise": other, "blank": np.zeros_like(sky),
+             "smoothed noise": ndimage.gaussian_filter(other, 2.0), "10x the noise": 10 * other}
+    tiny = {name: cw_ssim(sky, test) for name, test in tests.items()}
+    noise = {name: cw_ssim(sky, test, k="noise") for name, test in tests.items()}
+    print({name: (round(tiny[name], 4), round(noise[name], 3)) for name in tests})
+    assert max(tiny.values()) < 0.2 and min(tiny.values()) < 0.01
+    for name, score in noise.items():
+        assert 0.45 < score < 0.62, name
+    assert max(noise.values()) - min(noise.values()) < 0.1
+
+
+def test_noise_constant_is_symmetric_batched_and_differentiable():
+    a = _galaxy(112, seed=1, noise=0.05)
+    b = ndimage.gaussian_filter(_galaxy(112, seed=2, noise=0.05), 1.0)
+    assert cw_ssim(a, a, k="noise") == pytest.approx(1.0, abs=1e-12)
+    ab, ba = cw_ssim(a, b, k="noise"), cw_ssim(b, a, k="noise")
+    print(f"k='noise': cw_ssim(a, b) = {ab:.6f}, cw_ssim(b, a) = {ba:.6f}; tiny k: {cw_ssim(a, b):.6f}")
+    assert ab == pytest.approx(ba, rel=1e-12)
+    assert ab < 0.95
+    # Batched: each item's noise is its own (the batch [a, a] vs [b, a] gives the two pair scores).
+    batch = cw_ssim(torch.from_numpy(np.stack([a, a])), torch.from_numpy(np.stack([b, a])), k="noise")
+    assert batch[0].item() == pytest.approx(ab, rel=1e-12)
+    assert batch[1].item() == pytest.approx(1.0)
+    # Differentiable (float32, 3 levels on 64 x 64): a small step up the gradient raises the score
+    # by what the gradient predicts (the noise estimate itself is held fixed).
+    target = torch.from_numpy(_galaxy(64, seed=1, noise=0.05).astype(np.float32))[None]
+    output = torch.from_numpy(_galaxy(64, seed=2, noise=0.05).astype(np.float32))[None].requires_grad_(True)
+    score = cw_ssim(target, output, levels=3, k="noise").sum()
+    score.backward()
+    grad = output.grad
+    assert torch.isfinite(grad).all() and grad.abs().max() > 0
+    step = 1e-3 / grad.abs().max().item()
+    with torch.no_grad():
+        after = cw_ssim(target, output + step * grad, levels=3, k="noise").item()
+    predicted = step * grad.pow(2).sum().item()
+    print(f"CW-SSIM {score.item():.5f} -> {after:.5f} (first-order prediction +{predicted:.5f})")
+    assert after - score.item() == pytest.approx(predicted, rel=0.3)
+
+
+def test_k_must_be_a_float_or_noise():
+    image = _galaxy(112)
+    with pytest.raises(ValueError, match='k must be a float or "noise"'):
+        cw_ssim(image, image, k="sky")
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        cw_ssim(image, image, k=-1.0)
 
 
 def test_cw_ssim_accepts_batches_and_channel_dims():
@@ -279,6 +337,45 @@ def test_score_table_reports_change_against_the_first_test():
     assert rows[1]["cw_ssim_change_percent"] > 10
     assert rows[2]["cw_ssim"] == pytest.approx(1.0)
     assert percent_change(0.622, 0.560) == pytest.approx(11.07, abs=0.01)  # the paper's Table 1 means
+
+
+@pytest.fixture(scope="module")
+def simulated_pair_on_space_grid():
+    from seeinggan.geometry import resample_to_grid
+    from seeinggan.simulate import simulate_pair
+
+    pair = simulate_pair(seed=3)  # a spiral, seeing 1.13", HST-like noise, 256 x 256 at 0.03"/px
+    ground = resample_to_grid(pair.ground, pair.ground_wcs, pair.space_wcs, pair.space.shape, conserve="flux")
+    return pair, ground
+
+
+def test_compare_scores_a_noisy_pair_by_structure_not_sky(simulated_pair_on_space_grid):
+    """The simulated ground/space pair (flux units, sky noise in both): with the tiny constant the
+    sky made the ground score 0.016; compare's noise-relative constant gives 0.40, and more blur
+    still scores lower (measured: space blurred by 1 px 0.93, by 3 px 0.68, ground 0.40)."""
+    pair, ground = simulated_pair_on_space_grid
+    space = pair.space
+    tests = {"space": space, "blur 1 px": ndimage.gaussian_filter(space, 1.0),
+             "blur 3 px": ndimage.gaussian_filter(space, 3.0), "ground": ground}
+    scores = {name: compare(space, test)["cw_ssim"] for name, test in tests.items()}
+    norm = normalisation(space)
+    tiny = cw_ssim(norm.apply(space), norm.apply(ground), data_range=1.0)
+    print({name: round(value, 3) for name, value in scores.items()}, f"tiny K, ground: {tiny:.3f}")
+    assert tiny < 0.05
+    assert 0.3 < scores["ground"] < 0.6
+    assert scores["space"] == pytest.approx(1.0)
+    assert scores["space"] > scores["blur 1 px"] > scores["blur 3 px"] > scores["ground"] + 0.15
+
+
+def test_compare_keeps_shift_tolerance_on_a_noisy_pair(simulated_pair_on_space_grid):
+    """The space image and the same image moved by 1-2 px (its noise moves with it)."""
+    space = simulated_pair_on_space_grid[0].space
+    for shift in (1, 2):
+        moved = np.roll(space, shift, axis=1)
+        scores = compare(space, moved)
+        cw_drop, ssim_drop = 1 - scores["cw_ssim"], 1 - scores["ssim"]
+        print(f"{shift} px: CW-SSIM drop {cw_drop:.3f}, SSIM drop {ssim_drop:.3f}")
+        assert cw_drop < 0.1 * ssim_drop
 
 
 def test_compare_rejects_a_blank_reference():

@@ -11,7 +11,7 @@ Defaults and conventions are listed in ``docs/metrics.md``.
 
 from seeinggan.metrics._inputs import RegionTooSmallError
 from seeinggan.metrics.compare import Normalisation, compare, normalisation, percent_change, score_table
-from seeinggan.metrics.cw_ssim import DEFAULT_K, DEFAULT_LEVELS, DEFAULT_WINDOW, cw_ssim
+from seeinggan.metrics.cw_ssim import DEFAULT_K, DEFAULT_LEVELS, DEFAULT_WINDOW, NOISE_K, cw_ssim
 from seeinggan.metrics.region import PixelBox, RegionError, box_from_pixels, box_from_sky, onto_region, score_region
 from seeinggan.metrics.dtcwt import DTCWTPyramid, dtcwt_forward, highpass_shapes, min_size_for_levels
 from seeinggan.metrics.ssim import psnr, ssim
@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_LEVELS",
     "DEFAULT_WINDOW",
     "DTCWTPyramid",
+    "NOISE_K",
     "Normalisation",
     "PixelBox",
     "RegionError",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seeinggan.metrics.cw_ssim import cw_ssim
+from seeinggan.metrics.cw_ssim import NOISE_K, cw_ssim
 from seeinggan.metrics.ssim import psnr, ssim
 
 __all__ = ["Normalisation", "normalisation", "compare", "score_table", "percent_change", "REFERENCE_PERCENTILE"]
@@ -82,9 +82,12 @@ def compare(
     1. each image's own sky (sigma-clipped median) is subtracted;
     2. both are divided by one scale taken from the reference: the 99.5th percentile of its
        sky-subtracted pixels (`normalisation`), so the reference's bright core sits at 1;
-    3. CW-SSIM (defaults of `cw_ssim`, ``data_range=1``), SSIM (Gaussian window, ``data_range=1``)
-       and PSNR (``data_range=1``) are computed; pixels that are NaN in either image, or masked,
-       are excluded as each metric documents.
+    3. CW-SSIM (`cw_ssim` with ``k="noise"``: the stabiliser of each subband is the two images'
+       noise variance there, so windows of sky noise score about 0.5 for every test and the
+       galaxy's structure decides the ranking; levels and window are `cw_ssim`'s defaults,
+       ``data_range=1``), SSIM (Gaussian window, ``data_range=1``) and PSNR (``data_range=1``)
+       are computed; pixels that are NaN in either image, or masked, are excluded as each
+       metric documents.
 
     The reference's sky and scale are measured on its own valid pixels, so every test scored
     against one reference (with one ``mask``) shares them.
@@ -119,7 +122,7 @@ def compare(
     ref_n = normalise.apply(reference, mask=mask)
     test_n = normalise.apply(test, mask=mask)
     return {
-        "cw_ssim": cw_ssim(ref_n, test_n, data_range=1.0, mask=mask),
+        "cw_ssim": cw_ssim(ref_n, test_n, k=NOISE_K, data_range=1.0, mask=mask),
         "ssim": ssim(ref_n, test_n, data_range=1.0, mask=mask),
         "psnr": psnr(ref_n, test_n, data_range=1.0, mask=mask),
     }

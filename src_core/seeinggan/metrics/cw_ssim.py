@@ -8,11 +8,15 @@ import torch.nn.functional as F
 from seeinggan.metrics._inputs import RegionTooSmallError, finish, prepare
 from seeinggan.metrics.dtcwt import _forward_real, _forward_support, highpass_shapes, min_size_for_levels
 
-__all__ = ["cw_ssim", "DEFAULT_LEVELS", "DEFAULT_WINDOW", "DEFAULT_K"]
+__all__ = ["cw_ssim", "DEFAULT_LEVELS", "DEFAULT_WINDOW", "DEFAULT_K", "NOISE_K"]
 
 DEFAULT_LEVELS = (2, 3, 4)
 DEFAULT_WINDOW = 7
 DEFAULT_K = 1e-6
+NOISE_K = "noise"
+"""``k="noise"``: the stabiliser of each subband is the two images' noise variance there."""
+MAD_TO_SIGMA = 0.6745
+"""MAD / sigma of a Gaussian: ``sigma = MAD / 0.6745``."""
 CONTAMINATION_LIMIT = 0.01
 """A coefficient is left out when more than this fraction of its filter weight is on bad pixels."""
 _CHUNK_PIXELS = 2**20
@@ -26,7 +30,7 @@ def cw_ssim(
     *,
     levels: int | tuple[int, ...] = DEFAULT_LEVELS,
     window: int = DEFAULT_WINDOW,
-    k: float = DEFAULT_K,
+    k: float | str = DEFAULT_K,
     data_range: float | None = None,
     mask=None,
     biort: str = "near_sym_b",
@@ -59,7 +63,22 @@ def cw_ssim(
       shift of one pixel decorrelates; leaving it out keeps the metric shift-tolerant.
     - ``window=7``: 7 x 7 coefficients (Sampat et al.).
     - ``k=1e-6``: :math:`K = k R^2`, ``R`` the ``data_range``; a stabiliser that matters only
-      where both images have (almost) no power at a scale.
+      where both images have (almost) no power at a scale. This is the textbook (paper-like)
+      constant, right for noiseless or display-stretched stamps and for the training loss
+      (`seeinggan.losses.StructuralLoss`), so it stays the default here.
+    - ``k="noise"``: a noise-relative stabiliser, per subband (level and orientation) and per
+      image pair, :math:`K = \sigma_1^2 + \sigma_2^2`, with :math:`\sigma^2` an image's noise
+      variance per complex coefficient in that subband, measured robustly on its own clean
+      coefficients: :math:`\sigma^2 = (\mathrm{MAD}(\Re c) / 0.6745)^2 + (\mathrm{MAD}(\Im c) /
+      0.6745)^2` (the median absolute deviation ignores the few coefficients the source holds),
+      detached from the autograd graph, and never below the float default's :math:`10^{-6} R^2`.
+      With a tiny constant, a window of independent sky noise in the two images scores about 0
+      whatever the test is, so on real (noisy) frames the sky sets the score (a ground image
+      against its space image: 0.02). With ``k="noise"`` such a window scores about 0.5, the
+      same for every method, and windows where the galaxy's structure stands above the noise
+      score by that structure, as the paper's display-stretched, galaxy-cropped stamps did. It
+      stays symmetric, and ``cw_ssim(x, x) == 1``. `seeinggan.metrics.compare` (the Score dock,
+      ``seeinggan score``, `seeinggan.evaluate`) uses it.
 
     NaN and masked pixels are excluded, not spread. They are first filled with a smooth local
     value (a normalised Gaussian convolution of the valid pixels, sigma 3 px); then every window
@@ -79,8 +98,9 @@ def cw_ssim(
         The transform runs to the coarsest one. Default ``(2, 3, 4)``.
     window : int
         Side of the square window of coefficients (default 7).
-    k : float
-        Stabilising constant, relative to ``data_range**2`` (default 1e-6).
+    k : float or "noise"
+        Stabilising constant: a float is relative to ``data_range**2`` (default 1e-6);
+        ``"noise"`` sets it per subband from the images' noise (see above).
     data_range : float, optional
         Data range ``R`` of the images; default: the larger of the two images' max - min over
         valid pixels (symmetric). `seeinggan.metrics.compare` scales images to ``R = 1``.
@@ -103,6 +123,11 @@ def cw_ssim(
         On mismatched shapes, or (numpy input) when no clean window is left.
     """
     levels = scored_levels(levels)
+    if isinstance(k, str):
+        if k != NOISE_K:
+            raise ValueError(f'k must be a float or "noise", got {k!r}')
+    elif not k >= 0:
+        raise ValueError(f"k must be >= 0, got {k}")
     prepared = prepare(reference, test, mask)
     shape = tuple(prepared.reference.shape[-2:])
     _check_size(shape, max(levels), window)
@@ -151,7 +176,7 @@ def _cw_ssim_tensors(
     *,
     levels: tuple[int, ...],
     window: int,
-    k: float,
+    k: float | str,
     data_range: float | None,
     biort: str,
     qshift: str,
@@ -167,7 +192,8 @@ def _cw_ssim_tensors(
         )
     else:
         data_range_t = torch.full((batch,), float(data_range), dtype=dtype, device=reference.device)
-    stabiliser = (k * data_range_t**2).reshape(batch, 1, 1, 1)
+    by_noise = k == NOISE_K
+    stabiliser = ((DEFAULT_K if by_noise else k) * data_range_t**2).reshape(batch, 1, 1, 1)
     contamination = None
     if invalid is not None:
         reference, test = _smooth_fill(reference, invalid), _smooth_fill(test, invalid)
@@ -192,7 +218,12 @@ def _cw_ssim_tensors(
         cross_re, cross_im, power = means[:, :6], means[:, 6:12], means[:, 12:]
         # sqrt with a floor: finite gradient where the cross term is exactly 0.
         magnitude = torch.sqrt(cross_re * cross_re + cross_im * cross_im + tiny)
-        score = (2 * magnitude + stabiliser) / (power + stabiliser)
+        constant = stabiliser
+        if by_noise:
+            usable = None if contamination is None else contamination[level] <= CONTAMINATION_LIMIT
+            noise = _noise_variance(re1, im1, usable) + _noise_variance(re2, im2, usable)  # [B, 6]
+            constant = torch.maximum(noise[:, :, None, None], stabiliser)
+        score = (2 * magnitude + constant) / (power + constant)
         if contamination is None:
             totals = totals + score.mean(dim=(2, 3)).sum(dim=1)
             counts = counts + 6
@@ -205,6 +236,23 @@ def _cw_ssim_tensors(
             totals = totals + (per_subband * has_clean).sum(dim=1)
             counts = counts + has_clean.sum(dim=1)
     return torch.where(counts > 0, totals / counts.clamp_min(1), torch.full_like(totals, float("nan")))
+
+
+def _noise_variance(real: torch.Tensor, imag: torch.Tensor, usable: torch.Tensor | None) -> torch.Tensor:
+    """Noise variance per complex coefficient of each subband, [B, 6, h, w] -> [B, 6] (detached):
+    ``(MAD(real) / 0.6745)**2 + (MAD(imag) / 0.6745)**2`` over the usable coefficients (all when
+    ``usable`` is None; 0 for a subband with none). The MAD (median absolute deviation from the
+    median) follows the many noise coefficients and ignores the few that a source holds."""
+
+    def mad(values: torch.Tensor) -> torch.Tensor:
+        flat = values.detach().flatten(2)
+        if usable is not None:
+            flat = torch.where(usable.flatten(2), flat, torch.full_like(flat, float("nan")))
+        centre = flat.nanmedian(dim=-1, keepdim=True).values
+        return (flat - centre).abs().nanmedian(dim=-1).values
+
+    variance = (mad(real) / MAD_TO_SIGMA) ** 2 + (mad(imag) / MAD_TO_SIGMA) ** 2
+    return torch.nan_to_num(variance, nan=0.0)
 
 
 def _window_mean(x: torch.Tensor, window: int) -> torch.Tensor:
