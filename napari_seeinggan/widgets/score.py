@@ -25,7 +25,9 @@ from napari.utils.notifications import show_info, show_warning
 
 SHAPES_NAME = "score region"
 DEBOUNCE_MS = 250
-COLUMNS = ["CW-SSIM", "SSIM", "PSNR (dB)", "CW-SSIM change (%)"]
+COLUMNS = ["CW-SSIM", "SSIM", "PSNR (dB)", "CW-SSIM change"]
+CELL_FORMATS = ("{:.3f}", "{:.3f}", "{:.2f}", "{:+.1f}%")
+"""How each column is shown (the table keeps the full-precision numbers)."""
 
 
 @dataclass
@@ -125,6 +127,9 @@ class ScoreRegionWidget(Container):
         self.score_button = PushButton(text="Score")
         self.export_button = PushButton(text="Export CSV...", enabled=False)
         self.table = Table(value={"data": [], "index": [], "columns": COLUMNS})
+        # magicgui's delegate re-formats every number (2.110e-02, 4642.7000): ours shows fixed decimals.
+        self._delegate = _fixed_decimals_delegate(self.table.native)
+        self.table.native.setItemDelegate(self._delegate)
         self.status = Label(value="Draw a rectangle on the \"score region\" layer.")
         self.extend([
             self.reference, self.tests,
@@ -271,17 +276,11 @@ class ScoreRegionWidget(Container):
             return
         self.rows = rows
         self.table.value = {
-            "data": [[_rounded(row["cw_ssim"], 4), _rounded(row["ssim"], 4), _rounded(row["psnr"], 2),
-                      _rounded(row["cw_ssim_change_percent"], 1)] for row in rows],
+            "data": [[row["cw_ssim"], row["ssim"], row["psnr"], row["cw_ssim_change_percent"]] for row in rows],
             "index": [row["name"] for row in rows],
             "columns": COLUMNS,
         }
         self.export_button.enabled = bool(rows)
-        for r, row in enumerate(rows):  # fixed decimals (the table would show 2.110e-02)
-            for c, (key, digits) in enumerate((("cw_ssim", 4), ("ssim", 4), ("psnr", 2), ("cw_ssim_change_percent", 1))):
-                item = self.table.native.item(r, c)
-                if item is not None and math.isfinite(row[key]):
-                    item.setText(f"{row[key]:.{digits}f}")
         self.table.native.resizeColumnsToContents()
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
         rows_px, cols_px = self._request.box.shape
@@ -290,6 +289,15 @@ class ScoreRegionWidget(Container):
         if partial:
             text += " Partly outside the rectangle: " + ", ".join(partial) + " (NaN pixels left out)."
         self.status.value = text
+
+    def displayed_text(self, row: int, column: int) -> str:
+        """The text the table shows in a cell (as drawn, through the table's item delegate)."""
+        from qtpy.QtWidgets import QStyleOptionViewItem
+
+        view = self.table.native
+        option = QStyleOptionViewItem()
+        view.itemDelegate().initStyleOption(option, view.model().index(row, column))
+        return option.text
 
     def _clear(self):
         self.rows = []
@@ -361,6 +369,27 @@ def _pixel_map(reference, layer) -> np.ndarray:
     return matrix
 
 
-def _rounded(value: float, digits: int) -> float:
-    """For display: rounded (inf and NaN pass through)."""
-    return round(value, digits) if math.isfinite(value) else value
+def cell_text(column: int, value) -> str:
+    """How the table shows ``value`` in ``column``: CW-SSIM and SSIM with 3 decimals, PSNR with 2,
+    the change with 1 and a % sign; inf and NaN as words (identical images: PSNR inf)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+    if not math.isfinite(number):
+        return str(number)
+    return CELL_FORMATS[column].format(number) if column < len(CELL_FORMATS) else f"{number:g}"
+
+
+def _fixed_decimals_delegate(parent):
+    from qtpy.QtWidgets import QStyledItemDelegate
+
+    class FixedDecimals(QStyledItemDelegate):
+        """Draws each cell's number (magicgui keeps it in role 255) with its column's format."""
+
+        def initStyleOption(self, option, index):
+            super().initStyleOption(option, index)
+            value = index.data(255)
+            option.text = cell_text(index.column(), index.data() if value is None else value)
+
+    return FixedDecimals(parent)
