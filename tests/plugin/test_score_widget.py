@@ -81,10 +81,14 @@ def test_rectangle_over_the_galaxy_fills_the_table(pair_viewer, qtbot, tmp_path)
     assert float(exported[0]["cw_ssim"]) == pytest.approx(rows[ground.name]["cw_ssim"])
 
     if os.environ.get("SEEINGGAN_SCREENSHOT"):  # docs/score-region.png (QT_QPA_PLATFORM=xcb)
+        viewer.window.show()
         viewer.window._qt_window.resize(1500, 860)
         viewer.layers.selection.active = space
         qtbot.wait(200)
         viewer.reset_view()
+        qtbot.wait(400)  # showing the window may schedule a debounced rescore: let it finish
+        qtbot.waitUntil(lambda: not dock.busy and not dock._timer.isActive(), timeout=30000)
+        qtbot.wait(100)
         viewer.screenshot(os.environ["SEEINGGAN_SCREENSHOT"], canvas_only=False, flash=False)
 
 
