@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     score = docks.get("Score region")
 
     # --- 1. Fine-tune at work
-    finetune.native.parentWidget().raise_()  # the Fine-tune tab in front
+    raise_dock(finetune)  # the Fine-tune tab in front
     finetune.reset_choices()
     finetune.ground.value, finetune.space.value = ground, space
     start = [c for c in finetune.start_model.choices if getattr(c, "kind", "") == "shipped"]
@@ -109,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     saved = finetune.save()
 
     # --- 2. Deblur (and score) at work
-    deblur.native.parentWidget().raise_()
     model = [c for c in deblur.model.choices if getattr(c, "kind", "") == "shipped"] if shipped \
         else [c for c in deblur.model.choices if getattr(c, "path", None) == saved]
     deblur.model.value = model[0]
@@ -127,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     row, col = np.unravel_index(np.nanargmax(space.data), space.data.shape)
     center = np.asarray(space.data_to_world((row, col)))[-2:]
     viewer.camera.center = tuple(center)
-    viewer.camera.zoom = 40.0
+    viewer.camera.zoom = 90.0  # screen pixels per arcsec: a ~6" wide view
     if score is not None:
+        raise_dock(score)
         score.reference.value = space
         score.tests.value = [ground, out]
         draw_score_rectangle(viewer, score, center)
@@ -140,13 +140,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def raise_dock(widget) -> None:
+    """Bring the dock (a tab) holding ``widget`` to the front."""
+    from qtpy.QtWidgets import QDockWidget
+
+    parent = widget.native
+    while parent is not None and not isinstance(parent, QDockWidget):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.raise_()
+
+
 def draw_score_rectangle(viewer, score, center, half_arcsec: float = 1.6) -> None:
     """A rectangle around ``center`` (world) on the Score region dock's shapes layer."""
     import numpy as np
 
     corners = np.array([center + half_arcsec * np.array(o)
                         for o in ((-1, -1), (-1, 1), (1, 1), (1, -1))])
-    score.shapes_layer().add_rectangles([corners])
+    shapes = score.shapes_layer()
+    shapes.add_rectangles([corners])
+    viewer.layers.move(viewer.layers.index(shapes), len(viewer.layers))  # drawn on top
 
 
 if __name__ == "__main__":

@@ -519,7 +519,7 @@ class LossPlots:
 
         self.log = log
         self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setMinimumHeight(330)
+        self.widget.setMinimumHeight(440)
         self.losses = self.widget.addPlot(row=0, col=0, colspan=3, title="losses")
         self.losses.addLegend(offset=(-5, 5))
         self.losses.setLabel("bottom", "step")
@@ -549,7 +549,8 @@ class LossPlots:
             self.images[key] = (image, label, view)
         self.widget.ci.layout.setRowStretchFactor(0, 3)
         self.widget.ci.layout.setRowStretchFactor(1, 2)
-        self.widget.ci.layout.setRowStretchFactor(2, 2)
+        self.widget.ci.layout.setRowStretchFactor(2, 3)
+        self.widget.ci.layout.setRowMinimumHeight(2, 120)
         self._dirty = False
         self.timer = QTimer(self.widget)
         self.timer.setInterval(200)
