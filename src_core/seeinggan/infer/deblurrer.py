@@ -153,7 +153,7 @@ class Deblurrer:
             generator, metadata = load_model(path, device="cpu")
             self.model_path = Path(path)
             name = "default" if str(model) == "default" else str(metadata.get("name") or Path(path).stem)
-        self.generator = generator.to(self.device).eval()
+        self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()
         self.metadata = metadata
         self.model_name = name
         self.pixel_scale = float(metadata.get("pixel_scale_arcsec", 0.03))
@@ -318,7 +318,7 @@ class Deblurrer:
         """Flux-unit tiles ``[B, H, W]`` -> flux-unit network outputs ``[B, H, W]`` (float64)."""
         x = transform.forward(tiles.astype(np.float64))
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-        y = self.generator(torch.from_numpy(x[:, None]).to(self.device))
+        y = self.generator(torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last))
         y = y[:, 0].float().cpu().numpy().astype(np.float64)
         return transform.inverse(y)
 
@@ -420,7 +420,9 @@ class Deblurrer:
             x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk)])
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)[:, rows_idx][:, :, cols_idx]
             with torch.inference_mode():
-                y = self.generator(torch.from_numpy(x[:, None].astype(np.float32)).to(self.device))
+                y = self.generator(
+                    torch.from_numpy(x[:, None].astype(np.float32)).to(self.device).contiguous(memory_format=torch.channels_last)
+                )
             y = y[:, 0, :rows, :cols].float().cpu().numpy().astype(np.float64)
             for k, (t, plane) in enumerate(zip(fitted, chunk)):
                 out = t.inverse(y[k])

@@ -197,7 +197,8 @@ class Trainer:
             self.critic = PatchCritic(
                 base_channels=config.critic_base_channels, dropout=config.critic_dropout, conditional=True
             )
-        self.generator.to(self.device).train()
+        # channels_last: ~1.7x faster convolutions on CPU (oneDNN) and tensor cores on GPU.
+        self.generator.to(self.device, memory_format=torch.channels_last).train()
         self.objective.to(self.device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_c = None
@@ -361,8 +362,8 @@ class Trainer:
             if should_stop is not None and should_stop():
                 stopped = True
                 break
-            x = batch[0].to(self.device, non_blocking=True).float()
-            y = batch[1].to(self.device, non_blocking=True).float()
+            x = batch[0].to(self.device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
+            y = batch[1].to(self.device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
             losses = self.train_step(x, y)
             self.step += 1
             now = time.perf_counter()
