@@ -13,6 +13,23 @@ import sys
 PLUGIN = "napari-seeinggan"
 SAMPLE = "galaxy_pair"
 DOCKS = ("Deblur", "Score region", "Fine-tune")
+FITS_PATTERNS = ("*.fits", "*.fit", "*.fts", "*.fits.gz", "*.fit.gz", "*.fts.gz", "*.fits.fz")
+
+
+def prefer_our_fits_reader() -> list[str]:
+    """Make this plugin the reader for FITS names the user has not assigned to another reader.
+
+    napari's built-in reader also claims some FITS names, and napari then asks which reader to
+    use on every open. A choice the user already made is kept. Returns the patterns set.
+    """
+    from napari.settings import get_settings
+
+    readers = get_settings().plugins.extension2reader
+    unset = [pattern for pattern in FITS_PATTERNS if pattern not in readers]
+    if unset:
+        get_settings().plugins.extension2reader = {**readers, **dict.fromkeys(unset, PLUGIN)}
+    return unset
+
 
 def open_viewer(*, sample: bool = True, show: bool = True, viewer=None):
     """Open (or fill) a viewer with the sample pair and the three docks.
@@ -27,10 +44,15 @@ def open_viewer(*, sample: bool = True, show: bool = True, viewer=None):
 
     from napari_seeinggan._layers import orient_north_up
 
+    prefer_our_fits_reader()
     if viewer is None:
         viewer = napari.Viewer(title="SeeingGAN", show=show)
     if sample:
         viewer.open_sample(PLUGIN, SAMPLE)
+        # The ground image is the one to deblur: select it so the Deblur dock starts on it.
+        images = [layer for layer in viewer.layers if layer.metadata.get("pixel_scale")]
+        if images:
+            viewer.layers.selection.active = max(images, key=lambda layer: layer.metadata["pixel_scale"])
     from napari.utils.notifications import show_error
 
     docks = {}

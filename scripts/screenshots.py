@@ -1,5 +1,7 @@
 """Screenshots of the Fine-tune and Deblur docks at work, for the README and docs/.
 
+0. ``docs/napari-sample-pair.png``: the window ``make run`` opens (sample pair and docks).
+
 Run under a virtual screen (napari needs one; ``offscreen`` renders a black canvas)::
 
     QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python scripts/screenshots.py
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--steps", type=int, default=120, help="fine-tuning steps")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--only-sample", action="store_true",
+                        help="only the window that `make run` opens")
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         print("needs a display: run under xvfb-run with QT_QPA_PLATFORM=xcb", file=sys.stderr)
@@ -67,6 +71,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_seeinggan.__main__ import PLUGIN, open_viewer
     from napari_seeinggan.widgets.finetune import NEW_NETWORK
+
+    # --- 0. What `make run` shows: the sample pair and the docks
+    args.out.mkdir(parents=True, exist_ok=True)
+    viewer, _docks = open_viewer(sample=True, show=True)
+    app = QApplication.instance()
+    viewer.window._qt_window.resize(1800, 1100)
+    viewer.reset_view()
+    pump(app, 2.0)
+    viewer.screenshot(str(args.out / "napari-sample-pair.png"), canvas_only=False, flash=False)
+    print("wrote", args.out / "napari-sample-pair.png")
+    viewer.close()
+    if args.only_sample:
+        return 0
 
     field = simulate_field(seed=args.seed, space_shape=(512, 512), n_galaxies=8, n_stars=2)
     ground_path = write_image(work / "ground.fits", field.ground, header=field.ground_header,

@@ -5,8 +5,13 @@ through pytest-xvfb and use napari's `make_napari_viewer` fixture.
 """
 
 import os
+import tempfile
 
 import pytest
+
+# napari settings (e.g. the preferred FITS reader that `python -m napari_seeinggan` sets) go to a
+# throw-away file, never the user's own.
+os.environ.setdefault("NAPARI_CONFIG", os.path.join(tempfile.mkdtemp(prefix="napari-settings-"), "settings.yaml"))
 
 # Two cores are shared by the whole suite: one torch thread per test process keeps timings sane.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
