@@ -15,6 +15,8 @@ from seeinggan.evaluate import (
     relative_flux_error,
     richardson_lucy_deconvolve,
     seeing_bin,
+    smoothed_noise,
+    truth_images,
 )
 from seeinggan.models import UNetGenerator
 from seeinggan.simulate import moffat_psf, write_pairs
@@ -109,6 +111,8 @@ def test_evaluate_a_pairs_folder_with_an_identity_model(pairs_dir, tmp_path):
     md, js = report.write(tmp_path / "report")
     text = md.read_text()
     assert "Table 1" in text and "Table 2" in text and "By morphological class" in text and "By seeing FWHM" in text
+    assert report.settings["fidelity_reference"] == "space"  # no truth/ in this folder
+    assert "against the space image (no `truth/`" in text
     data = json.loads(js.read_text())
     assert data["n_pairs"] == 4 and data["table1"]["seeinggan"]["cw_ssim"]["mean"] is not None
     assert set(data["by_seeing"]) == set(report.groups("seeing_bin"))
@@ -131,3 +135,55 @@ def test_cli_evaluate_baselines_only_and_errors(pairs_dir, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["evaluate", str(pairs_dir), "--rl-iterations", "lots", "-o", str(tmp_path / "x")]) == 2
     assert "--rl-iterations" in capsys.readouterr().err
+
+
+def test_invented_sources_against_a_noiseless_truth_need_the_space_noise():
+    rng = np.random.default_rng(2)
+    shape = (128, 128)
+    truth = _gaussian(shape, 60, 66, 4.0, 50.0)
+    space = truth + rng.normal(0, 0.5, shape)
+    noise = smoothed_noise(space)
+    assert 0.1 < noise < 0.5  # smoothing by 1 px lowers the per-pixel 0.5
+    star = _gaussian(shape, 20, 100, 1.0, 20.0)
+    assert invented_sources(space, truth, pixel_scale=0.03, noise=noise) == 0
+    assert invented_sources(space + star, truth, pixel_scale=0.03, noise=noise) == 1
+    # a star present in the truth is not invented
+    assert invented_sources(space + star, truth + star, pixel_scale=0.03, noise=noise) == 0
+    with pytest.raises(ValueError, match="noise must be positive"):
+        invented_sources(space, truth, pixel_scale=0.03, noise=0.0)
+
+
+def test_fidelity_is_measured_against_the_truth_when_the_folder_has_one(tmp_path):
+    import shutil
+
+    from seeinggan.data import folder_pairs
+    from seeinggan.io.fits import read_image, write_image
+
+    folder = write_pairs(tmp_path / "with_truth", n=2, seed=21, space_shape=(128, 128), truth=True)
+    report = evaluate_pairs(folder, model=None, rl_iterations=3)
+    assert report.settings["fidelity_reference"] == "truth"
+    assert "against the noiseless truth" in report.to_markdown()
+    # the truth is what the flux errors divide by: halve it and (1 + e) doubles
+    halved = tmp_path / "halved"
+    shutil.copytree(folder, halved)
+    for path in (halved / "truth").iterdir():
+        image = read_image(path)
+        write_image(path, 0.5 * image.data, header=image.header, wcs=image.wcs, overwrite=True)
+    again = evaluate_pairs(halved, model=None, rl_iterations=3)
+    for row, row2 in zip(report.rows, again.rows):
+        for method in ("ground", "richardson_lucy"):
+            assert 1 + row2[f"{method}_flux_error"] == pytest.approx(2 * (1 + row[f"{method}_flux_error"]), rel=1e-4)
+        # the scores stay against the space image
+        assert row2["richardson_lucy_cw_ssim"] == row["richardson_lucy_cw_ssim"]
+    # Richardson-Lucy with the true PSF keeps the truth's flux in the aperture far better than
+    # the seeing-spread ground image does
+    fid = report.fidelity()
+    assert abs(fid["richardson_lucy"]["median_flux_error"]) < abs(fid["ground"]["median_flux_error"])
+    pairs = folder_pairs(folder)
+    assert set(truth_images(folder, pairs)) == {"sim_00000", "sim_00001"}
+    (folder / "truth" / "sim_00001.fits").unlink()
+    with pytest.raises(ValueError, match="no truth image for 1 pair.*sim_00001"):
+        evaluate_pairs(folder, model=None, rl_iterations=3)
+    write_image(folder / "truth" / "sim_00001.fits", np.zeros((64, 64), np.float32), wcs=pairs[1].wcs)
+    with pytest.raises(ValueError, match="sim_00001.fits: shape"):
+        truth_images(folder, pairs)

@@ -307,6 +307,36 @@ def test_write_pairs_writes_fits_and_a_catalogue_and_refuses_to_overwrite(tmp_pa
         write_pairs(out, n=1, seed=6, space_shape=(64, 64))
 
 
+def test_write_pairs_writes_the_noiseless_truth_on_the_space_grid_when_asked(tmp_path):
+    out = write_pairs(tmp_path / "t", n=2, seed=5, space_shape=(64, 64), truth=True)
+    with open(out / "catalogue.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        assert row["truth_file"] == f"truth/{row['name']}.fits"
+        truth = read_image(out / row["truth_file"])
+        space = read_image(out / row["space_file"])
+        again = simulate_pair(seed=int(row["seed"]), space_shape=(64, 64))
+        np.testing.assert_array_equal(truth.data, again.truth)
+        assert truth.header["TRUTH"] is True and "TRUTH" not in space.header
+        assert truth.wcs.to_header() == space.wcs.to_header()
+        # noiseless: what is left of the space image is zero-mean noise, at least the sky's
+        # (the galaxy's photon noise adds to it)
+        residual = space.data - truth.data
+        assert 0.9 * space.header["SKYNOISE"] < np.std(residual) < 5 * space.header["SKYNOISE"]
+        assert abs(np.mean(residual)) < 0.1 * np.std(residual)
+    # without truth=True there is no truth/ and the column is empty
+    plain = write_pairs(tmp_path / "p", n=1, seed=5, space_shape=(64, 64))
+    assert not (plain / "truth").exists()
+    with open(plain / "catalogue.csv", newline="") as handle:
+        assert next(csv.DictReader(handle))["truth_file"] == ""
+    # an existing truth file is refused like the others, before anything is written
+    (tmp_path / "t2" / "truth").mkdir(parents=True)
+    (out / "truth" / "sim_00000.fits").rename(tmp_path / "t2" / "truth" / "sim_00000.fits")
+    with pytest.raises(FileExistsError, match="truth/sim_00000.fits already exists"):
+        write_pairs(tmp_path / "t2", n=1, seed=5, space_shape=(64, 64), truth=True)
+    assert not (tmp_path / "t2" / "catalogue.csv").exists()
+
+
 def test_write_pairs_reports_progress_and_stops_when_asked(tmp_path):
     seen = []
     write_pairs(tmp_path / "a", n=2, seed=1, space_shape=(32, 32),
@@ -333,6 +363,10 @@ def test_cli_writes_pairs_and_refuses_to_overwrite(tmp_path, capsys):
     with open(out / "catalogue.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["class"] for r in rows} == {"spiral"}
+    assert not (out / "truth").exists()
+    assert _cli(["simulate", "-n", "1", "-o", str(tmp_path / "truth"), "--size", "64", "--truth"]) == 0
+    assert read_image(tmp_path / "truth" / "truth" / "sim_00000.fits").header["TRUTH"] is True
+    assert "truth/" in capsys.readouterr().out
     assert all(0.7 <= float(r["seeing_fwhm"]) <= 0.9 for r in rows)
     assert read_image(out / "space" / "sim_00000.fits").data.shape == (64, 64)
     before = (out / "catalogue.csv").read_bytes()

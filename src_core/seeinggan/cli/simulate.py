@@ -1,7 +1,8 @@
 """``seeinggan simulate -n N -o DIR --seed S``: write simulated ground/space pairs as FITS.
 
 Writes ``DIR/ground/sim_NNNNN.fits``, ``DIR/space/sim_NNNNN.fits`` and ``DIR/catalogue.csv``
-(see `seeinggan.simulate.write_pairs`). Existing files are never overwritten: the command stops
+(see `seeinggan.simulate.write_pairs`); with ``--truth`` also ``DIR/truth/sim_NNNNN.fits``, the
+noiseless space images (what `seeinggan evaluate` measures flux errors and invented sources against). Existing files are never overwritten: the command stops
 before writing anything if one is in the way.
 """
 
@@ -47,7 +48,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=(
             "Simulate galaxies seen from the ground (seeing, 0.202\"/px) and from space "
             "(HST-like, 0.03\"/px) and write DIR/ground/NAME.fits, DIR/space/NAME.fits and "
-            "DIR/catalogue.csv. Deterministic for a seed; never overwrites."
+            "DIR/catalogue.csv (with --truth also DIR/truth/NAME.fits, the noiseless space image). "
+            "Deterministic for a seed; never overwrites."
         ),
     )
     parser.add_argument("-n", "--number", type=int, required=True, metavar="N",
@@ -65,6 +67,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--psf", choices=("moffat", "kolmogorov"), default=None,
                         help="seeing PSF model (default: a random mix)")
     parser.add_argument("--no-noise", action="store_true", help="write noiseless images")
+    parser.add_argument("--truth", action="store_true",
+                        help="also write DIR/truth/NAME.fits: the noiseless space image (space PSF, "
+                             "same WCS), the reference of `seeinggan evaluate`'s fidelity checks")
     parser.set_defaults(run=run)
     return parser
 
@@ -91,7 +96,7 @@ def run(args) -> int:
         directory = write_pairs(
             args.output_dir, n=args.number, seed=args.seed,
             space_shape=(args.size, args.size), seeing_fwhm=seeing,
-            morphology=args.morphology, psf=args.psf, noise=not args.no_noise,
+            morphology=args.morphology, psf=args.psf, noise=not args.no_noise, truth=args.truth,
             progress=progress,
         )
     except (FileExistsError, NotADirectoryError) as error:
@@ -99,5 +104,6 @@ def run(args) -> int:
     finally:
         for bar in bars:
             bar.close()
-    print(f"wrote {args.number} pairs and {directory / 'catalogue.csv'}")
+    extra = f", {directory / 'truth'}/" if args.truth else ""
+    print(f"wrote {args.number} pairs{extra} and {directory / 'catalogue.csv'}")
     return 0

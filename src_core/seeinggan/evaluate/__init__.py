@@ -19,6 +19,8 @@ from seeinggan.evaluate.evaluation import (
     invented_sources,
     relative_flux_error,
     seeing_bin,
+    smoothed_noise,
+    truth_images,
 )
 
 __all__ = [
@@ -35,4 +37,6 @@ __all__ = [
     "relative_flux_error",
     "richardson_lucy_deconvolve",
     "seeing_bin",
+    "smoothed_noise",
+    "truth_images",
 ]

@@ -4,6 +4,8 @@ Layout (what `seeinggan.data.folder_pairs` reads)::
 
     DIR/ground/NAME.fits   ground image (0.202"/px, WCS, SEEING, ...)
     DIR/space/NAME.fits    space image (0.03"/px, WCS, ...)
+    DIR/truth/NAME.fits    (``truth=True`` only) the noiseless space image: the space PSF, no
+                           noise, the space image's WCS and keywords (``TRUTH = T``)
     DIR/catalogue.csv      one row per pair: name, seed, class, seeing_fwhm, flux, sizes, ...
 
 Pair ``i`` of a folder written with seed ``s`` is ``simulate_pair(seed=pair_seed(s, i))`` (the
@@ -32,7 +34,7 @@ CATALOGUE_COLUMNS = (
     "arms", "pitch_angle", "bar_length", "n_clumps", "clump_fraction", "flux_ratio",
     "separation", "progenitors", "field_stars", "ra", "dec", "space_flux_in_stamp",
     "ground_flux_in_stamp", "space_sky_noise", "ground_sky_noise", "space_shape",
-    "ground_shape", "ground_file", "space_file", "params",
+    "ground_shape", "ground_file", "space_file", "truth_file", "params",
 )
 """Columns of ``catalogue.csv`` (empty where a class has no such parameter; ``params`` holds
 every drawn parameter as JSON)."""
@@ -59,7 +61,7 @@ def _plain(value: Any) -> Any:
 
 
 def catalogue_row(name: str, pair: SimulatedPair, *, ground_file: str = "",
-                  space_file: str = "") -> dict[str, Any]:
+                  space_file: str = "", truth_file: str = "") -> dict[str, Any]:
     """The catalogue row of one pair (columns `CATALOGUE_COLUMNS`)."""
     params = pair.params
     row: dict[str, Any] = {column: "" for column in CATALOGUE_COLUMNS}
@@ -75,9 +77,19 @@ def catalogue_row(name: str, pair: SimulatedPair, *, ground_file: str = "",
         ground_shape="x".join(str(n) for n in pair.ground.shape),
         ground_file=ground_file,
         space_file=space_file,
+        truth_file=truth_file,
         params=json.dumps(_plain(params), sort_keys=True),
     )
     return row
+
+
+def _truth_header(pair: SimulatedPair):
+    """The space image's keywords, marked as the noiseless truth."""
+    header = pair.space_header.copy()
+    header["OBJECT"] = (f"{header['OBJECT']} (noiseless truth)", "")
+    header["TRUTH"] = (True, "noiseless: space PSF, no noise, no sky")
+    header["SKYNOISE"] = (0.0, "[count] noiseless")
+    return header
 
 
 def write_pairs(
@@ -87,6 +99,7 @@ def write_pairs(
     seed: int,
     space_shape: Sequence[int] = (256, 256),
     seeing_fwhm: float | Sequence[float] = (0.5, 1.2),
+    truth: bool = False,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
@@ -97,7 +110,8 @@ def write_pairs(
     Parameters
     ----------
     directory : str or path-like
-        Output folder (created). Gets ``ground/``, ``space/`` and ``catalogue.csv``.
+        Output folder (created). Gets ``ground/``, ``space/``, ``catalogue.csv`` (and
+        ``truth/`` with ``truth=True``).
     n : int
         Number of pairs.
     seed : int
@@ -106,6 +120,10 @@ def write_pairs(
         Space stamp shape (the ground stamp follows).
     seeing_fwhm : float or (low, high), optional
         Seeing FWHM in arcsec, or its range.
+    truth : bool, optional
+        Also write ``truth/NAME.fits``: the noiseless space image (space PSF, no noise) on the
+        space image's grid and WCS, for fidelity checks (`seeinggan.evaluate` uses it as the
+        reference for flux errors and invented sources). Default False.
     overwrite : bool, optional
         Replace existing files. Default False: any existing output file raises
         `FileExistsError` before anything is written.
@@ -131,8 +149,8 @@ def write_pairs(
         raise NotADirectoryError(f"{root}: exists and is not a directory")
     names = [f"sim_{i:05d}" for i in range(int(n))]
     catalogue = root / "catalogue.csv"
-    targets = [catalogue] + [root / part / f"{name}.fits" for name in names
-                             for part in ("ground", "space")]
+    parts = ("ground", "space", "truth") if truth else ("ground", "space")
+    targets = [catalogue] + [root / part / f"{name}.fits" for name in names for part in parts]
     existing = [path for path in targets if path.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
@@ -140,8 +158,8 @@ def write_pairs(
             f"{existing[0]} already exists{more}; refusing to overwrite simulated pairs "
             "(choose an empty directory or remove the old files)"
         )
-    (root / "ground").mkdir(parents=True, exist_ok=True)
-    (root / "space").mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        (root / part).mkdir(parents=True, exist_ok=True)
     with open(catalogue, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CATALOGUE_COLUMNS)
         writer.writeheader()
@@ -157,8 +175,14 @@ def write_pairs(
                         wcs=pair.ground_wcs, history=history, overwrite=overwrite)
             write_image(root / space_file, pair.space, header=pair.space_header,
                         wcs=pair.space_wcs, history=history, overwrite=overwrite)
+            truth_file = ""
+            if truth:
+                truth_file = (Path("truth") / f"{name}.fits").as_posix()
+                write_image(root / truth_file, pair.truth, header=_truth_header(pair),
+                            wcs=pair.space_wcs, history=history + ", noiseless truth",
+                            overwrite=overwrite)
             writer.writerow(catalogue_row(name, pair, ground_file=ground_file.as_posix(),
-                                          space_file=space_file.as_posix()))
+                                          space_file=space_file.as_posix(), truth_file=truth_file))
             handle.flush()
             if progress is not None:
                 progress(index + 1, len(names))
