@@ -135,8 +135,9 @@ def test_cancel_stops_within_a_tile(dock, qtbot, notifications):
     assert "big deblurred" not in viewer.layers
     total = widget.state.tiles_total
     assert total > 100  # 160 px at 0.202" -> 1078 px at 0.03": hundreds of 32-px tiles
-    # Stopped within a batch of tiles (batch_size 4) of the request.
-    assert max(tiles_seen) <= 1 + 4 + 4, (max(tiles_seen), total)
+    # The GUI hears of progress through queued worker yields, so it may ask to stop a few
+    # batches (batch_size 4) after the first; the core stops at the next batch boundary.
+    assert max(tiles_seen) <= 4 * 4, (max(tiles_seen), total)
     assert any("cancelled" in m.lower() for m in notifications.messages())
     assert widget.deblur_button.enabled and not widget.cancel_button.enabled
 

@@ -19,8 +19,10 @@ space image (real pairs folders; the report says which, ``settings["fidelity_ref
   centre, grown by 5 pixels; the aperture is always drawn on the space image, as an astronomer
   would); the median (signed) and median absolute error per method;
 - invented sources: peaks of the (1-pixel Gaussian smoothed) output above 5 sigma of the space
-  image's smoothed noise with no peak above 3 sigma (same noise) in the reference within 0.15";
-  mean count per image per method. Against a noisy space image, its own noise peaks can pass for
+  image's smoothed noise that also stand 5 sigma above their surroundings (the output smoothed
+  over 0.3", so a ripple on a bright disk is not a source while an added star or clump is), with
+  no peak above 3 sigma (same noise) in the reference within 0.15"; mean count per image per
+  method. Against a noisy space image, its own noise peaks can pass for
   counterparts; against the truth they cannot, so the truth gives the stricter (honest) count.
 """
 
@@ -72,6 +74,7 @@ VALIDATION_SEED = 7_000_001
 DETECT_SIGMA = 5.0
 COUNTERPART_SIGMA = 3.0
 MATCH_RADIUS_ARCSEC = 0.15
+SURROUNDINGS_ARCSEC = 0.3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,6 +168,9 @@ def invented_sources(
     elif not noise > 0:
         raise ValueError(f"noise must be positive, got {noise!r}")
     found = _peaks(np.where(valid, test_s, -np.inf), DETECT_SIGMA * noise)
+    # A source stands out from its surroundings: the output smoothed over SURROUNDINGS_ARCSEC.
+    surroundings = ndimage.gaussian_filter(np.where(valid, test_s, 0.0), SURROUNDINGS_ARCSEC / pixel_scale)
+    found = found[(test_s - surroundings)[found[:, 0], found[:, 1]] > DETECT_SIGMA * noise]
     truth = _peaks(np.where(valid, ref_s, -np.inf), COUNTERPART_SIGMA * noise)
     if len(found) == 0:
         return 0
