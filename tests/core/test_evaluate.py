@@ -187,3 +187,17 @@ def test_fidelity_is_measured_against_the_truth_when_the_folder_has_one(tmp_path
     write_image(folder / "truth" / "sim_00001.fits", np.zeros((64, 64), np.float32), wcs=pairs[1].wcs)
     with pytest.raises(ValueError, match="sim_00001.fits: shape"):
         truth_images(folder, pairs)
+
+
+def test_ripples_on_a_bright_disk_are_not_invented_sources_but_an_added_star_is():
+    from seeinggan.evaluate import invented_sources
+
+    yy, xx = np.mgrid[:128, :128].astype(float)
+    disk = 400.0 * np.exp(-((yy - 64) ** 2 + (xx - 64) ** 2) / (2 * 20.0**2))
+    truth = disk.copy()
+    # A 3 % ripple of 8-pixel period over the disk: many local maxima far above the noise.
+    rippled = disk * (1 + 0.03 * np.sin(2 * np.pi * xx / 8) * np.sin(2 * np.pi * yy / 8))
+    noise = 1.0
+    assert invented_sources(rippled, truth, pixel_scale=0.03, noise=noise) == 0
+    star = np.exp(-((yy - 40) ** 2 + (xx - 90) ** 2) / (2 * 1.5**2)) * 80.0
+    assert invented_sources(rippled + star, truth, pixel_scale=0.03, noise=noise) == 1
