@@ -25,11 +25,17 @@ from napari_seeinggan.state import (
     CANCELLED,
     DONE,
     FAILED,
-    IDLE,
     RUNNING,
     DeblurState,
     ModelEntry,
     model_registry,
+)
+from napari_seeinggan.widgets._common import (
+    assign,
+    finish_run,
+    image_layer_choices,
+    on_destroyed,
+    shapes_layer_choices,
 )
 from napari_seeinggan.workers import (
     DeblurRequest,
@@ -138,7 +144,7 @@ class DeblurWidget(Container):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
         # Closing napari (or this dock) must stop a running deblur.
-        self.native.destroyed.connect(_on_destroyed(self))
+        self.native.destroyed.connect(on_destroyed(self))
 
         self._on_active_layer()
         self._previous_model = self.model.value
@@ -146,13 +152,10 @@ class DeblurWidget(Container):
     # --- choices ------------------------------------------------------------------------------
 
     def _image_layer_choices(self, _widget=None):
-        layers = [layer for layer in self._viewer.layers
-                  if isinstance(layer, napari.layers.Image) and not layer.rgb]
-        return [(layer.name, layer) for layer in layers]
+        return image_layer_choices(self._viewer)
 
     def _shapes_layer_choices(self, _widget=None):
-        return [(layer.name, layer) for layer in self._viewer.layers
-                if isinstance(layer, napari.layers.Shapes)]
+        return shapes_layer_choices(self._viewer)
 
     def _model_choices(self, _widget=None):
         choices = [(entry.label, entry) for entry in self.registry.entries()]
@@ -286,8 +289,8 @@ class DeblurWidget(Container):
         self._input_layer = self.image.value
         self._input_pixel_scale = request.pixel_scale
         self._stop = StopFlag()
-        _assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0,
-                           "message": f"deblurring {provenance['input_layer']}"})
+        assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0,
+                          "message": f"deblurring {provenance['input_layer']}"})
         from napari.utils import cancelable_progress
 
         self._pbar = cancelable_progress(total=0, desc=f"Deblurring {provenance['input_layer']}",
@@ -310,7 +313,7 @@ class DeblurWidget(Container):
 
     def _on_update(self, update):
         if isinstance(update, TileProgress):
-            _assign(self.state, {"tiles_done": update.done, "tiles_total": update.total})
+            assign(self.state, {"tiles_done": update.done, "tiles_total": update.total})
             pbar = self._pbar  # (updating a napari progress bar may run the event loop)
             if pbar is not None:
                 if pbar.total != update.total:
@@ -323,7 +326,7 @@ class DeblurWidget(Container):
 
     def _on_returned(self, outcome: Outcome):
         if outcome.cancelled:
-            _assign(self.state, {"status": CANCELLED, "message": "cancelled"})
+            assign(self.state, {"status": CANCELLED, "message": "cancelled"})
             show_info("Deblur cancelled")
         elif outcome.error is not None:
             self._fail(outcome.error)
@@ -334,15 +337,11 @@ class DeblurWidget(Container):
                 self._fail(error)
 
     def _on_finished(self):
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
-        if self.state.status == RUNNING:  # ended without a result (an error already shown)
-            self.state.status = IDLE
+        finish_run(self)
 
     def _fail(self, error):
         text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
-        _assign(self.state, {"status": FAILED, "message": text})
+        assign(self.state, {"status": FAILED, "message": text})
         show_error(f"Deblur failed: {text}")
 
     def _add_result(self, result):
@@ -365,10 +364,10 @@ class DeblurWidget(Container):
             # the same image should not take the result as its input).
             self.image.value = self._input_layer
         self.last_result = result
-        _assign(self.state, {"status": DONE, "result_layer": layer.name,
-                             "message": f"added {layer.name!r} ({result.data.shape[1]} x "
-                                        f"{result.data.shape[0]} px at "
-                                        f"{result.pixel_scale:.3g}\"/px)"})
+        assign(self.state, {"status": DONE, "result_layer": layer.name,
+                            "message": f"added {layer.name!r} ({result.data.shape[1]} x "
+                                       f"{result.data.shape[0]} px at "
+                                       f"{result.pixel_scale:.3g}\"/px)"})
 
     # --- views --------------------------------------------------------------------------------
 
@@ -380,11 +379,6 @@ class DeblurWidget(Container):
         self.progress.max = max(state.tiles_total, 1)
         self.progress.value = min(state.tiles_done, self.progress.max)
         self.message.value = state.message
-
-
-def _assign(state, values: dict) -> None:
-    for key, value in values.items():
-        setattr(state, key, value)
 
 
 def provenance_header(provenance: dict):
@@ -424,26 +418,3 @@ def _place_without_wcs(layer, provenance: dict, *, input_scale: float | None,
     return {"scale": in_scale / factor,
             "translate": in_translate + in_scale * (offset - 0.5 + 0.5 / factor),
             "rotate": layer.rotate, "affine": layer.affine}
-
-
-def _on_destroyed(widget):
-    """A slot for the dock's Qt ``destroyed``: stop its run, leave the shared model registry.
-
-    Holds the dock weakly (a Qt slot must not keep it alive). Runs when napari closes or the
-    dock is removed.
-    """
-    import weakref
-
-    ref = weakref.ref(widget)
-
-    def cleanup(*_):
-        dock = ref()
-        if dock is None:
-            return
-        if dock._stop is not None:
-            dock._stop.set()
-        dock.registry.changed.disconnect(dock._on_models_changed)
-        # The worker may still report (its end, a last step): its Qt views are gone.
-        dock.state.events.disconnect(dock._on_state_changed)
-
-    return cleanup

@@ -32,12 +32,18 @@ from napari_seeinggan.state import (
     CANCELLED,
     DONE,
     FAILED,
-    IDLE,
     RUNNING,
     FinetuneState,
     ModelEntry,
     TrainingLog,
     model_registry,
+)
+from napari_seeinggan.widgets._common import (
+    assign,
+    finish_run,
+    image_layer_choices,
+    on_destroyed,
+    shapes_layer_choices,
 )
 from napari_seeinggan.widgets.deblur import available_devices, collapsible
 from napari_seeinggan.workers import (
@@ -182,7 +188,7 @@ class FinetuneWidget(Container):
         self.state.events.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
-        self.native.destroyed.connect(_on_destroyed(self))
+        self.native.destroyed.connect(on_destroyed(self))
         self.warm_up = warm_up_training_imports()
         self._on_layers_changed()
         self._guess_layers()
@@ -191,12 +197,10 @@ class FinetuneWidget(Container):
     # --- choices ------------------------------------------------------------------------------
 
     def _image_choices(self, _widget=None):
-        return [(layer.name, layer) for layer in self._viewer.layers
-                if isinstance(layer, napari.layers.Image) and not layer.rgb]
+        return image_layer_choices(self._viewer)
 
     def _shapes_choices(self, _widget=None):
-        return [(layer.name, layer) for layer in self._viewer.layers
-                if isinstance(layer, napari.layers.Shapes)]
+        return shapes_layer_choices(self._viewer)
 
     def _model_choices(self, _widget=None):
         return [*[(entry.label, entry) for entry in self.registry.entries()],
@@ -342,9 +346,9 @@ class FinetuneWidget(Container):
         self._checkpoint_dir = None
         request.config["output_dir"] = str(self.checkpoint_dir())
         self.log.clear()
-        _assign(self.state, {"step": 0, "total_steps": request.config["steps"],
-                             "n_train_pairs": 0, "n_val_pairs": 0, "can_resume": False,
-                             "saved_model": ""})
+        assign(self.state, {"step": 0, "total_steps": request.config["steps"],
+                            "n_train_pairs": 0, "n_val_pairs": 0, "can_resume": False,
+                            "saved_model": ""})
         return self._start(request)
 
     def resume(self, _=None):
@@ -373,7 +377,7 @@ class FinetuneWidget(Container):
         from napari.utils import cancelable_progress
 
         self._stop = StopFlag()
-        _assign(self.state, {"status": RUNNING, "message": "starting"})
+        assign(self.state, {"status": RUNNING, "message": "starting"})
         self._pbar = cancelable_progress(total=max(self.state.total_steps, 0),
                                          desc="Fine-tuning", cancel_callback=self._stop.set)
         if self.state.step:
@@ -404,7 +408,7 @@ class FinetuneWidget(Container):
         if isinstance(update, Status):
             self.state.message = update.message
         elif isinstance(update, PairsReady):
-            _assign(self.state, {"n_train_pairs": update.n_train, "n_val_pairs": update.n_val})
+            assign(self.state, {"n_train_pairs": update.n_train, "n_val_pairs": update.n_val})
         elif isinstance(update, StepUpdate):
             step = int(update.step)
             for name, key in ((GENERATOR, "g_total"), (CRITIC, "critic")):
@@ -412,8 +416,8 @@ class FinetuneWidget(Container):
                 if value is not None and np.isfinite(value):
                     self.log.add_point(name, step, float(value))
             total = int(update.total) or self.state.total_steps
-            _assign(self.state, {"step": step, "total_steps": int(total),
-                                 "message": f"step {step} of {total}"})
+            assign(self.state, {"step": step, "total_steps": int(total),
+                                "message": f"step {step} of {total}"})
             pbar = self._pbar  # (updating a napari progress bar may run the event loop)
             if pbar is not None:
                 if pbar.total != total:
@@ -440,25 +444,21 @@ class FinetuneWidget(Container):
             return
         stopped = outcome.cancelled or bool(getattr(run.result, "stopped", False))
         if stopped:
-            _assign(self.state, {"status": CANCELLED, "can_resume": self.trainer is not None,
-                                 "message": f"stopped at step {self.state.step}"})
+            assign(self.state, {"status": CANCELLED, "can_resume": self.trainer is not None,
+                                "message": f"stopped at step {self.state.step}"})
             show_info(f"Fine-tuning stopped at step {self.state.step}")
         else:
-            _assign(self.state, {"status": DONE, "can_resume": self.trainer is not None,
-                                 "message": f"done: {self.state.step} steps"})
+            assign(self.state, {"status": DONE, "can_resume": self.trainer is not None,
+                                "message": f"done: {self.state.step} steps"})
 
     def _on_finished(self):
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
-        if self.state.status == RUNNING:
-            self.state.status = IDLE
+        finish_run(self)
 
     def _fail(self, error):
         text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
-        _assign(self.state, {"status": FAILED, "message": text,
-                             "can_resume": self.trainer is not None
-                             or self.last_checkpoint is not None})
+        assign(self.state, {"status": FAILED, "message": text,
+                            "can_resume": self.trainer is not None
+                            or self.last_checkpoint is not None})
         show_error(f"Fine-tuning failed: {text}")
 
     # --- saving -------------------------------------------------------------------------------
@@ -596,31 +596,3 @@ class LossPlots:
 
 def _default_model_name() -> str:
     return "finetuned-" + _dt.datetime.now().strftime("%Y%m%d-%H%M")
-
-
-def _assign(state, values: dict) -> None:
-    for key, value in values.items():
-        setattr(state, key, value)
-
-
-def _on_destroyed(widget):
-    """A slot for the dock's Qt ``destroyed``: stop its run, leave the shared model registry.
-
-    Holds the dock weakly (a Qt slot must not keep it alive). Runs when napari closes or the
-    dock is removed.
-    """
-    import weakref
-
-    ref = weakref.ref(widget)
-
-    def cleanup(*_):
-        dock = ref()
-        if dock is None:
-            return
-        if dock._stop is not None:
-            dock._stop.set()
-        dock.registry.changed.disconnect(dock._on_models_changed)
-        # The worker may still report (its end, a last step): its Qt views are gone.
-        dock.state.events.disconnect(dock._on_state_changed)
-
-    return cleanup

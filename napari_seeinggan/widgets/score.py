@@ -23,6 +23,8 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Table
 from napari.utils.notifications import show_info, show_warning
 
+from napari_seeinggan.widgets._common import image_layer_choices
+
 SHAPES_NAME = "score region"
 DEBOUNCE_MS = 250
 COLUMNS = ["CW-SSIM", "SSIM", "PSNR (dB)", "CW-SSIM change"]
@@ -162,8 +164,7 @@ class ScoreRegionWidget(Container):
     # --- layers ---------------------------------------------------------------------------------
 
     def _image_choices(self, _widget=None):
-        return [(layer.name, layer) for layer in self._viewer.layers
-                if isinstance(layer, napari.layers.Image) and not layer.rgb]
+        return image_layer_choices(self._viewer)
 
     def _on_layers_changed(self, _event=None, *, initial: bool = False):
         previous_reference = None if initial else self.reference.value

@@ -1,0 +1,56 @@
+"""Helpers shared by the docks (Deblur, Fine-tune, Score region): layer choices, run lifecycle."""
+
+import napari
+
+from napari_seeinggan.state import IDLE, RUNNING
+
+
+def image_layer_choices(viewer) -> list[tuple[str, object]]:
+    """``(name, layer)`` of the viewer's 2-D image layers a dock can work on (RGB ones are not)."""
+    return [(layer.name, layer) for layer in viewer.layers
+            if isinstance(layer, napari.layers.Image) and not layer.rgb]
+
+
+def shapes_layer_choices(viewer) -> list[tuple[str, object]]:
+    """``(name, layer)`` of the viewer's shapes layers."""
+    return [(layer.name, layer) for layer in viewer.layers
+            if isinstance(layer, napari.layers.Shapes)]
+
+
+def assign(state, values: dict) -> None:
+    """Set several fields of an evented dock state."""
+    for key, value in values.items():
+        setattr(state, key, value)
+
+
+def finish_run(dock) -> None:
+    """A dock's worker has finished: close its progress bar; a run that ended without a
+    result (an error already shown) leaves the dock idle."""
+    if dock._pbar is not None:
+        dock._pbar.close()
+        dock._pbar = None
+    if dock.state.status == RUNNING:
+        dock.state.status = IDLE
+
+
+def on_destroyed(widget):
+    """A slot for the dock's Qt ``destroyed``: stop its run, leave the shared model registry.
+
+    Holds the dock weakly (a Qt slot must not keep it alive). Runs when napari closes or the
+    dock is removed.
+    """
+    import weakref
+
+    ref = weakref.ref(widget)
+
+    def cleanup(*_):
+        dock = ref()
+        if dock is None:
+            return
+        if dock._stop is not None:
+            dock._stop.set()
+        dock.registry.changed.disconnect(dock._on_models_changed)
+        # The worker may still report (its end, a last step): its Qt views are gone.
+        dock.state.events.disconnect(dock._on_state_changed)
+
+    return cleanup
