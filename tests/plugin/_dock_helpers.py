@@ -11,6 +11,10 @@ from astropy.coordinates import SkyCoord
 
 FIELD_CENTER = SkyCoord(150.1 * u.deg, 2.2 * u.deg)
 
+TINY_NETWORK = {"base_channels": 4, "n_down": 2, "n_res": 1, "critic_base_channels": 4,
+                "val_samples": 2, "threads": 1}
+"""`FinetuneWidget.config_extra` for a network small enough to train in seconds."""
+
 
 def tiny_model(path: Path, *, name: str = "tiny", seed: int = 0) -> Path:
     """Save an untrained 2-level U-Net (a few thousand parameters) as a model file."""
@@ -45,6 +49,18 @@ def add_sky_layer(viewer, data, wcs, name):
 
     return viewer.add_layer(napari.layers.Layer.create(*layer_data_from_array(data, wcs=wcs,
                                                                               name=name)))
+
+
+def add_deblur_dock(viewer, *, model_dir: Path):
+    """A Deblur dock in ``viewer`` with a tiny model (saved in ``model_dir``) and 64 px tiles."""
+    from napari_seeinggan.widgets.deblur import DeblurWidget
+
+    dock = DeblurWidget(viewer)
+    viewer.window.add_dock_widget(dock, name="Deblur")
+    dock.select_model_file(tiny_model(model_dir))
+    dock.tile.value = 64
+    dock.overlap.value = 16
+    return dock
 
 
 class Notifications:

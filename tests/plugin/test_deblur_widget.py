@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _dock_helpers import Notifications, add_sky_layer, sky_image, tiny_model, wait_idle
+from _dock_helpers import add_deblur_dock, add_sky_layer, sky_image, tiny_model, wait_idle
 from astropy.io import fits
 from seeinggan import geometry
 from seeinggan.io.fits import read_image
@@ -13,15 +13,7 @@ from napari_seeinggan.widgets.deblur import (
     DRAWN_RECTANGLE,
     LOAD_FROM_FILE,
     WHOLE_LAYER,
-    DeblurWidget,
 )
-
-
-@pytest.fixture
-def notifications():
-    collected = Notifications()
-    yield collected
-    collected.close()
 
 
 @pytest.fixture
@@ -30,11 +22,7 @@ def dock(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     data, wcs = sky_image((48, 48))
     add_sky_layer(viewer, data, wcs, "ground")
-    widget = DeblurWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Deblur")
-    widget.select_model_file(tiny_model(tmp_path))
-    widget.tile.value = 64
-    widget.overlap.value = 16
+    widget = add_deblur_dock(viewer, model_dir=tmp_path)
     return viewer, widget
 
 

@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 import pytest
-from _dock_helpers import Notifications, add_sky_layer, wait_idle
+from _dock_helpers import TINY_NETWORK, add_sky_layer, wait_idle
 
 from napari_seeinggan._layers import reset_session_sky_origin
 from napari_seeinggan.widgets.deblur import DeblurWidget
@@ -17,22 +17,12 @@ from napari_seeinggan.widgets.finetune import (
     FinetuneWidget,
 )
 
-TINY_NETWORK = {"base_channels": 4, "n_down": 2, "n_res": 1, "critic_base_channels": 4,
-                "val_samples": 2, "threads": 1}
-
 
 @pytest.fixture(scope="module")
 def field():
     from seeinggan.simulate import simulate_field
 
     return simulate_field(seed=1, space_shape=(384, 384), n_galaxies=6, n_stars=2)
-
-
-@pytest.fixture
-def notifications():
-    collected = Notifications()
-    yield collected
-    collected.close()
 
 
 @pytest.fixture

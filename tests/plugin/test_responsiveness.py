@@ -8,10 +8,16 @@ import time
 
 import numpy as np
 import pytest
-from _dock_helpers import GapMeter, add_sky_layer, sky_image, tiny_model, wait_idle
+from _dock_helpers import (
+    TINY_NETWORK,
+    GapMeter,
+    add_deblur_dock,
+    add_sky_layer,
+    sky_image,
+    wait_idle,
+)
 
 from napari_seeinggan._layers import reset_session_sky_origin
-from napari_seeinggan.widgets.deblur import DeblurWidget
 from napari_seeinggan.widgets.finetune import NEW_NETWORK, FinetuneWidget
 
 MAX_GAP_MS = 200.0
@@ -26,11 +32,7 @@ def viewer(make_napari_viewer):
 def test_gui_keeps_ticking_while_deblurring(viewer, qtbot, tmp_path):
     data, wcs = sky_image((128, 128), seed=5)
     add_sky_layer(viewer, data, wcs, "ground")
-    dock = DeblurWidget(viewer)
-    viewer.window.add_dock_widget(dock, name="Deblur")
-    dock.select_model_file(tiny_model(tmp_path))
-    dock.tile.value = 64
-    dock.overlap.value = 16
+    dock = add_deblur_dock(viewer, model_dir=tmp_path)
     last_tile = []
     dock.state.events.tiles_done.connect(
         lambda done: done == dock.state.tiles_total and last_tile.append(time.perf_counter()))
@@ -64,8 +66,7 @@ def test_gui_keeps_ticking_while_training(viewer, qtbot):
     dock = FinetuneWidget(viewer)
     viewer.window.add_dock_widget(dock, name="Fine-tune")
     dock.start_model.value = NEW_NETWORK
-    dock.config_extra = {"base_channels": 4, "n_down": 2, "n_res": 1,
-                         "critic_base_channels": 4, "val_samples": 2, "threads": 1}
+    dock.config_extra = dict(TINY_NETWORK)
     dock.steps.value = 30
     dock.batch_size.value = 2
     dock.crop_size.value = 112  # the CW-SSIM loss needs >= 97 px
