@@ -14,21 +14,14 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from seeinggan.geometry import _box_kernel
+
 __all__ = ["ground_psf_on_space_grid", "richardson_lucy_deconvolve", "RL_CANDIDATE_ITERATIONS"]
 
 RL_CANDIDATE_ITERATIONS = (1, 2, 3, 5, 8, 12, 20, 30, 50)
 """Iteration counts tried on the validation set by ``rl_iterations="auto"``."""
 
 _PSF_SIDE_FWHM = 4.0  # kernel side in FWHM; the renormalised Moffat wings beyond hold a few %
-
-
-def _box(width: float) -> np.ndarray:
-    # A centred box of (non-integer) width in pixels, normalised: fractional edge pixels.
-    half = width / 2.0
-    n = int(np.ceil(half - 0.5))
-    k = np.arange(-n, n + 1, dtype=float)
-    weights = np.clip(np.minimum(k + 0.5, half) - np.maximum(k - 0.5, -half), 0.0, None)
-    return weights / weights.sum()
 
 
 def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 161) -> np.ndarray:
@@ -70,7 +63,8 @@ def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 161) ->
         psf = moffat_psf(fwhm=fwhm, beta=beta, pixel_scale=space_scale, shape=shape)
     else:
         raise ValueError(f"pair {meta.get('name', '?')!r}: unknown psf_model {model!r}")
-    box = _box(ground_scale / space_scale)
+    # The ground pixel: a box of ground_scale / space_scale space pixels, fractional edges.
+    box = _box_kernel(ground_scale / space_scale)
     psf = ndimage.convolve1d(psf, box, axis=0, mode="constant")
     psf = ndimage.convolve1d(psf, box, axis=1, mode="constant")
     return psf / psf.sum()
