@@ -507,8 +507,8 @@ def _frames_checked(ground, ground_wcs, space, space_wcs):
 
 
 def _center_meta(stamp_wcs: WCS, shape: tuple[int, int]) -> dict[str, float]:
-    lon, lat = stamp_wcs.pixel_to_world_values((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
-    return {"center_ra": float(lon), "center_dec": float(lat)}
+    center = _geometry().sky_center(stamp_wcs, shape)
+    return {"center_ra": float(center.ra.deg), "center_dec": float(center.dec.deg)}
 
 
 def pairs_from_frames(
