@@ -294,7 +294,6 @@ def kolmogorov_psf(
     _check_positive(fwhm=fwhm, pixel_scale=pixel_scale)
     shape = shape or _default_shape(fwhm, pixel_scale)
     # Computed on a grid twice as large so that the periodic wings do not fold into the image.
-    # Computed on a grid twice as large so that the periodic wings do not fold into the image.
     big = (2 * shape[0], 2 * shape[1])
     image = _centred_from_otf(_kolmogorov_otf(big, float(pixel_scale), fwhm), shape, big)
     return image / image.sum()
