@@ -136,14 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     if deblur.state.status != "done":
         raise RuntimeError(f"deblur failed: {deblur.state.message}")
     out = viewer.layers[deblur.state.result_layer]
-    # The deblurred layer over the ground layer, on the same contrast as the space image (both
-    # on a 0.03"/px grid, in counts per pixel); zoomed on the brightest galaxy.
-    out.contrast_limits = space.contrast_limits
+    # The deblurred layer over the ground layer, with the space image's black level and a white
+    # level that shows the galaxies' inner structure; zoomed on the brightest galaxy.
+    out.contrast_limits = (space.contrast_limits[0], float(np.nanpercentile(out.data, 99.8)))
+    out.gamma = 0.6
     space.visible = False
     row, col = np.unravel_index(np.nanargmax(space.data), space.data.shape)
     center = np.asarray(space.data_to_world((row, col)))[-2:]
     viewer.camera.center = tuple(center)
-    viewer.camera.zoom = 90.0  # screen pixels per arcsec: a ~6" wide view
+    viewer.camera.zoom = 60.0  # screen pixels per arcsec: a ~9" wide view
     if score is not None:
         raise_dock(score)
         score.reference.value = space
@@ -168,14 +169,14 @@ def raise_dock(widget) -> None:
         parent.raise_()
 
 
-def draw_score_rectangle(viewer, score, center, half_arcsec: float = 1.6) -> None:
+def draw_score_rectangle(viewer, score, center, half_arcsec: float = 2.0) -> None:
     """A rectangle around ``center`` (world) on the Score region dock's shapes layer."""
     import numpy as np
 
     corners = np.array([center + half_arcsec * np.array(o)
                         for o in ((-1, -1), (-1, 1), (1, 1), (1, -1))])
     shapes = score.shapes_layer()
-    shapes.add_rectangles([corners])
+    shapes.add_rectangles([corners], edge_width=0.04)  # arcsec: a thin outline at this zoom
     viewer.layers.move(viewer.layers.index(shapes), len(viewer.layers))  # drawn on top
 
 
