@@ -237,4 +237,4 @@ def header_for_layer(meta: dict[str, Any]) -> fits.Header | None:
 
 def orient_north_up(viewer) -> None:
     """Turn the camera so that north (world axis 0) points up and east left, as in DS9."""
-    viewer.camera.orientation = ("towards", "up", "right")
+    viewer.scene.camera.orientation = ("towards", "up", "right")

@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     space.visible = False
     row, col = np.unravel_index(np.nanargmax(space.data), space.data.shape)
     center = np.asarray(space.data_to_world((row, col)))[-2:]
-    viewer.camera.center = tuple(center)
-    viewer.camera.zoom = 60.0  # screen pixels per arcsec: a ~9" wide view
+    viewer.scene.camera.center = tuple(center)
+    viewer.scene.camera.zoom = 60.0  # screen pixels per arcsec: a ~9" wide view
     if score is not None:
         raise_dock(score)
         score.reference.value = space

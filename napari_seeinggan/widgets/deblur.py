@@ -259,8 +259,8 @@ class DeblurWidget(Container):
             return slice(0, shape[0]), slice(0, shape[1])
         if self.region.value == CURRENT_VIEW:
             height, width = self._viewer.canvas.size
-            center = np.asarray(self._viewer.camera.center[-2:], dtype=float)
-            half = np.array([height, width], dtype=float) / (2 * self._viewer.camera.zoom)
+            center = np.asarray(self._viewer.scene.camera.center[-2:], dtype=float)
+            half = np.array([height, width], dtype=float) / (2 * self._viewer.scene.camera.zoom)
             corners_world = [center + half * np.array(sign) for sign in
                              ((-1, -1), (-1, 1), (1, -1), (1, 1))]
         else:

@@ -194,7 +194,7 @@ def test_overlay_of_ground_and_space_images(tmp_path, make_napari_viewer):
     assert np.hypot(*(w_space - truth)) < HST / 2
     assert np.hypot(*(w_ground - truth)) < HST / 2
     _layers.orient_north_up(viewer)
-    assert [str(o.value) for o in viewer.camera.orientation[1:]] == ["up", "right"]
+    assert [str(o.value) for o in viewer.scene.camera.orientation[1:]] == ["up", "right"]
 
 
 def test_writer_round_trip_and_moved_layer(tmp_path, make_napari_viewer):
