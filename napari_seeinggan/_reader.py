@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from seeinggan.io.fits import FitsReadError, is_fits_path, read_images
 
-from napari_seeinggan._layers import LayerDataTuple, image_layer_data
+from napari_seeinggan._layers import LayerDataTuple, attach_current_viewer, image_layer_data
 
 __all__ = ["get_reader", "read_fits"]
 
@@ -54,6 +54,7 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
         For a file napari should not open, with the file and the problem named.
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    attach_current_viewer()  # RA/Dec status; sky fields forgotten when no sky layer is left
     layers: list[LayerDataTuple] = []
     for p in paths:
         images = read_images(p)
@@ -62,6 +63,9 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
             layers.append(layer)
             for note in image.notes:
                 _tell_user(f"{image.name}: {note}")
+            field_note = layer[1]["metadata"].get("field_note")
+            if field_note:
+                _tell_user(f"{image.name}: {field_note}")
     if not layers:  # read_images raises first; kept so napari never gets an empty list silently
         raise FitsReadError(f"{paths}: no image data")
     return layers

@@ -219,3 +219,57 @@ def test_bad_arguments_raise():
         geometry.zoom_to_scale(np.ones((4, 4)), factor=2, conserve="energy")
     with pytest.raises(ValueError, match="singular"):
         geometry.wcs_from_sky_affine(np.zeros((3, 3)), origin=CENTER)
+
+
+# --- sky fields: one tangent plane per field (issue 14) ------------------------------------------
+
+
+def test_sky_fields_one_plane_per_field_and_sky_positions_round_trip():
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan.geometry import SkyFields, format_sky, make_tan_wcs, sky_at_world
+
+    fields = SkyFields()
+    cosmos = make_tan_wcs(center=SkyCoord(150.1 * u.deg, 2.2 * u.deg), pixel_scale=0.2,
+                          shape=(100, 100))
+    near = make_tan_wcs(center=SkyCoord(150.12 * u.deg, 2.21 * u.deg), pixel_scale=0.03,
+                        shape=(300, 300))
+    far = make_tan_wcs(center=SkyCoord(330 * u.deg, -30 * u.deg), pixel_scale=0.2,
+                       shape=(80, 120))
+    f1, a1, note1 = fields.place(cosmos, (100, 100))
+    f2, a2, note2 = fields.place(near, (300, 300))
+    f3, a3, note3 = fields.place(far, (80, 120))
+    assert f1 is f2 and note1 is None and note2 is None  # one field: they overlay
+    assert f3 is not f1 and f3.number == 2 and "new sky field 2" in note3
+    # The first field is about the world origin; the new one lies to its right, close by.
+    assert np.allclose(a1 @ [49.5, 49.5, 1], [0, 0, 1], atol=1e-6)
+    centre3 = a3 @ [39.5, 59.5, 1]
+    right, width = f1.high[1], f1.high[1] - f1.low[1]  # field 1's right edge and width
+    assert right == pytest.approx(10.0) and width > 80  # the 0.03" image lies 72" to the east
+    assert abs(centre3[0]) < 1e-6 and centre3[1] == pytest.approx(right + 0.1 * width + 12.0)
+    # Every pixel maps back to its own sky position (the status bar's arithmetic).
+    for wcs, field, affine in ((cosmos, f1, a1), (near, f2, a2), (far, f3, a3)):
+        for row, col in ((0, 0), (17, 42), (79, 99)):
+            sky = sky_at_world((affine @ [row, col, 1])[:2], origin=field.origin,
+                               offset=field.offset)
+            assert sky.separation(wcs.pixel_to_world(col, row)).arcsec < 1e-3
+    assert format_sky(SkyCoord(330 * u.deg, -30 * u.deg)) == \
+        "22:00:00.000 -30:00:00.00 (330.000000, -30.000000)"
+    fields.reset()
+    f4, a4, note4 = fields.place(far, (80, 120))
+    assert f4.number == 1 and note4 is None and np.allclose(a4 @ [39.5, 59.5, 1], [0, 0, 1])
+
+
+def test_wcs_from_sky_affine_undoes_an_offset_plane():
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan.geometry import make_tan_wcs, sky_affine, wcs_from_sky_affine
+
+    wcs = make_tan_wcs(center=SkyCoord(330 * u.deg, -30 * u.deg), pixel_scale=0.2,
+                       shape=(40, 60), rotation_deg=20)
+    origin = SkyCoord(330.001 * u.deg, -30.001 * u.deg)
+    affine = sky_affine(wcs, origin=origin, shape=(40, 60), offset=(5.0, 300.0))
+    back = wcs_from_sky_affine(affine, origin=origin, shape=(40, 60), offset=(5.0, 300.0))
+    assert back.pixel_to_world(13, 27).separation(wcs.pixel_to_world(13, 27)).arcsec < 1e-4
