@@ -287,6 +287,11 @@ def warm_up_training_imports() -> threading.Thread:
 
         _WARM_UP = threading.Thread(target=target, name="napari-seeinggan warm-up", daemon=True)
         _WARM_UP.start()
+        # A script that closes napari at once must not exit while this thread imports torch:
+        # the interpreter would tear modules down under it (tracebacks, or a segfault at exit).
+        import atexit
+
+        atexit.register(_WARM_UP.join, 60)
     return _WARM_UP
 
 

@@ -31,6 +31,7 @@ from napari_seeinggan.state import (
     model_registry,
 )
 from napari_seeinggan.widgets._common import (
+    ScrollableDock,
     assign,
     finish_run,
     image_layer_choices,
@@ -76,7 +77,7 @@ def collapsible(title: str, content: Container):
     return section
 
 
-class DeblurWidget(Container):
+class DeblurWidget(ScrollableDock):
     """Dock that deblurs an image layer with a SeeingGAN model.
 
     Parameters
@@ -129,9 +130,9 @@ class DeblurWidget(Container):
             Container(widgets=[self.deblur_button, self.cancel_button], layout="horizontal",
                       labels=False),
             self.progress, self.message])
-        self.native.layout().addWidget(collapsible("advanced", self.advanced))
-        self.native.layout().addWidget(self.controls.native)
-        self.native.layout().addStretch(1)
+        self.body.layout().addWidget(collapsible("advanced", self.advanced))
+        self.body.layout().addWidget(self.controls.native)
+        self.body.layout().addStretch(1)
         self.shapes.visible = False
 
         self.deblur_button.changed.connect(self.run)
@@ -165,10 +166,23 @@ class DeblurWidget(Container):
         self.reset_choices()
 
     def _on_active_layer(self, _event=None):
+        """The image box keeps its choice when the selection changes (looking at a layer is not
+        choosing it). Without a valid choice it takes the coarsest-pixel image that is not a
+        deblurred result (the seeing-limited one), else the selected image."""
         self.reset_choices()
+        current = self.image.value
+        if getattr(self, "_image_chosen", False) and current in self.image.choices:
+            return
+        candidates = [layer for layer in self.image.choices
+                      if "deblur" not in (layer.metadata or {})]
         active = self._viewer.layers.selection.active
-        if isinstance(active, napari.layers.Image) and active in self.image.choices:
-            self.image.value = active
+        choice = _coarsest(candidates) if candidates else None
+        if choice is None and isinstance(active, napari.layers.Image) \
+                and active in self.image.choices:
+            choice = active
+        if choice is not None:
+            self.image.value = choice
+            self._image_chosen = True
 
     def _on_models_changed(self):
         current = self.model.value
@@ -379,6 +393,20 @@ class DeblurWidget(Container):
         self.progress.max = max(state.tiles_total, 1)
         self.progress.value = min(state.tiles_done, self.progress.max)
         self.message.value = state.message
+
+
+def _coarsest(layers):
+    """The layer with the largest pixel scale (layers without one come last)."""
+    from napari_seeinggan._layers import layer_geometry
+
+    def scale(layer):
+        try:
+            value = layer_geometry(layer)[2]
+        except Exception:  # noqa: BLE001 - a layer we cannot measure is not preferred
+            value = None
+        return value if value is not None else -1.0
+
+    return max(layers, key=scale)
 
 
 def provenance_header(provenance: dict):

@@ -39,6 +39,7 @@ from napari_seeinggan.state import (
     model_registry,
 )
 from napari_seeinggan.widgets._common import (
+    ScrollableDock,
     assign,
     finish_run,
     image_layer_choices,
@@ -70,7 +71,7 @@ CURVE_COLORS = {GENERATOR: (80, 160, 255), CRITIC: (255, 140, 60), VAL_CW_SSIM: 
                 VAL_CW_SSIM_INPUT: (170, 170, 170)}
 
 
-class FinetuneWidget(Container):
+class FinetuneWidget(ScrollableDock):
     """Dock that fine-tunes a generator on pairs from the open field.
 
     Parameters
@@ -177,7 +178,7 @@ class FinetuneWidget(Container):
                                   layout="horizontal", labels=True)
         for section in (collapsible("advanced", self.advanced), self.controls.native,
                         self.plots.widget, self.save_row.native):
-            self.native.layout().addWidget(section)
+            self.body.layout().addWidget(section)
 
         self.train_button.changed.connect(self.train)
         self.stop_button.changed.connect(self.stop)
@@ -519,7 +520,7 @@ class LossPlots:
 
         self.log = log
         self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setMinimumHeight(440)
+        self.widget.setMinimumHeight(300)  # compact: the dock scrolls on small screens
         self.losses = self.widget.addPlot(row=0, col=0, colspan=3, title="losses")
         self.losses.addLegend(offset=(-5, 5))
         self.losses.setLabel("bottom", "step")
@@ -550,7 +551,7 @@ class LossPlots:
         self.widget.ci.layout.setRowStretchFactor(0, 3)
         self.widget.ci.layout.setRowStretchFactor(1, 2)
         self.widget.ci.layout.setRowStretchFactor(2, 3)
-        self.widget.ci.layout.setRowMinimumHeight(2, 120)
+        self.widget.ci.layout.setRowMinimumHeight(2, 80)
         self._dirty = False
         self.timer = QTimer(self.widget)
         self.timer.setInterval(200)

@@ -23,7 +23,7 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Table
 from napari.utils.notifications import show_info, show_warning
 
-from napari_seeinggan.widgets._common import image_layer_choices
+from napari_seeinggan.widgets._common import ScrollableDock, image_layer_choices
 
 SHAPES_NAME = "score region"
 DEBOUNCE_MS = 250
@@ -91,7 +91,7 @@ def _signals():
     return ScoreSignals()
 
 
-class ScoreRegionWidget(Container):
+class ScoreRegionWidget(ScrollableDock):
     """Dock that scores image layers against a reference layer inside a drawn rectangle.
 
     Parameters
@@ -133,15 +133,16 @@ class ScoreRegionWidget(Container):
         self._delegate = _fixed_decimals_delegate(self.table.native)
         self.table.native.setItemDelegate(self._delegate)
         self.status = Label(value="Draw a rectangle on the \"score region\" layer.")
-        self.extend([
-            self.reference, self.tests,
+        self.extend([self.reference, self.tests])
+        # Full width below the form (added natively, after magicgui's own widgets).
+        self.controls = Container(labels=False, widgets=[
             Container(widgets=[self.score_button, self.export_button], layout="horizontal", labels=False),
-            self.table, self.status,
-        ])
-        self.tests.native.setMaximumHeight(90)
-        self.table.native.setMinimumHeight(140)
-        self.native.setMinimumWidth(640)
+            self.table, self.status])
+        self.body.layout().addWidget(self.controls.native)
+        self.tests.native.setMaximumHeight(70)
+        self.table.native.setMinimumHeight(120)
         self.status.native.setWordWrap(True)
+        _fit_table_columns(self.table.native)
 
         from qtpy.QtCore import QTimer
 
@@ -150,7 +151,7 @@ class ScoreRegionWidget(Container):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.score)
 
-        self.score_button.changed.connect(self.score)
+        self.score_button.changed.connect(self._on_score_clicked)
         self.export_button.changed.connect(self._on_export)
         self.reference.changed.connect(self._schedule)
         self.tests.changed.connect(self._schedule)
@@ -193,8 +194,11 @@ class ScoreRegionWidget(Container):
             reference = self.reference.value
             extent = np.ptp(np.asarray(reference.extent.world)[:, -2:], axis=0).max() if reference else 100.0
             width = float(extent) / 200
+            # The reference's units (arcsec on the sky plane): napari draws with units only when
+            # every layer has the same ones (the scale bar then reads arcsec).
+            units = tuple(reference.units) if reference is not None else None
             layer = self._viewer.add_shapes(name=SHAPES_NAME, edge_color="yellow", face_color="transparent",
-                                            edge_width=width)
+                                            edge_width=width, units=units)
             layer.current_face_color = "transparent"
             layer.current_edge_color = "yellow"
             layer.current_edge_width = width
@@ -245,15 +249,22 @@ class ScoreRegionWidget(Container):
             request.tests.append((layer.name, np.asarray(data), wcs, pixel_map))
         return request
 
-    def score(self, _event=None):
-        """Score the current rectangle in a worker thread; the table updates when it is done."""
+    def _on_score_clicked(self, _value=None):
+        self.score(notify=True)
+
+    def score(self, _event=None, *, notify: bool = False):
+        """Score the current rectangle in a worker thread; the table updates when it is done.
+
+        A problem (no rectangle yet...) shows on the dock's status line, and also as a napari
+        notification with ``notify`` (the Score button): no toasts before the user acts.
+        """
         if self.busy:
             self._pending = True  # score again when the running worker finishes
             return None
         try:
             request = self.build_request()
         except ValueError as error:
-            self._report(str(error))
+            self._report(str(error), notify=notify)
             return None
         from napari.qt.threading import create_worker
 
@@ -282,7 +293,6 @@ class ScoreRegionWidget(Container):
             "columns": COLUMNS,
         }
         self.export_button.enabled = bool(rows)
-        self.table.native.resizeColumnsToContents()
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
         rows_px, cols_px = self._request.box.shape
         text = (f"Scored {len(rows)} layer(s) against {self._request.reference_name} over "
@@ -316,9 +326,10 @@ class ScoreRegionWidget(Container):
             self._pending = False
             self._timer.start()
 
-    def _report(self, message: str):
+    def _report(self, message: str, *, notify: bool = True):
         self.status.value = message
-        show_warning(f"Score region: {message}")
+        if notify:
+            show_warning(f"Score region: {message}")
 
     # --- export ---------------------------------------------------------------------------------
 
@@ -342,6 +353,18 @@ class ScoreRegionWidget(Container):
         path, _ = QFileDialog.getSaveFileName(self.native, "Export scores", "scores.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
+
+
+def _fit_table_columns(view) -> None:
+    """Columns share the dock's width (no horizontal scrolling); long layer names are elided."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QHeaderView
+
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    view.horizontalHeader().setMinimumSectionSize(40)
+    view.verticalHeader().setMaximumWidth(150)
+    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    view.setWordWrap(False)
 
 
 def _finest(layers):
