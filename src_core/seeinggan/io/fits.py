@@ -43,6 +43,8 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
 
+from seeinggan.errors import FitsReadError, FitsWriteError
+
 __all__ = [
     "FITS_SUFFIXES",
     "MEMMAP_THRESHOLD_BYTES",
@@ -63,14 +65,6 @@ MEMMAP_THRESHOLD_BYTES = 256 * 1024**2
 
 _SCALE_KEYWORDS = ("BSCALE", "BZERO", "BLANK")
 _BLOCK_BYTES = 32 * 1024**2  # block size for converting integer data without a second full copy
-
-
-class FitsReadError(ValueError):
-    """A FITS file could not be read; the message names the file and the problem."""
-
-
-class FitsWriteError(OSError):
-    """A FITS file could not be written; the message names the file and the problem."""
 
 
 @dataclass

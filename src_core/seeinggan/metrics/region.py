@@ -15,12 +15,13 @@ from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
 from scipy import ndimage
 
+from seeinggan.errors import SeeingGANError
 from seeinggan.metrics.compare import score_table
 
 __all__ = ["PixelBox", "RegionError", "box_from_pixels", "box_from_sky", "onto_region", "score_region"]
 
 
-class RegionError(ValueError):
+class RegionError(SeeingGANError, ValueError):
     """A region that cannot be scored: outside the reference, or a test that does not overlap it."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seeinggan.errors import ModelFileError
 from seeinggan.models.generator import UNetGenerator
 
 __all__ = [
@@ -44,10 +45,6 @@ SPACE_PIXEL_SCALE = 0.03
 """HST ACS pixel scale (arcsec/px), the default output scale of a model (paper 2.8)."""
 GROUND_PIXEL_SCALE = 0.202
 """Subaru Suprime-Cam pixel scale (arcsec/px), the default input scale (paper 2.8)."""
-
-
-class ModelFileError(ValueError):
-    """A model file is missing, not in our format, or does not match its architecture."""
 
 
 @dataclass(frozen=True)
