@@ -29,7 +29,15 @@ from seeinggan.metrics.fidelity import (
     periodic_peak,
     texture_rms,
 )
-from seeinggan.metrics.region import PixelBox, RegionError, box_from_pixels, box_from_sky, onto_region, score_region
+from seeinggan.metrics.region import (
+    PixelBox,
+    RegionError,
+    box_from_pixels,
+    box_from_sky,
+    onto_region,
+    score_region,
+    seeing_from_header,
+)
 from seeinggan.metrics.ssim import psnr, ssim
 
 __all__ = [
@@ -66,6 +74,7 @@ __all__ = [
     "psnr",
     "score_region",
     "score_table",
+    "seeing_from_header",
     "ssim",
     "texture_rms",
 ]
