@@ -219,7 +219,7 @@ def test_broad_prior_settings_are_pinned_to_the_seed():
     assert [s["scene"] for s in first] == ["deep_field", "galaxies", "galaxies", "cutout"]
     assert [s["ground_pixel_scale"] for s in first[:3]] == [0.333, 0.396, 0.396]
     assert first[0]["seeing_fwhm"] == pytest.approx(1.090905258389858, rel=1e-12)
-    assert first[3]["peak_snr"] == pytest.approx(731.6034563719227, rel=1e-12)
+    assert first[3]["fill_snr"] == pytest.approx(18.144463490755676, rel=1e-12)
     assert first[2]["psf_ellipticity"] == pytest.approx(0.04399778129175627, rel=1e-12)
     assert draw_settings("broad", seed=2, index=0) != first[0]
 

@@ -307,6 +307,7 @@ def _observe(
     canvas_margin: float = CANVAS_MARGIN,
     peak_snr: float | None = None,
     space_noise: str = "white",
+    fill_snr: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Render, convolve, integrate over pixels and add noise (see the module's docstring).
 
@@ -317,8 +318,9 @@ def _observe(
     ground pixel (``sinc(f g) / sinc(f s)``). Flux in the footprint is conserved.
 
     With ``peak_snr`` the noiseless scene is scaled (before noise) so that the ground image's
-    brightest pixel is ``peak_snr`` times the ground sky noise; the factor is returned as
-    ``flux_scale``.
+    brightest pixel is ``peak_snr`` times the ground sky noise; with ``fill_snr``, so that its
+    10th-percentile pixel is ``fill_snr`` sky sigmas (90% of the stamp at least that bright).
+    The factor is returned as ``flux_scale``.
     """
     ground_shape = ground_shape_for(space_shape, space_scale, ground_scale)
     # Canvas: the space stamp plus a margin that also covers the whole ground footprint.
@@ -364,11 +366,15 @@ def _observe(
     spectrum = scene_ft[index_y][:, : k_max + 1].astype(np.complex128) * otf
     ground_noiseless = (e_y @ spectrum @ e_x_t).real
     flux_scale = 1.0
-    if peak_snr is not None:
-        peak = float(ground_noiseless.max())
-        if peak <= 0:
-            raise ValueError("peak_snr needs a scene with light in the ground stamp")
-        flux_scale = float(peak_snr) * ground.sky_noise() / peak
+    if peak_snr is not None and fill_snr is not None:
+        raise ValueError("give peak_snr or fill_snr, not both")
+    if peak_snr is not None or fill_snr is not None:
+        target = peak_snr if peak_snr is not None else fill_snr
+        level = float(ground_noiseless.max() if peak_snr is not None
+                      else np.percentile(ground_noiseless, 10.0))
+        if level <= 0:
+            raise ValueError("peak_snr / fill_snr need a scene with light in the ground stamp")
+        flux_scale = _positive(target, "peak_snr / fill_snr") * ground.sky_noise() / level
         truth = truth * flux_scale
         ground_noiseless = ground_noiseless * flux_scale
     if noise:
@@ -481,11 +487,15 @@ def _galaxy_ranges(mag_range, r_e_range, sersic_n_range) -> dict[str, Any]:
     return checked
 
 
-def _apply_flux_scale(params: dict[str, Any], scale: float, peak_snr: float | None) -> None:
-    # The scene was scaled to a peak S/N: the recorded fluxes and magnitudes follow.
-    if peak_snr is None:
+def _apply_flux_scale(params: dict[str, Any], scale: float, peak_snr: float | None,
+                      fill_snr: float | None = None) -> None:
+    # The scene was scaled to a peak (or fill) S/N: the recorded fluxes and magnitudes follow.
+    if peak_snr is None and fill_snr is None:
         return
-    params["peak_snr"] = float(peak_snr)
+    if peak_snr is not None:
+        params["peak_snr"] = float(peak_snr)
+    else:
+        params["fill_snr"] = float(fill_snr)
     params["flux_scale"] = float(scale)
     for key in ("flux", "field_star_flux"):
         if params.get(key) is not None:
@@ -520,6 +530,7 @@ def simulate_pair(
     peak_snr: float | None = None,
     canvas_margin: float = CANVAS_MARGIN,
     space_noise: str = "white",
+    fill_snr: float | None = None,
 ) -> SimulatedPair:
     """Simulate one galaxy seen from the ground (seeing) and from space (HST-like).
 
@@ -564,6 +575,9 @@ def simulate_pair(
     space_noise : {"white", "drizzle"}, optional
         Independent pixel noise in the space image (default), or noise correlated as drizzling
         does (`seeinggan.simulate.observe.drizzle_kernel`), each pixel's rms unchanged.
+    fill_snr : float, optional
+        Instead of ``peak_snr``: scale the scene so that the ground image's 10th-percentile
+        pixel is this many sky sigmas (a galaxy-filled stamp with no blank sky).
 
     Returns
     -------
@@ -601,7 +615,8 @@ def simulate_pair(
                       ground_scale=ground_scale, seeing_fwhm=seeing, psf_model=model,
                       moffat_beta=beta, space_rng=space_rng, ground_rng=ground_rng, noise=noise,
                       space=space, ground=ground, psf_ellipticity=ellipticity, psf_angle=angle,
-                      canvas_margin=canvas_margin, peak_snr=peak_snr, space_noise=space_noise)
+                      canvas_margin=canvas_margin, peak_snr=peak_snr, space_noise=space_noise,
+                      fill_snr=fill_snr)
     params: dict[str, Any] = {
         "class": galaxy.morphology,
         "seed": int(seed),
@@ -618,7 +633,7 @@ def simulate_pair(
         "field_star_flux": float(sum(o.flux for o in objects[1:])),
         "components": _component_records(galaxy),
     }
-    _apply_flux_scale(params, images["flux_scale"], peak_snr)
+    _apply_flux_scale(params, images["flux_scale"], peak_snr, fill_snr)
     pair = _package(images, space_shape=space_shape, space_scale=space_scale,
                     ground_scale=ground_scale, center=sky_center, seeing=seeing, model=model,
                     beta=beta, space=space, ground=ground, params=params)

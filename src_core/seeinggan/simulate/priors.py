@@ -271,11 +271,12 @@ SCENES: dict[str, Scene] = {
     ),
     "cutout": Scene(
         "cutout",
-        "a galaxy of any class that fills the stamp (r_e 2.5-10\"): no blank sky to measure "
-        "sky or noise on (the true values are in the header: SKYLEVEL, SKYNOISE)",
+        "a galaxy of any class that fills the stamp (r_e 2.5-10\", 90% of the ground pixels "
+        "at 3-30 sky sigmas or more): no blank sky to measure sky or noise on (the true values "
+        "are in the header: SKYLEVEL, SKYNOISE)",
         {
             "galaxy_r_e_range": (2.5, 10.0),
-            "peak_snr": LogUniform(20.0, 2000.0),
+            "fill_snr": LogUniform(3.0, 30.0),
             "canvas_margin": 4.0,
         },
     ),
@@ -284,6 +285,7 @@ SCENES: dict[str, Scene] = {
         "a crowded deep field: 5-16 faint galaxies (I_AB 21-26.5, r_e 0.1-0.8\") and 1-5 stars "
         "(18-25.5) in the stamp",
         {
+            "space_shape": (256, 256),
             "n_galaxies": IntUniform(5, 16),
             "n_stars": IntUniform(1, 5),
             "galaxy_mag_range": (21.0, 26.5),
