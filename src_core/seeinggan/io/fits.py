@@ -34,11 +34,15 @@ the problem: not a FITS file, truncated or corrupt, a header astropy cannot pars
 Writing (`write_image`)
 -----------------------
 Data + header + WCS + a ``HISTORY seeinggan <version>: ...`` line; an existing file is never
-replaced unless ``overwrite=True``.
+replaced unless ``overwrite=True``. The file is written atomically (`seeinggan.io.atomic`): a
+temporary name in the same folder, flushed and fsync'ed, then renamed; the free space is checked
+first (`NoSpaceError`, "no space left"), and a full disk or a kill never leaves a partial file
+under the final name.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import warnings
 from collections.abc import Iterable
@@ -51,7 +55,15 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
 
-from seeinggan.errors import FitsReadError, FitsWriteError, ResourceLimitError
+from seeinggan.errors import (
+    FitsExistsError,
+    FitsReadError,
+    FitsWriteError,
+    OutputExistsError,
+    ResourceLimitError,
+    SeeingGANError,
+)
+from seeinggan.io.atomic import atomic_open, check_output_folder
 from seeinggan.io.fits_guard import HduLayout, compression_of, decompress, scan_hdus
 from seeinggan.io.resources import check_memory, format_bytes
 
@@ -485,7 +497,7 @@ def write_image(
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FitsWriteError(f"{path}: file exists; refusing to overwrite it (pass overwrite=True)")
+        raise FitsExistsError(f"{path}: file exists; refusing to overwrite it (pass overwrite=True)")
     array = np.asarray(data)
     if array.ndim not in (2, 3):
         raise FitsWriteError(
@@ -528,13 +540,22 @@ def write_image(
         out_header.add_history(f"seeinggan {__version__}: {line}")
 
     hdu = fits.PrimaryHDU(data=array, header=out_header)
+    # Room for the data and header, checked before writing (a full disk says so, up front).
+    check_output_folder(path.parent, needed_bytes=array.nbytes + 2880 * (len(out_header) // 36 + 2),
+                        what=path.name)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", VerifyWarning)
-            hdu.writeto(path, overwrite=overwrite, output_verify="silentfix")
+            with atomic_open(path, "wb", overwrite=overwrite) as handle:
+                if path.name.lower().endswith(".gz"):
+                    with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=handle) as zipped:
+                        hdu.writeto(zipped, output_verify="silentfix")
+                else:
+                    hdu.writeto(handle, output_verify="silentfix")
+    except OutputExistsError as exc:
+        raise FitsExistsError(f"{path}: file exists; refusing to overwrite it") from exc
+    except SeeingGANError:
+        raise
     except OSError as exc:
-        if path.exists() and not overwrite:
-            raise FitsWriteError(f"{path}: file exists; refusing to overwrite it") from exc
-        raise FitsWriteError(f"{path}: cannot write: {exc}") from exc
+        raise FitsWriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     return path
