@@ -22,6 +22,7 @@ import logging
 import sys
 
 __all__ = [
+    "FitsExistsError",
     "FitsReadError",
     "FitsWriteError",
     "InputError",
@@ -60,6 +61,10 @@ class FitsWriteError(OutputError):
 
 class OutputExistsError(OutputError, FileExistsError):
     """The output exists and overwriting was not asked for."""
+
+
+class FitsExistsError(FitsWriteError, OutputExistsError):
+    """A FITS output exists and overwriting was not asked for."""
 
 
 class NoSpaceError(OutputError):
