@@ -94,6 +94,28 @@ def zscale_limits(data: np.ndarray) -> tuple[float, float]:
     return low, high
 
 
+MULTISCALE_PIXELS = 4096 * 4096
+"""2-D layers with more pixels than this are shown as a multiscale pyramid (`display_pyramid`)."""
+
+
+def display_pyramid(data: np.ndarray, *, smallest: int = 512) -> list:
+    """Levels for a napari multiscale layer: ``data`` itself, then lazy 2x2 block means (dask),
+    each half the size of the one before, down to about ``smallest`` pixels on the long side.
+
+    Nothing is computed here: napari reads the level and the tiles it shows. For display only
+    (a saved layer writes the full-resolution level).
+    """
+    import dask.array as da
+
+    levels: list = [data]
+    base = da.from_array(data, chunks=(1024, 1024))
+    level = base
+    while max(level.shape[-2:]) > 2 * smallest:
+        level = da.coarsen(np.mean, level, {0: 2, 1: 2}, trim_excess=True)
+        levels.append(level)
+    return levels
+
+
 def _full_affine(affine_2d: np.ndarray, ndim: int) -> np.ndarray:
     """Embed a (row, col) 3x3 affine into the ``(ndim + 1)`` square affine of a layer."""
     full = np.eye(ndim + 1)
@@ -142,14 +164,20 @@ def layer_data_from_array(
         raise ValueError(f"{name}: need a 2-D image or a 3-D cube, got shape {np.shape(data)}")
     meta: dict[str, Any] = dict(metadata or {})
     meta["notes"] = list(notes or meta.get("notes", []))
+    shape = np.shape(data)
+    multiscale = ndim == 2 and int(np.prod(shape)) > MULTISCALE_PIXELS
+    layer_data = display_pyramid(data) if multiscale else data
     kwargs: dict[str, Any] = {
         "name": name,
         "colormap": "gray",
-        "contrast_limits": list(contrast_limits or zscale_limits(data)),
+        "contrast_limits": list(contrast_limits or zscale_limits(
+            np.asarray(layer_data[-1]) if multiscale else data)),
         "metadata": meta,
     }
+    if multiscale:
+        kwargs["multiscale"] = True
     if wcs is not None:
-        field, affine_2d, note = _FIELDS.place(wcs, np.shape(data)[-2:])
+        field, affine_2d, note = _FIELDS.place(wcs, shape[-2:])
         meta["wcs"] = wcs
         meta["pixel_scale"] = geometry.pixel_scale(wcs)
         meta["sky_origin"] = field.origin
@@ -162,8 +190,10 @@ def layer_data_from_array(
         kwargs["units"] = ("arcsec",) * ndim
     else:
         meta["wcs"] = None
-        meta["pixel_scale"] = None
-    return data, kwargs, "image"
+        # Without a WCS, a scale the header records (PIXSCALE, SECPIX, CDELT in degrees...).
+        meta["pixel_scale"] = meta.get("pixel_scale") or geometry.pixel_scale_from_header(
+            meta.get("header"))
+    return layer_data, kwargs, "image"
 
 
 def image_layer_data(image: FitsImage) -> LayerDataTuple:

@@ -188,7 +188,32 @@ class DeblurRequest:
     model: str | Path
     device: str = "auto"
     tile: int = 256
-    overlap: int = 32
+    overlap: int | str = 32
+    seeing: float | None = None
+    """Seeing FWHM (arcsec), passed on when the model's `Deblurrer.deblur` takes ``seeing``."""
+
+
+def _accepts(function, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _resampling_message(request: DeblurRequest, out_scale: float) -> str:
+    """What the first phase of a deblur does, for the dock's message line."""
+    rows, cols = np.shape(request.data)[-2:]
+    scale = request.pixel_scale
+    if request.wcs is not None:
+        from seeinggan import geometry
+
+        scale = geometry.pixel_scale(request.wcs)
+    if scale and abs(scale / out_scale - 1.0) > 1e-3:
+        return (f"resampling {cols} x {rows} px from {scale:.3g}\"/px to {out_scale:.3g}\"/px "
+                f"(x{scale / out_scale:.2f})")
+    return f"preparing {cols} x {rows} px"
 
 
 def deblur_updates(request: DeblurRequest, *, stop: StopFlag
@@ -204,12 +229,18 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
         emit(Status(f"loading model {Path(str(request.model)).stem}"))
         deblurrer = Deblurrer(request.model, device=request.device, tile=request.tile,
                               overlap=request.overlap)
-        emit(Status("deblurring"))
-        return deblurrer.deblur(
+        extra = {}
+        if request.seeing and _accepts(deblurrer.deblur, "seeing"):
+            extra["seeing"] = float(request.seeing)
+        emit(Status(_resampling_message(request, deblurrer.pixel_scale)))
+        result = deblurrer.deblur(
             request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
-            should_stop=stop,
+            should_stop=stop, **extra,
         )
+        rows, cols = result.data.shape[-2:]
+        emit(Status(f"adding the {cols} x {rows} px result"))
+        return result
 
     return (yield from _stream(call, stop=stop, name="deblur"))
 

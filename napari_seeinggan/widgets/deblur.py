@@ -14,6 +14,7 @@ import numpy as np
 from magicgui.widgets import (
     ComboBox,
     Container,
+    FloatSpinBox,
     Label,
     ProgressBar,
     PushButton,
@@ -114,6 +115,17 @@ class DeblurWidget(ScrollableDock):
                                                         DRAWN_RECTANGLE], value=WHOLE_LAYER)
         self.shapes = ComboBox(label="rectangle on", choices=self._shapes_layer_choices,
                                tooltip="Shapes layer whose selected (or last) rectangle is used")
+        self.pixel_scale = FloatSpinBox(
+            label='pixel scale ("/px)', min=0.0, max=10.0, step=0.001, value=0.0,
+            tooltip="The image's pixel scale in arcsec per pixel; needed when the layer has no "
+                    "celestial WCS (prefilled from PIXSCALE, SECPIX or CDELT when the header has "
+                    "them). 0: not set")
+        self.pixel_scale.native.setDecimals(4)
+        self.seeing = FloatSpinBox(
+            label='seeing FWHM (")', min=0.0, max=10.0, step=0.05, value=0.0,
+            tooltip="Seeing of the image, arcsec (prefilled from SEEING or FWHM in the header); "
+                    "models conditioned on seeing use it. 0: unknown")
+        self.seeing.native.setDecimals(2)
         self.tile = SpinBox(label="tile (px)", min=32, max=4096, step=16, value=256,
                             tooltip="Side of the square tiles the model sees, in output pixels")
         self.overlap = SpinBox(label="overlap (px)", min=0, max=1024, step=8, value=32,
@@ -123,7 +135,8 @@ class DeblurWidget(ScrollableDock):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="tiles", min=0, max=1, value=0)
         self.message = Label(label="", value="")
-        self.extend([self.image, self.model, self.device, self.region, self.shapes])
+        self.extend([self.image, self.pixel_scale, self.seeing, self.model, self.device,
+                     self.region, self.shapes])
         # magicgui inserts its own widgets before any native one: the sections below are added
         # natively, in order, after the magicgui form.
         self.controls = Container(labels=True, widgets=[
@@ -138,6 +151,7 @@ class DeblurWidget(ScrollableDock):
         self.deblur_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.region.changed.connect(self._on_region_changed)
+        self.image.changed.connect(self._on_image_changed)
         self.model.changed.connect(self._on_model_changed)
         self.registry.changed.connect(self._on_models_changed)
         self.state.events.connect(self._on_state_changed)
@@ -148,6 +162,7 @@ class DeblurWidget(ScrollableDock):
         self.native.destroyed.connect(on_destroyed(self))
 
         self._on_active_layer()
+        self._on_image_changed(self.image.value)
         self._previous_model = self.model.value
 
     # --- choices ------------------------------------------------------------------------------
@@ -215,6 +230,27 @@ class DeblurWidget(ScrollableDock):
         self._previous_model = entry
         return entry
 
+    def _on_image_changed(self, layer):
+        """Show the pixel-scale box when the layer has no celestial WCS; prefill both boxes
+        from what the layer knows (its WCS, header keywords, simulation metadata)."""
+        from seeinggan.metrics.region import seeing_from_header
+
+        from napari_seeinggan._layers import layer_geometry
+
+        if layer is None:
+            self.pixel_scale.visible = False
+            return
+        try:
+            _data, wcs, scale = layer_geometry(layer)
+        except Exception:  # noqa: BLE001 - a layer without geometry: the box asks for it
+            wcs, scale = None, None
+        self.pixel_scale.visible = wcs is None
+        self.pixel_scale.value = float(scale) if (wcs is None and scale) else 0.0
+        meta = layer.metadata or {}
+        seeing = seeing_from_header(meta.get("header")) or seeing_from_header(
+            meta.get("simulation"))
+        self.seeing.value = float(seeing) if seeing else 0.0
+
     def _on_region_changed(self, value):
         self.shapes.visible = value == DRAWN_RECTANGLE
 
@@ -238,6 +274,11 @@ class DeblurWidget(ScrollableDock):
             raise ValueError("choose a model (none is installed yet: load one from a file, or "
                              "train one in the Fine-tune dock)")
         data, wcs, pixel_scale = layer_geometry(layer)
+        if wcs is None:
+            pixel_scale = float(self.pixel_scale.value) or None
+            if pixel_scale is None:
+                raise ValueError(f"layer {layer.name!r} has no celestial WCS: type its pixel "
+                                 "scale (arcsec per pixel) in the 'pixel scale' box")
         data = np.asarray(data)
         if data.ndim != 2:
             raise ValueError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
@@ -253,7 +294,7 @@ class DeblurWidget(ScrollableDock):
         request = DeblurRequest(
             data=np.array(data, dtype=np.float32), wcs=wcs, pixel_scale=pixel_scale,
             model=entry.path, device=self.device.value, tile=int(self.tile.value),
-            overlap=int(self.overlap.value))
+            overlap=int(self.overlap.value), seeing=float(self.seeing.value) or None)
         provenance = {
             "input_layer": layer.name,
             "model": str(entry.path),
@@ -261,6 +302,8 @@ class DeblurWidget(ScrollableDock):
             "device": self.device.value,
             "tile": int(self.tile.value),
             "overlap": int(self.overlap.value),
+            "pixel_scale": pixel_scale,
+            "seeing": float(self.seeing.value) or None,
             "region": self.region.value,
             "region_pixels": [int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)],
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -327,7 +370,8 @@ class DeblurWidget(ScrollableDock):
 
     def _on_update(self, update):
         if isinstance(update, TileProgress):
-            assign(self.state, {"tiles_done": update.done, "tiles_total": update.total})
+            assign(self.state, {"tiles_done": update.done, "tiles_total": update.total,
+                                "message": f"tiles {update.done}/{update.total}"})
             pbar = self._pbar  # (updating a napari progress bar may run the event loop)
             if pbar is not None:
                 if pbar.total != update.total:
@@ -390,8 +434,11 @@ class DeblurWidget(ScrollableDock):
         running = state.status == RUNNING
         self.deblur_button.enabled = not running
         self.cancel_button.enabled = running
-        self.progress.max = max(state.tiles_total, 1)
-        self.progress.value = min(state.tiles_done, self.progress.max)
+        if running and state.tiles_total == 0:
+            self.progress.max = 0  # a moving (busy) bar while resampling, before the tiles
+        else:
+            self.progress.max = max(state.tiles_total, 1)
+            self.progress.value = min(state.tiles_done, self.progress.max)
         self.message.value = state.message
 
 

@@ -153,7 +153,7 @@ class ScoreRegionWidget(ScrollableDock):
 
         self.score_button.changed.connect(self._on_score_clicked)
         self.export_button.changed.connect(self._on_export)
-        self.reference.changed.connect(self._schedule)
+        self.reference.changed.connect(self._on_reference_picked)
         self.tests.changed.connect(self._schedule)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
@@ -168,17 +168,32 @@ class ScoreRegionWidget(ScrollableDock):
         return image_layer_choices(self._viewer)
 
     def _on_layers_changed(self, _event=None, *, initial: bool = False):
+        """Keep the user's choices; the reference is the finest-pixel layer until the user picks
+        one; a new deblurred layer joins the tests."""
         previous_reference = None if initial else self.reference.value
         previous_tests = [] if initial else list(self.tests.value)
-        self.reference.reset_choices()
+        previous_choices = [] if initial else list(self.tests.choices)
+        with self.reference.changed.blocked():
+            self.reference.reset_choices()
         self.tests.reset_choices()
         layers = [layer for _name, layer in self._image_choices()]
-        if previous_reference in layers:
-            self.reference.value = previous_reference
-        elif layers:
-            self.reference.value = _finest(layers)
-        kept = [layer for layer in previous_tests if layer in layers]
-        self.tests.value = kept or [layer for layer in layers if layer is not self.reference.value]
+        chosen = getattr(self, "_reference_chosen", False)
+        with self.reference.changed.blocked():
+            if chosen and previous_reference in layers:
+                self.reference.value = previous_reference
+            elif layers:
+                self.reference.value = _finest(layers)
+        reference = self.reference.value
+        kept = [layer for layer in previous_tests if layer in layers and layer is not reference]
+        added = [layer for layer in layers if layer not in previous_choices
+                 and "deblur" in (layer.metadata or {}) and layer not in kept]
+        self.tests.value = (kept + added) or [layer for layer in layers if layer is not reference]
+        if reference is not previous_reference:
+            self._schedule()
+
+    def _on_reference_picked(self, _value=None):
+        self._reference_chosen = True  # the user's choice: kept from now on
+        self._schedule()
 
     def shapes_layer(self):
         """The "score region" shapes layer: the existing one, or a new one in rectangle mode."""

@@ -33,6 +33,7 @@ __all__ = [
     "format_sky",
     "make_tan_wcs",
     "pixel_scale",
+    "pixel_scale_from_header",
     "resample_to_grid",
     "sky_affine",
     "sky_at_world",
@@ -72,6 +73,60 @@ def pixel_scale(wcs: WCS) -> float:
         raise ValueError("pixel_scale needs a celestial WCS (RA/Dec axes); this one has none")
     area_deg2 = proj_plane_pixel_area(cel)
     return float(np.sqrt(area_deg2) * 3600.0)
+
+
+PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "SECPIX", "SECPIX1", "PIXSIZE", "PLTSCALE")
+"""Header keywords that give a pixel scale in arcsec/px (without a WCS), in order of preference."""
+
+_ANGLE_UNITS_ARCSEC = {"deg": 3600.0, "degree": 3600.0, "degrees": 3600.0, "arcmin": 60.0,
+                       "arcsec": 1.0, "mas": 1e-3, "rad": 180.0 / np.pi * 3600.0}
+
+
+def pixel_scale_from_header(header) -> float | None:
+    """A pixel scale (arcsec/px) recorded in a header without a usable celestial WCS.
+
+    In order: `PIXEL_SCALE_KEYWORDS` (arcsec/px), then ``CDELT1``/``CDELT2`` (or ``CD1_1``...)
+    when ``CUNIT1`` is an angle or ``CTYPE1`` names a sky longitude (degrees by the FITS
+    default). The geometric mean of the two axes when both are given. None when nothing fits.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header or mapping
+        Header keywords.
+
+    Returns
+    -------
+    float or None
+    """
+    if header is None:
+        return None
+
+    def number(key):
+        try:
+            value = float(header[key])
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+        return value if math.isfinite(value) and value != 0 else None
+
+    for key in PIXEL_SCALE_KEYWORDS:
+        value = number(key)
+        if value is not None and value > 0:
+            return value
+    unit = str(header.get("CUNIT1", "") or "").strip().lower()
+    ctype = str(header.get("CTYPE1", "") or "").strip().upper()
+    if unit in _ANGLE_UNITS_ARCSEC:
+        to_arcsec = _ANGLE_UNITS_ARCSEC[unit]
+    elif ctype[:4] in ("RA--", "GLON", "ELON") or ctype.startswith("RA"):
+        to_arcsec = 3600.0
+    else:
+        return None
+    d1, d2 = number("CDELT1"), number("CDELT2")
+    if d1 is None:
+        d1, d2 = number("CD1_1"), number("CD2_2")
+    if d1 is None:
+        return None
+    step = math.sqrt(abs(d1 * d2)) if d2 is not None else abs(d1)
+    return float(step * to_arcsec)
 
 
 def celestial_wcs(header: fits.Header) -> WCS | None:

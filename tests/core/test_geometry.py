@@ -273,3 +273,19 @@ def test_wcs_from_sky_affine_undoes_an_offset_plane():
     affine = sky_affine(wcs, origin=origin, shape=(40, 60), offset=(5.0, 300.0))
     back = wcs_from_sky_affine(affine, origin=origin, shape=(40, 60), offset=(5.0, 300.0))
     assert back.pixel_to_world(13, 27).separation(wcs.pixel_to_world(13, 27)).arcsec < 1e-4
+
+
+def test_pixel_scale_from_header_keywords():
+    from astropy.io import fits
+
+    from seeinggan.geometry import pixel_scale_from_header
+
+    assert pixel_scale_from_header(fits.Header()) is None
+    assert pixel_scale_from_header(fits.Header([("SECPIX", 0.26)])) == pytest.approx(0.26)
+    assert pixel_scale_from_header(fits.Header([("PIXSCALE", 0.2), ("SECPIX", 0.3)])) == 0.2
+    degrees = fits.Header([("CDELT1", -0.05 / 3600), ("CDELT2", 0.08 / 3600), ("CUNIT1", "deg")])
+    assert pixel_scale_from_header(degrees) == pytest.approx(np.sqrt(0.05 * 0.08))
+    ra = fits.Header([("CTYPE1", "RA---TAN"), ("CD1_1", -1e-4), ("CD2_2", 1e-4)])
+    assert pixel_scale_from_header(ra) == pytest.approx(0.36)
+    # A linear axis of unknown unit is not an angle.
+    assert pixel_scale_from_header(fits.Header([("CDELT1", 2.0), ("CDELT2", 2.0)])) is None
