@@ -53,6 +53,8 @@ WHOLE_LAYER = "whole layer"
 CURRENT_VIEW = "current view"
 DRAWN_RECTANGLE = "drawn rectangle"
 LOAD_FROM_FILE = "load from file..."
+AUTO_OVERLAP = -8
+"""The overlap box's "auto", one step below 0 (`seeinggan.infer.Deblurrer`'s ``overlap="auto"``)."""
 
 
 def available_devices() -> list[str]:
@@ -128,8 +130,11 @@ class DeblurWidget(ScrollableDock):
         self.seeing.native.setDecimals(2)
         self.tile = SpinBox(label="tile (px)", min=32, max=4096, step=16, value=256,
                             tooltip="Side of the square tiles the model sees, in output pixels")
-        self.overlap = SpinBox(label="overlap (px)", min=0, max=1024, step=8, value=32,
-                               tooltip="Overlap between neighbouring tiles, blended smoothly")
+        self.overlap = SpinBox(label="overlap (px)", min=AUTO_OVERLAP, max=1024, step=8,
+                               value=AUTO_OVERLAP,
+                               tooltip="Overlap between neighbouring tiles, blended smoothly. "
+                                       "auto: from the network's receptive field (no seams)")
+        self.overlap.native.setSpecialValueText("auto")
         self.advanced = Container(widgets=[self.tile, self.overlap], labels=True)
         self.deblur_button = PushButton(text="Deblur")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
@@ -294,14 +299,14 @@ class DeblurWidget(ScrollableDock):
         request = DeblurRequest(
             data=np.array(data, dtype=np.float32), wcs=wcs, pixel_scale=pixel_scale,
             model=entry.path, device=self.device.value, tile=int(self.tile.value),
-            overlap=int(self.overlap.value), seeing=float(self.seeing.value) or None)
+            overlap=self.overlap_setting(), seeing=float(self.seeing.value) or None)
         provenance = {
             "input_layer": layer.name,
             "model": str(entry.path),
             "model_name": entry.label,
             "device": self.device.value,
             "tile": int(self.tile.value),
-            "overlap": int(self.overlap.value),
+            "overlap": self.overlap_setting(),
             "pixel_scale": pixel_scale,
             "seeing": float(self.seeing.value) or None,
             "region": self.region.value,
@@ -309,6 +314,11 @@ class DeblurWidget(ScrollableDock):
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         return request, provenance
+
+    def overlap_setting(self) -> int | str:
+        """The overlap the dock asks for: pixels, or "auto"."""
+        value = int(self.overlap.value)
+        return "auto" if value == AUTO_OVERLAP else value
 
     def _region_slices(self, layer, shape) -> tuple[slice, slice]:
         """Rows and columns of ``layer`` to deblur, from the region choice."""
@@ -405,6 +415,9 @@ class DeblurWidget(ScrollableDock):
     def _add_result(self, result):
         from napari_seeinggan._layers import layer_data_from_array
 
+        settings = (getattr(result, "metadata", None) or {}).get("settings") or {}
+        if self._provenance.get("overlap") == "auto" and settings.get("overlap"):
+            self._provenance["overlap"] = int(settings["overlap"][0])  # what "auto" gave
         name = f"{self._provenance['input_layer']} deblurred"
         metadata = {"deblur": dict(getattr(result, "metadata", {}) or {}),
                     "provenance": dict(self._provenance),

@@ -32,8 +32,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="model file (NAME.safetensors or NAME.json); default: the shipped model")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     parser.add_argument("--tile", type=int, default=256, metavar="N", help="tile side in model pixels (default 256)")
-    parser.add_argument("--overlap", default="32", metavar="N",
-                        help="tile overlap in model pixels, or 'auto' from the receptive field (default 32)")
+    parser.add_argument("--overlap", default="auto", metavar="N",
+                        help="tile overlap in model pixels, or 'auto' from the receptive field (default: auto)")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="tiles per forward pass (default 4)")
     parser.add_argument("--pixel-scale", type=float, default=None, metavar="ARCSEC",
                         help="input pixel scale in arcsec/px, for files without a celestial WCS")

@@ -109,10 +109,11 @@ class Deblurrer:
         ``"auto"`` (CUDA > MPS > CPU), ``"cpu"``, ``"cuda"``, ``"mps"``...
     tile : int, optional
         Tile side in pixels on the model grid (a multiple of the network's ``2**n_down``).
-    overlap : int, optional
+    overlap : int or "auto", optional
         Overlap between tiles in pixels. Tiled output equals untiled output (to float
         rounding) when ``overlap >= 4 * receptive_field_radius``; see `seeinggan.infer.tiling`.
-        Pass ``"auto"`` for that overlap (capped at ``tile // 2``).
+        ``"auto"`` (the default) takes that overlap, capped at ``tile // 2`` (no seams at the
+        tile stride; costs up to 4x the untiled work, against 1.3x for a fixed 32 px).
     batch_size : int, optional
         Tiles per forward pass: memory grows with it, not with the image.
     stream_threshold : int, optional
@@ -136,7 +137,7 @@ class Deblurrer:
         *,
         device: str | torch.device = "auto",
         tile: int = 256,
-        overlap: int | str = 32,
+        overlap: int | str = "auto",
         batch_size: int = 4,
         stream_threshold: int = DEFAULT_STREAM_THRESHOLD,
     ):
