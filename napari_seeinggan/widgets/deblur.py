@@ -419,9 +419,20 @@ class DeblurWidget(ScrollableDock):
         if self._provenance.get("overlap") == "auto" and settings.get("overlap"):
             self._provenance["overlap"] = int(settings["overlap"][0])  # what "auto" gave
         name = f"{self._provenance['input_layer']} deblurred"
+        from seeinggan.io.fits import derived_header
+
+        from napari_seeinggan._layers import header_for_layer
+
+        input_header = header_for_layer(getattr(self._input_layer, "metadata", None) or {})
+        factor = float((getattr(result, "metadata", None) or {}).get("resample_factor", 0.0))
+        # The input's cards (BUNIT, MAGZP...) minus those of its old grid, the new WCS, and
+        # HISTORY saying how the layer was made: what Save writes.
+        header = derived_header(input_header, wcs=result.wcs,
+                                history=provenance_lines(self._provenance),
+                                new_grid=abs(factor - 1.0) > 1e-3 or factor == 0.0)
         metadata = {"deblur": dict(getattr(result, "metadata", {}) or {}),
                     "provenance": dict(self._provenance),
-                    "header": provenance_header(self._provenance)}
+                    "header": header}
         data, kwargs, layer_type = layer_data_from_array(result.data, wcs=result.wcs, name=name,
                                                          metadata=metadata)
         kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
@@ -469,24 +480,22 @@ def _coarsest(layers):
     return max(layers, key=scale)
 
 
-def provenance_header(provenance: dict):
-    """A FITS header whose HISTORY says how the layer was made (kept by the plugin's writer)."""
-    from astropy.io import fits
-
-    import seeinggan
-
-    header = fits.Header()
-    header["HISTORY"] = (f"Deblurred with SeeingGAN {seeinggan.__version__} on "
-                         f"{provenance['date']}")
-    header["HISTORY"] = f"model: {Path(provenance['model']).name} ({provenance['model_name']})"
-    header["HISTORY"] = f"model path: {provenance['model']}"  # long paths wrap over cards
-    header["HISTORY"] = f"input layer: {provenance['input_layer']}"
+def provenance_lines(provenance: dict) -> list[str]:
+    """HISTORY lines saying how a deblurred layer was made."""
     rows0, rows1, cols0, cols1 = provenance["region_pixels"]
-    header["HISTORY"] = (f"region: {provenance['region']} rows {rows0}:{rows1} "
-                         f"cols {cols0}:{cols1} of the input")
-    header["HISTORY"] = (f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, "
-                         f"device {provenance['device']}")
-    return header
+    lines = [f"deblurred with SeeingGAN on {provenance['date']}",
+             f"model: {Path(provenance['model']).name} ({provenance['model_name']})",
+             f"model path: {provenance['model']}",  # long paths wrap over cards
+             f"input layer: {provenance['input_layer']}",
+             f"region: {provenance['region']} rows {rows0}:{rows1} cols {cols0}:{cols1} of the "
+             "input",
+             f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, "
+             f"device {provenance['device']}"]
+    if provenance.get("pixel_scale"):
+        lines.append(f"input pixel scale {provenance['pixel_scale']:.4g} arcsec/px")
+    if provenance.get("seeing"):
+        lines.append(f"seeing {provenance['seeing']:.3g} arcsec (typed or from the header)")
+    return lines
 
 
 def _place_without_wcs(layer, provenance: dict, *, input_scale: float | None,

@@ -101,3 +101,54 @@ def test_big_output_is_a_lazy_multiscale_layer(make_napari_viewer):
     assert float(np.asarray(data[3]).sum()) == pytest.approx(100 * 100 / 64)
     _d, wcs_back, scale = _layers.layer_geometry(layer)
     assert scale == pytest.approx(0.03) and _d is big
+
+
+def test_saved_result_keeps_the_input_header(make_napari_viewer, qtbot, tmp_path):
+    """Round trip: FITS in -> deblur in the dock -> Save (the plugin's writer) -> FITS out."""
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan import geometry
+    from seeinggan.io.fits import read_image
+
+    viewer = make_napari_viewer()
+    wcs = geometry.make_tan_wcs(center=SkyCoord(330, -30, unit="deg"), pixel_scale=0.2,
+                                shape=(32, 32))
+    header = wcs.to_header()
+    header["BUNIT"] = ("ADU", "flux unit")
+    header["MAGZP"] = (27.5, "AB zero point")
+    header["EXPTIME"] = 600.0
+    header["FILTER"] = "r"
+    header["PIXSCALE"] = 0.2
+    header["SEEING"] = 0.9
+    header["SATURATE"] = 60000.0
+    header["HISTORY"] = "flat-fielded by the observatory"
+    fits.PrimaryHDU(_blobs((32, 32)), header=header).writeto(tmp_path / "field.fits")
+    layer = viewer.open(str(tmp_path / "field.fits"), plugin=PLUGIN)[0]
+    dock = add_deblur_dock(viewer, model_dir=tmp_path)
+    dock.image.value = layer
+    dock.run()
+    wait_idle(qtbot, dock)
+    assert dock.state.status == "done", dock.state.message
+    out = viewer.layers["field.fits[0] deblurred"]
+    path = tmp_path / "saved.fits"
+    viewer.layers.selection = {out}
+    viewer.layers.save(str(path), selected=True, plugin=PLUGIN)
+
+    saved = read_image(path)
+    h = saved.header
+    assert h["BUNIT"] == "ADU" and h["MAGZP"] == 27.5 and h["EXPTIME"] == 600.0
+    assert h["FILTER"] == "r"
+    for key in ("PIXSCALE", "SEEING", "SATURATE"):  # true of the input's pixels only
+        assert key not in h, key
+    history = "\n".join(str(line) for line in h["HISTORY"])
+    assert "flat-fielded by the observatory" in history
+    assert "deblurred with SeeingGAN" in history and "tiny.safetensors" in history
+    assert "overlap" in history and "layer" in history  # how it was made, and the save
+    assert geometry.pixel_scale(saved.wcs) == pytest.approx(0.03, rel=1e-3)
+    rows, cols = saved.data.shape
+    centre_in = wcs.pixel_to_world(15.5, 15.5)
+    centre_out = saved.wcs.pixel_to_world((cols - 1) / 2, (rows - 1) / 2)
+    assert centre_in.separation(centre_out).arcsec < 0.03
+    np.testing.assert_allclose(saved.data, out.data, rtol=1e-6)
+    # Flux kept: the deblurred total is the input's total (the network changes it by little).
+    assert h["NAXIS1"] == cols and h["NAXIS2"] == rows
