@@ -366,3 +366,32 @@ def attach_current_viewer() -> None:
         attach_viewer(napari.current_viewer())
     except Exception:  # noqa: BLE001 - no viewer (a script, a test without Qt)
         pass
+
+
+# ---------------------------------------------------------------------------------------------
+# DS9 regions <-> rectangles in world coordinates (the sky arithmetic is seeinggan.regions')
+
+
+def world_rectangles_from_file(path, layer) -> tuple[list[np.ndarray], list[str]]:
+    """The rectangles of a DS9 ``.reg`` file as ``(4, 2)`` world-coordinate corners, placed on
+    ``layer`` (its WCS for sky regions, its pixels for image regions), and notes."""
+    from seeinggan.regions import read_rectangles
+
+    _data, wcs, _scale = layer_geometry(layer)
+    rectangles, notes = read_rectangles(path, wcs=wcs)
+    world = [np.array([np.asarray(layer.data_to_world([y, x]))[-2:] for x, y in corners])
+             for corners in rectangles]
+    return world, notes
+
+
+def write_world_rectangles(path, rectangles_world: list[np.ndarray], layer):
+    """Write world-coordinate rectangles as a DS9 ``.reg`` file through ``layer``'s WCS (sky
+    coordinates), or its pixels when it has none."""
+    from seeinggan.regions import write_rectangles
+
+    _data, wcs, _scale = layer_geometry(layer)
+    pixels = []
+    for corners in rectangles_world:
+        rc = np.array([np.asarray(layer.world_to_data(np.asarray(w)))[-2:] for w in corners])
+        pixels.append(rc[:, ::-1])  # (row, col) -> (x, y)
+    return write_rectangles(path, pixels, wcs=wcs)

@@ -55,6 +55,7 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     attach_current_viewer()  # RA/Dec status; sky fields forgotten when no sky layer is left
+    taken = _open_layer_names()
     layers: list[LayerDataTuple] = []
     for p in paths:
         images = read_images(p)
@@ -67,6 +68,8 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
                 image.wcs, image.pixel_scale = None, None
                 image.notes.append(f"WCS ignored: {error}")
                 layer = image_layer_data(image)
+            layer[1]["name"] = unique_name(layer[1]["name"], p, taken, paths)
+            taken.add(layer[1]["name"])
             layers.append(layer)
             for note in image.notes:
                 _tell_user(f"{image.name}: {note}")
@@ -76,3 +79,24 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
     if not layers:  # read_images raises first; kept so napari never gets an empty list silently
         raise FitsReadError(f"{paths}: no image data")
     return layers
+
+
+def _open_layer_names() -> set[str]:
+    try:
+        import napari
+
+        viewer = napari.current_viewer()
+        return {layer.name for layer in viewer.layers} if viewer is not None else set()
+    except Exception:  # noqa: BLE001 - no viewer
+        return set()
+
+
+def unique_name(name: str, path, taken: set[str], paths) -> str:
+    """``folder/name`` when another open layer or another file being opened has the same file
+    name (``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``); else ``name``."""
+    from pathlib import Path
+
+    here = Path(path)
+    clash = name in taken or any(Path(other).name == here.name and Path(other) != here
+                                 for other in paths)
+    return f"{here.parent.name}/{name}" if clash and here.parent.name else name

@@ -293,9 +293,34 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
         if emit is not None:
             emit(Status(f"cutting training pairs: source {done} of {total}"))
 
-    return pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs,
-                                       stamp_size=request.stamp_size, progress=progress,
-                                       should_stop=stop)
+    pairs = pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs,
+                                        stamp_size=request.stamp_size, progress=progress,
+                                        should_stop=stop)
+    if len(pairs) < 2:
+        # One galaxy (the shipped sample, a single cutout): cut the overlap into a grid of
+        # stamps instead, so that there is something to validate on.
+        regions = stamp_grid(np.shape(space)[-2:], request.stamp_size or 128)
+        if len(regions) > len(pairs):
+            if emit is not None:
+                emit(Status(f"{len(pairs)} source(s) found: training on a grid of "
+                            f"{len(regions)} stamps instead"))
+            pairs = pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs, regions)
+    return pairs
+
+
+def stamp_grid(shape: tuple[int, int], stamp: int) -> list[np.ndarray]:
+    """Square regions of ``stamp`` pixels tiling a frame of ``shape`` (centred; rows, cols
+    corners), as `seeinggan.data.pairs_from_regions` takes them."""
+    rows, cols = (int(n) for n in shape)
+    ny, nx = rows // stamp, cols // stamp
+    r_start, c_start = (rows - ny * stamp) // 2, (cols - nx * stamp) // 2
+    regions = []
+    for i in range(ny):
+        for j in range(nx):
+            r0, c0 = r_start + i * stamp, c_start + j * stamp
+            r1, c1 = r0 + stamp - 1, c0 + stamp - 1
+            regions.append(np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], dtype=float))
+    return regions
 
 
 _WARM_UP: threading.Thread | None = None
@@ -383,8 +408,10 @@ def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[An
     emit(Status("cutting training pairs"))
     pairs = build_pairs(request, stop=stop, emit=emit)
     if len(pairs) < 2:
-        raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
-                         "(a bigger overlap of the two layers, or more rectangles)")
+        raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)}: in the "
+                         "dock, lower 'stamp size' (advanced), or choose 'pairs from: rectangles "
+                         "on a shapes layer' and draw (or load from a .reg file) more rectangles, "
+                         "or open a larger space image of the field")
     emit(Status(pairs_summary(pairs)))
     train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,
                                              seed=request.seed)

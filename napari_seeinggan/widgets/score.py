@@ -128,6 +128,12 @@ class ScoreRegionWidget(ScrollableDock):
                             tooltip="Layers to score; the first is the baseline of the CW-SSIM change")
         self.score_button = PushButton(text="Score")
         self.export_button = PushButton(text="Export CSV...", enabled=False)
+        self.load_region_button = PushButton(text="Load .reg...",
+                                             tooltip="A DS9 region file: its first box becomes "
+                                                     "the score rectangle")
+        self.save_region_button = PushButton(text="Save .reg...",
+                                             tooltip="The rectangle as a DS9 region file (sky "
+                                                     "coordinates when the reference has a WCS)")
         self.table = Table(value={"data": [], "index": [], "columns": COLUMNS})
         # magicgui's delegate re-formats every number (2.110e-02, 4642.7000): ours shows fixed decimals.
         self._delegate = _fixed_decimals_delegate(self.table.native)
@@ -137,6 +143,8 @@ class ScoreRegionWidget(ScrollableDock):
         # Full width below the form (added natively, after magicgui's own widgets).
         self.controls = Container(labels=False, widgets=[
             Container(widgets=[self.score_button, self.export_button], layout="horizontal", labels=False),
+            Container(widgets=[self.load_region_button, self.save_region_button],
+                      layout="horizontal", labels=False),
             self.table, self.status])
         self.body.layout().addWidget(self.controls.native)
         self.tests.native.setMaximumHeight(70)
@@ -153,6 +161,8 @@ class ScoreRegionWidget(ScrollableDock):
 
         self.score_button.changed.connect(self._on_score_clicked)
         self.export_button.changed.connect(self._on_export)
+        self.load_region_button.changed.connect(self._on_load_region)
+        self.save_region_button.changed.connect(self._on_save_region)
         self.reference.changed.connect(self._on_reference_picked)
         self.tests.changed.connect(self._schedule)
         for event in ("inserted", "removed", "reordered"):
@@ -362,12 +372,71 @@ class ScoreRegionWidget(ScrollableDock):
         show_info(f"Score region: table saved to {path}")
         return path
 
+    def load_region(self, path: str | Path) -> list[str]:
+        """Make the first shape of a DS9 ``.reg`` file the score rectangle (placed on the
+        reference layer); returns the file's notes. Scores at once."""
+        from napari_seeinggan._layers import world_rectangles_from_file
+
+        reference = self.reference.value
+        if reference is None:
+            raise ValueError("open an image to place the region on")
+        rectangles, notes = world_rectangles_from_file(path, reference)
+        shapes = self.shapes_layer()
+        shapes.data = []
+        shapes.add_rectangles([_to_data(shapes, rectangles[0])])
+        if len(rectangles) > 1:
+            notes = [*notes, f"{len(rectangles) - 1} more shape(s) in the file not used"]
+        self.status.value = f"Region from {Path(path).name}." + (
+            " " + "; ".join(notes) if notes else "")
+        self._schedule()
+        return notes
+
+    def save_region(self, path: str | Path) -> Path:
+        """Write the score rectangle as a DS9 ``.reg`` file (sky coordinates of the reference's
+        WCS, else its pixels)."""
+        from napari_seeinggan._layers import write_world_rectangles
+
+        shapes = self.shapes_layer()
+        if len(shapes.data) == 0 or self.reference.value is None:
+            raise ValueError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer first")
+        chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
+        vertices = np.asarray(shapes.data[chosen[-1]])
+        world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
+        return write_world_rectangles(path, [world], self.reference.value)
+
+    def _on_load_region(self, _event=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load a DS9 region", "",
+                                              "DS9 regions (*.reg)")
+        if path:
+            try:
+                self.load_region(path)
+            except (OSError, ValueError) as error:
+                self._report(str(error))
+
+    def _on_save_region(self, _event=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Save the region", "region.reg",
+                                              "DS9 regions (*.reg)")
+        if path:
+            try:
+                show_info(f"Score region: rectangle saved to {self.save_region(path)}")
+            except (OSError, ValueError) as error:
+                self._report(str(error))
+
     def _on_export(self, _event=None):
         from qtpy.QtWidgets import QFileDialog
 
         path, _ = QFileDialog.getSaveFileName(self.native, "Export scores", "scores.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
+
+
+def _to_data(layer, corners_world) -> np.ndarray:
+    """World corners -> a layer's data coordinates (last two axes)."""
+    return np.array([np.asarray(layer.world_to_data(np.asarray(c)))[-2:] for c in corners_world])
 
 
 def _fit_table_columns(view) -> None:

@@ -289,3 +289,32 @@ def test_pixel_scale_from_header_keywords():
     assert pixel_scale_from_header(ra) == pytest.approx(0.36)
     # A linear axis of unknown unit is not an angle.
     assert pixel_scale_from_header(fits.Header([("CDELT1", 2.0), ("CDELT2", 2.0)])) is None
+
+
+def test_ds9_rectangles_round_trip_in_sky_and_image_coordinates(tmp_path):
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan.geometry import make_tan_wcs
+    from seeinggan.regions import read_rectangles, write_rectangles
+
+    wcs = make_tan_wcs(center=SkyCoord(330 * u.deg, -30 * u.deg), pixel_scale=0.2,
+                       shape=(100, 100))
+    box = np.array([[10.0, 20.0], [40.0, 20.0], [40.0, 35.0], [10.0, 35.0]])
+    path = write_rectangles(tmp_path / "sky.reg", [box], wcs=wcs)
+    text = path.read_text()
+    assert "icrs" in text and "box(330." in text
+    (back,), notes = read_rectangles(path, wcs=wcs)
+    assert notes == []
+    np.testing.assert_allclose(np.sort(back, axis=0), np.sort(box, axis=0), atol=1e-3)
+    # A region file written by hand in DS9 image coordinates (1-based), and a circle.
+    (tmp_path / "image.reg").write_text(
+        "# Region file format: DS9\nimage\nbox(26,28,30,16,0)\ncircle(50,50,5)\n")
+    (rect, square), notes = read_rectangles(tmp_path / "image.reg")
+    np.testing.assert_allclose(rect.min(axis=0), [10, 19.0])
+    np.testing.assert_allclose(rect.max(axis=0), [40, 35.0])
+    assert "CirclePixelRegion taken as its bounding box" in notes[0]
+    assert np.ptp(square[:, 0]) == pytest.approx(10, abs=1)
+    with pytest.raises(ValueError, match="no rectangle, polygon or other shape"):
+        (tmp_path / "bad.reg").write_text("this is not a region file(")
+        read_rectangles(tmp_path / "bad.reg")
