@@ -420,7 +420,7 @@ def evaluate_suite(
 ) -> EvaluationReport:
     """Simulate the stress suite ``name`` (seeded, with its noiseless truth) and evaluate it.
 
-    The suite is written by `seeinggan.evaluate.suites.simulate_suite` into a temporary folder
+    The suite is written by `seeinggan.evaluate.suites.write_suite` into a temporary folder
     (under ``work_dir`` if given; removed afterwards) and scored as `evaluate_pairs` does, against
     its truth. ``n`` overrides the suite's pair count (for quick runs); other keywords go to
     `evaluate_pairs`.
@@ -431,7 +431,7 @@ def evaluate_suite(
         If the suites are not available or ``name`` is not one of them (the names are listed).
     """
     try:
-        from seeinggan.evaluate.suites import SUITES, simulate_suite
+        from seeinggan.evaluate.suites import SUITES, write_suite
     except ImportError:
         raise ValueError(
             "stress suites are not available in this installation (seeinggan.evaluate.suites is missing)"
@@ -442,7 +442,7 @@ def evaluate_suite(
         options: dict[str, Any] = {"progress": None, "should_stop": should_stop}
         if n is not None:
             options["n"] = int(n)
-        written = simulate_suite(name, Path(folder) / name, **options)
+        written = write_suite(name, Path(folder) / name, **options)
         report = evaluate_pairs(written if written is not None else Path(folder) / name,
                                 progress=progress, should_stop=should_stop, **kwargs)
     spec = SUITES[name]
