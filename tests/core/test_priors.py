@@ -335,3 +335,40 @@ def test_training_streams_refuse_the_evaluation_seeds():
 def test_named_priors():
     assert set(PRIORS) >= {"default", "broad"}
     assert all(PRIORS[name].name == name for name in PRIORS)
+
+
+def test_prior_ranges_give_the_training_ranges_a_model_records():
+    ranges = PRIORS["broad"].ranges()
+    assert ranges["seeing_fwhm"] == (0.4, 1.6)
+    assert ranges["ground_pixel_scale"] == (0.15, 0.6)
+    assert ranges["moffat_beta"] == (2.0, 5.0)
+    assert ranges["psf_ellipticity"] == (0.0, 0.1)
+    assert ranges["peak_snr"] == (30.0, 1.0e4)
+    assert ranges["psf"] == ["moffat", "kolmogorov"]
+    assert ranges["space_noise"] == ["white", "drizzle"]
+
+
+def test_cli_writes_pairs_from_a_prior(tmp_path):
+    import argparse
+    import csv
+
+    from seeinggan.cli import CliError
+    from seeinggan.cli import simulate as simulate_cli
+
+    def cli(argv):
+        parser = argparse.ArgumentParser()
+        simulate_cli.add_parser(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(argv)
+        return args.run(args)
+
+    out = tmp_path / "broad"
+    assert cli(["simulate", "--prior", "broad", "-n", "2", "--seed", "1", "--size", "64",
+                "--truth", "-o", str(out)]) == 0
+    with open(out / "catalogue.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["seed"]) for r in rows] == [pair_seed(1, 0), pair_seed(1, 1)]
+    assert [r["scene"] for r in rows] == ["deep_field", "galaxies"]
+    assert float(rows[1]["ground_pixel_scale"]) == 0.396
+    assert (out / "truth" / "sim_00001.fits").exists()
+    with pytest.raises(CliError, match="heldout"):
+        cli(["simulate", "--prior", "broad", "-n", "1", "--seed", "1000", "-o", str(tmp_path / "x")])
