@@ -31,7 +31,7 @@ from napari_seeinggan.widgets._common import image_layer_choices
 
 SHAPES_NAME = "score region"
 DEBOUNCE_MS = 250
-COLUMNS = ["Band err", "Band pow", 'FRC "', "CW-SSIM", "SSIM", "PSNR dB", "CW-SSIM Δ"]
+COLUMNS = ["Band err", "Power", 'FRC "', "CW-SSIM", "SSIM", "PSNR", "Change"]
 ROW_KEYS = ("band_error", "band_power_ratio", "frc_scale_arcsec", "cw_ssim", "ssim", "psnr", "cw_ssim_change_percent")
 """The `seeinggan.metrics.score_region` key shown in each column."""
 CELL_FORMATS = ("{:.3f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.3f}", "{:.2f}", "{:+.1f}%")
@@ -46,9 +46,11 @@ COLUMN_TIPS = (
     "CW-SSIM (the paper's metric; rewards texture of the right energy anywhere: read it with the "
     "band error)",
     "SSIM",
-    "PSNR in dB",
+    "PSNR in dB (data range 1 after the normalisation of docs/metrics.md)",
     "CW-SSIM change in % against the first test layer",
 )
+ROW_HEADER_WIDTH = 140
+"""Largest width (px) of the layer-name column: names elide in the middle beyond it."""
 DEFAULT_SEEING = 0.9
 """Seeing FWHM (arcsec) of the dock's field, used when no test layer's header gives one."""
 
@@ -403,10 +405,20 @@ def _header_seeing(layers) -> tuple[float | None, str]:
 
 
 def _header_tips(table) -> None:
+    """Column tooltips, and a narrow table: long layer names are elided (full name in the tooltip
+    of the row header), columns as wide as their numbers, so seven columns fit a laptop dock."""
+    from qtpy.QtCore import Qt
+
     for column, tip in enumerate(COLUMN_TIPS):
         item = table.horizontalHeaderItem(column)
         if item is not None:
             item.setToolTip(tip)
+    for row in range(table.rowCount()):
+        item = table.verticalHeaderItem(row)
+        if item is not None:
+            item.setToolTip(item.text())
+    table.verticalHeader().setMaximumWidth(ROW_HEADER_WIDTH)
+    table.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
 
 def _finest(layers):
