@@ -69,6 +69,9 @@ class Pair:
         ``bbox`` on the space frame).
     wcs : astropy.wcs.WCS or None
         Celestial WCS of the space grid of this pair (both arrays share it).
+    truth : ndarray or None
+        The noiseless space image (float32, same shape), when known: simulated pairs carry the
+        simulator's truth (space PSF, no noise), for losses against it. None otherwise.
     """
 
     ground: np.ndarray
@@ -76,6 +79,7 @@ class Pair:
     mask: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     wcs: WCS | None = None
+    truth: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Native-endian float32: FITS arrays arrive big-endian, and torch refuses those.
@@ -83,6 +87,12 @@ class Pair:
         self.space = np.asarray(self.space, dtype=np.float32)
         self.mask = np.asarray(self.mask, dtype=bool)
         name = self.meta.get("name", "pair")
+        if self.truth is not None:
+            self.truth = np.asarray(self.truth, dtype=np.float32)
+            if self.truth.shape != self.space.shape:
+                raise ValueError(
+                    f"pair {name!r}: truth {self.truth.shape} must have the space image's shape "
+                    f"{self.space.shape}")
         if self.ground.ndim != 2:
             raise ValueError(f"pair {name!r}: images must be 2-D, got shape {self.ground.shape}")
         if not self.ground.shape == self.space.shape == self.mask.shape:

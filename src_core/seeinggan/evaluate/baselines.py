@@ -37,7 +37,8 @@ def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 161) ->
     meta : mapping
         ``seeing_fwhm`` (arcsec), ``psf_model`` (``"moffat"`` or ``"kolmogorov"``),
         ``moffat_beta`` (Moffat only), ``space_pixel_scale`` and ``ground_pixel_scale``
-        (arcsec/px; default 0.03 and 0.202), as in a simulated pairs catalogue.
+        (arcsec/px; default 0.03 and 0.202), as in a simulated pairs catalogue; an elliptical
+        PSF's ``psf_ellipticity`` and ``psf_angle`` (degrees) when given.
     max_side : int, optional
         Largest kernel side in pixels (odd).
 
@@ -57,15 +58,17 @@ def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 161) ->
     space_scale = float(meta.get("space_pixel_scale") or 0.03)
     ground_scale = float(meta.get("ground_pixel_scale") or 0.202)
     model = str(meta.get("psf_model") or "moffat").lower()
+    shape_kwargs = _psf_shape_of(meta)
     side = int(np.ceil(_PSF_SIDE_FWHM * fwhm / space_scale)) | 1
     side = min(side, max_side | 1)
     shape = (side, side)
     if model.startswith("kolmogorov"):
-        psf = kolmogorov_psf(fwhm=fwhm, pixel_scale=space_scale, shape=shape)
+        psf = kolmogorov_psf(fwhm=fwhm, pixel_scale=space_scale, shape=shape, **shape_kwargs)
     elif model.startswith("moffat"):
         beta = meta.get("moffat_beta")
         beta = 3.5 if beta in (None, "") or (isinstance(beta, float) and np.isnan(beta)) else float(beta)
-        psf = moffat_psf(fwhm=fwhm, beta=beta, pixel_scale=space_scale, shape=shape)
+        psf = moffat_psf(fwhm=fwhm, beta=beta, pixel_scale=space_scale, shape=shape,
+                         **shape_kwargs)
     else:
         raise ValueError(f"pair {meta.get('name', '?')!r}: unknown psf_model {model!r}")
     # The ground pixel: a box of ground_scale / space_scale space pixels, fractional edges.
@@ -73,6 +76,18 @@ def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 161) ->
     psf = ndimage.convolve1d(psf, box, axis=0, mode="constant")
     psf = ndimage.convolve1d(psf, box, axis=1, mode="constant")
     return psf / psf.sum()
+
+
+def _psf_shape_of(meta: Mapping[str, Any]) -> dict[str, float]:
+    # An elliptical seeing PSF (simulated suites): ellipticity and angle, when recorded.
+    try:
+        ellipticity = float(meta.get("psf_ellipticity") or 0.0)
+        angle = float(meta.get("psf_angle") or 0.0)
+    except (TypeError, ValueError):
+        return {}
+    if not np.isfinite(ellipticity) or ellipticity <= 0.0:
+        return {}
+    return {"ellipticity": ellipticity, "angle": angle if np.isfinite(angle) else 0.0}
 
 
 def richardson_lucy_deconvolve(image: np.ndarray, psf: np.ndarray, *, iterations: int) -> np.ndarray:

@@ -15,6 +15,7 @@ from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
 from scipy import ndimage
 
+from seeinggan.errors import SeeingGANError
 from seeinggan.metrics.compare import score_table
 
 __all__ = [
@@ -48,7 +49,7 @@ def seeing_from_header(header) -> float | None:
     return None
 
 
-class RegionError(ValueError):
+class RegionError(SeeingGANError, ValueError):
     """A region that cannot be scored: outside the reference, or a test that does not overlap it."""
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["UNetGenerator", "ResBlock", "DownBlock", "SubPixelUp", "icnr_"]
+__all__ = ["DownBlock", "ResBlock", "SubPixelUp", "UNetGenerator", "icnr_"]
 
 
 def icnr_(weight: torch.Tensor, *, scale: int = 2, init=nn.init.kaiming_normal_) -> torch.Tensor:

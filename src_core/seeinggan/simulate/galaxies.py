@@ -55,8 +55,11 @@ MORPHOLOGIES = (
     "irregular",
     "merger",
     "star",
+    "s0",
 )
-"""Morphological classes `draw_galaxy` knows (``"star"`` is a point source)."""
+"""Morphological classes `draw_galaxy` knows (``"star"`` is a point source). ``"s0"`` (a smooth
+lenticular: Sersic bulge + exponential disk, no arms, bar or clumps) is drawn only when asked for
+(the stress suites and the broad training prior), never in the default mix."""
 
 GALAXY_WEIGHTS = {
     "elliptical": 0.15,
@@ -350,13 +353,22 @@ def _mag_to_flux(mag: float) -> float:
     return float(10.0 ** (-0.4 * (mag - MAG_ZEROPOINT)))
 
 
-def _draw_brightness_and_size(rng: np.random.Generator, *, size_scale: float = 1.0):
+def _draw_brightness_and_size(rng: np.random.Generator, *, size_scale: float = 1.0,
+                              mag_range: tuple[float, float] | None = None,
+                              r_e_range: tuple[float, float] | None = None):
     # Galaxies at z < 0.6 with M* > 1e9 Msun: I_AB ~ 18-23 (2 dex in flux); brighter ones are
     # larger (half-light radii 0.3-1.5").
-    mag = float(rng.uniform(18.0, 23.0))
-    brightness = (23.0 - mag) / 5.0
-    t = np.clip(0.6 * brightness + 0.4 * rng.uniform(), 0.0, 1.0)
-    r_e = float(0.3 * 5.0**t) * size_scale
+    if mag_range is None and r_e_range is None:
+        mag = float(rng.uniform(18.0, 23.0))
+        brightness = (23.0 - mag) / 5.0
+        t = np.clip(0.6 * brightness + 0.4 * rng.uniform(), 0.0, 1.0)
+        r_e = float(0.3 * 5.0**t) * size_scale
+        return mag, r_e
+    # Asked-for ranges: magnitude uniform, half-light radius log-uniform (independent).
+    lo, hi = mag_range if mag_range is not None else (18.0, 23.0)
+    mag = float(rng.uniform(lo, hi))
+    r_lo, r_hi = r_e_range if r_e_range is not None else (0.3, 1.5)
+    r_e = float(np.exp(rng.uniform(np.log(r_lo), np.log(r_hi)))) * size_scale
     return mag, r_e
 
 
@@ -419,8 +431,8 @@ def _clumps(rng, flux_total, xs, ys, *, sigma_range) -> list[GaussianBlob]:
     ]
 
 
-def _elliptical(rng, flux, r_e, x, y) -> Galaxy:
-    n = float(rng.uniform(3.0, 5.5))
+def _elliptical(rng, flux, r_e, x, y, *, n_range=(3.0, 5.5)) -> Galaxy:
+    n = float(rng.uniform(*n_range))
     q = float(rng.uniform(0.5, 1.0))
     pa = float(rng.uniform(0, 180))
     galaxy = Galaxy("elliptical", profiles=[_sersic("spheroid", flux, x, y, n, r_e, q, pa)])
@@ -445,6 +457,27 @@ def _bulge_disk(rng, flux, r_e, x, y, *, min_cos_i=0.0) -> Galaxy:
     )
     galaxy.params.update(bulge_to_total=bt, bulge_n=n_b, bulge_r_e=r_b, axis_ratio=q,
                          position_angle=pa)
+    return galaxy
+
+
+def _s0(rng, flux, r_e, x, y, *, n_range=(2.0, 8.0)) -> Galaxy:
+    """A lenticular: a Sersic bulge (index in ``n_range``) on an exponential disk, nothing else."""
+    bt = float(rng.uniform(0.3, 0.8))
+    q = _disk_axis_ratio(rng, min_cos_i=0.2)
+    pa = float(rng.uniform(0, 180))
+    n_b = float(rng.uniform(*n_range))
+    r_b = max(0.08, r_e * float(rng.uniform(0.15, 0.45)))
+    q_b = float(rng.uniform(max(q, 0.6), 1.0))
+    pa_b = pa + float(rng.normal(0.0, 5.0))
+    galaxy = Galaxy(
+        "s0",
+        profiles=[
+            _sersic("disk", (1 - bt) * flux, x, y, 1.0, r_e, q, pa),
+            _sersic("bulge", bt * flux, x, y, n_b, r_b, q_b, pa_b),
+        ],
+    )
+    galaxy.params.update(bulge_to_total=bt, bulge_n=n_b, sersic_n=n_b, bulge_r_e=r_b,
+                         axis_ratio=q, position_angle=pa)
     return galaxy
 
 
@@ -618,6 +651,9 @@ def draw_galaxy(
     x: float = 0.0,
     y: float = 0.0,
     size_scale: float = 1.0,
+    mag_range: tuple[float, float] | None = None,
+    r_e_range: tuple[float, float] | None = None,
+    sersic_n_range: tuple[float, float] | None = None,
 ) -> Galaxy:
     """Draw a random galaxy of a morphological class.
 
@@ -631,6 +667,14 @@ def draw_galaxy(
         Centre (centre of light for mergers), arcsec offsets.
     size_scale : float, optional
         Multiplies the drawn half-light radius.
+    mag_range : (float, float), optional
+        AB magnitude range (uniform). With this or ``r_e_range`` given, magnitude and size are
+        drawn independently (size log-uniform); by default they are drawn together (brighter
+        galaxies larger: I_AB 18-23, r_e 0.3-1.5").
+    r_e_range : (float, float), optional
+        Half-light radius range in arcsec (log-uniform).
+    sersic_n_range : (float, float), optional
+        Sersic index range of ellipticals (default 3-5.5) and of S0 bulges (default 2-8).
 
     Returns
     -------
@@ -645,10 +689,13 @@ def draw_galaxy(
             f"unknown morphology {morphology!r}; choose one of {', '.join(MORPHOLOGIES)}")
     if morphology == "star":
         return draw_star(rng, x=x, y=y)
-    mag, r_e = _draw_brightness_and_size(rng, size_scale=size_scale)
+    mag, r_e = _draw_brightness_and_size(rng, size_scale=size_scale, mag_range=mag_range,
+                                         r_e_range=r_e_range)
     flux = _mag_to_flux(mag)
     if morphology == "elliptical":
-        galaxy = _elliptical(rng, flux, r_e, x, y)
+        galaxy = _elliptical(rng, flux, r_e, x, y, n_range=sersic_n_range or (3.0, 5.5))
+    elif morphology == "s0":
+        galaxy = _s0(rng, flux, r_e, x, y, n_range=sersic_n_range or (2.0, 8.0))
     elif morphology == "bulge+disk":
         galaxy = _bulge_disk(rng, flux, r_e, x, y)
     elif morphology == "disk":

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from seeinggan.errors import SeeingGANError
+
 __all__ = [
     "CheckpointError",
     "save_checkpoint",
@@ -35,7 +37,7 @@ FORMAT_VERSION = 1
 _NAME = re.compile(r"^step_(\d+)\.ckpt$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SeeingGANError, ValueError):
     """A checkpoint that is missing, not ours, or does not fit the run."""
 
 
