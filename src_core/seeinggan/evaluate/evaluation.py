@@ -426,15 +426,19 @@ class EvaluationReport:
 
     def write(self, directory: str | os.PathLike, *, overwrite: bool = False) -> tuple[Path, Path]:
         """Write ``report.md`` and ``report.json`` into ``directory`` (created)."""
+        from seeinggan.errors import OutputExistsError
+        from seeinggan.io.atomic import atomic_write_text, check_output_folder
+
         directory = Path(directory)
         paths = (directory / "report.md", directory / "report.json")
         if not overwrite:
             for path in paths:
                 if path.exists():
-                    raise FileExistsError(f"{path}: exists; refusing to overwrite the report")
-        directory.mkdir(parents=True, exist_ok=True)
-        paths[0].write_text(self.to_markdown())
-        paths[1].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+                    raise OutputExistsError(f"{path}: exists; refusing to overwrite the report")
+        markdown, document = self.to_markdown(), json.dumps(self.to_dict(), indent=2) + "\n"
+        check_output_folder(directory, needed_bytes=len(markdown) + len(document), what="the report")
+        atomic_write_text(paths[0], markdown, overwrite=overwrite)  # each whole or absent
+        atomic_write_text(paths[1], document, overwrite=overwrite)
         return paths
 
 
