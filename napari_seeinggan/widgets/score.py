@@ -369,8 +369,11 @@ class ScoreRegionWidget(Container):
 
     def export_csv(self, path: str | Path) -> Path:
         """Write the table (with the valid fraction of each layer) to ``path`` as CSV."""
+        from seeinggan.io.atomic import atomic_open
+
         path = Path(path)
-        with path.open("w", newline="") as handle:
+        # The file dialog already asked before replacing: whole file or nothing, under the name.
+        with atomic_open(path, "w", newline="", overwrite=True) as handle:
             writer = csv.writer(handle)
             writer.writerow(["layer", "reference", "cw_ssim", "ssim", "psnr_db",
                              "cw_ssim_change_percent", "valid_fraction", "band_error", "band_power_ratio",
