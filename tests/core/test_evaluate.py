@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from seeinggan.evaluate import (
     EvaluationReport,
     evaluate_pairs,
@@ -275,3 +274,21 @@ def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path
     assert "PAIRS_DIR" in capsys.readouterr().err
     assert main(["evaluate", "--suite", "nonesuch", "-o", str(tmp_path / "x")]) == 2
     assert "unknown suite 'nonesuch'" in capsys.readouterr().err
+
+
+def test_richardson_lucy_path_is_scikit_image_at_every_count():
+    from skimage.restoration import richardson_lucy
+
+    from seeinggan.evaluate.baselines import richardson_lucy_path
+    from seeinggan.transforms import measure_sky_noise
+
+    psf = ground_psf_on_space_grid({"seeing_fwhm": 1.0, "psf_model": "moffat", "moffat_beta": 3.0})
+    image = _gaussian((96, 120), 40, 70, 3.0, 30.0) + np.random.default_rng(4).normal(0, 0.2, (96, 120))
+    path = richardson_lucy_path(image, psf, iterations=(2, 7))
+    assert sorted(path) == [2, 7]
+    sky, noise = measure_sky_noise(image)
+    offset = noise - float(image.min())
+    for count, result in path.items():
+        expected = richardson_lucy(image + offset, psf, num_iter=count, clip=False, filter_epsilon=1e-12) - offset
+        np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(richardson_lucy_deconvolve(image, psf, iterations=7), path[7])

@@ -19,7 +19,13 @@ from seeinggan.evaluate.measures import (
     seeing_bin,
     smoothed_noise,
 )
-from seeinggan.evaluate.report import METHOD_TITLES, METHODS, METRIC_TITLES, METRICS, EvaluationReport
+from seeinggan.evaluate.report import (
+    METHOD_TITLES,
+    METHODS,
+    METRIC_TITLES,
+    METRICS,
+    EvaluationReport,
+)
 from seeinggan.evaluate.run import (
     VALIDATION_SEED,
     choose_rl_iterations,

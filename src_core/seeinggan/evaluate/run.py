@@ -39,6 +39,7 @@ from seeinggan.evaluate.baselines import (
     RL_CANDIDATE_ITERATIONS,
     ground_psf_on_space_grid,
     richardson_lucy_deconvolve,
+    richardson_lucy_path,
 )
 from seeinggan.evaluate.measures import (
     FIDELITY_METRICS,
@@ -80,16 +81,17 @@ def choose_rl_iterations(
         The chosen count and the mean CW-SSIM of every candidate.
     """
     from seeinggan.metrics import compare
+    from seeinggan.metrics.compare import normalisation
 
     if not pairs:
         raise ValueError("choosing the Richardson-Lucy iteration count needs validation pairs")
     totals = {int(n): [] for n in candidates}
     for pair in pairs:
-        psf = ground_psf_on_space_grid(pair.meta)
-        for n in totals:
-            check_stop(should_stop)
-            restored = richardson_lucy_deconvolve(pair.ground, psf, iterations=n)
-            totals[n].append(compare(pair.space, restored, mask=~pair.mask)["cw_ssim"])
+        check_stop(should_stop)
+        path = richardson_lucy_path(pair.ground, ground_psf_on_space_grid(pair.meta), iterations=list(totals))
+        norm = normalisation(pair.space, mask=~pair.mask)
+        for n, restored in path.items():
+            totals[n].append(compare(pair.space, restored, mask=~pair.mask, normalise=norm)["cw_ssim"])
     scores = {n: float(np.mean(values)) for n, values in totals.items()}
     best = max(scores, key=lambda n: scores[n])
     return best, scores
