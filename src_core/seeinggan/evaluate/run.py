@@ -403,11 +403,9 @@ def _seeing_text(sources: set[str], given: float | None) -> str:
 
 
 def available_suites() -> list[str]:
-    """The names of the stress suites (`seeinggan.evaluate.suites.SUITES`); [] if not installed."""
-    try:
-        from seeinggan.evaluate.suites import SUITES
-    except ImportError:
-        return []
+    """The names of the stress suites (`seeinggan.evaluate.suites.SUITES`)."""
+    from seeinggan.evaluate.suites import SUITES
+
     return list(SUITES)
 
 
@@ -422,35 +420,23 @@ def evaluate_suite(
 ) -> EvaluationReport:
     """Simulate the stress suite ``name`` (seeded, with its noiseless truth) and evaluate it.
 
-    The suite is written by `seeinggan.evaluate.suites.write_suite` into a temporary folder
-    (under ``work_dir`` if given; removed afterwards) and scored as `evaluate_pairs` does, against
-    its truth. ``n`` overrides the suite's pair count (for quick runs); other keywords go to
-    `evaluate_pairs`.
+    The suite is written by `seeinggan.evaluate.suites.write_suite` into a temporary folder (under
+    ``work_dir`` if given; removed afterwards) and scored as `evaluate_pairs` scores a folder,
+    against its truth. ``n`` takes the suite's first ``n`` pairs instead of all (quick runs; the
+    first pairs do not depend on ``n``); other keywords go to `evaluate_pairs`.
 
     Raises
     ------
     ValueError
-        If the suites are not available or ``name`` is not one of them (the names are listed).
+        If ``name`` is not a suite (the names are listed).
     """
-    try:
-        from seeinggan.evaluate.suites import SUITES, write_suite
-    except ImportError:
-        raise ValueError(
-            "stress suites are not available in this installation (seeinggan.evaluate.suites is missing)"
-        ) from None
-    if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}; the suites are: {', '.join(SUITES)}")
-    with tempfile.TemporaryDirectory(prefix=f"seeinggan-suite-{name}-", dir=work_dir) as folder:
-        options: dict[str, Any] = {"progress": None, "should_stop": should_stop}
-        if n is not None:
-            options["n"] = int(n)
-        written = write_suite(name, Path(folder) / name, **options)
-        report = evaluate_pairs(written if written is not None else Path(folder) / name,
-                                progress=progress, should_stop=should_stop, **kwargs)
-    spec = SUITES[name]
+    from seeinggan.evaluate.suites import get_suite, write_suite
+
+    suite = get_suite(name)
+    with tempfile.TemporaryDirectory(prefix=f"seeinggan-suite-{suite.name}-", dir=work_dir) as folder:
+        written = write_suite(suite, Path(folder) / suite.name, n=n, should_stop=should_stop)
+        report = evaluate_pairs(written, progress=progress, should_stop=should_stop, **kwargs)
     report.settings.pop("pairs_dir", None)
-    report.settings.update(suite=name, suite_seed=getattr(spec, "seed", None) if not isinstance(spec, Mapping)
-                           else spec.get("seed"))
+    report.settings.update(suite=suite.name, suite_seed=suite.seed, suite_description=suite.description,
+                           suite_pairs=len(report.rows), suite_size=suite.n)
     return report
-
-
