@@ -39,7 +39,7 @@ def pair_from_simulation(simulation: Any, *, name: str, meta: dict[str, Any] | N
     """Turn a `seeinggan.simulate.SimulatedPair` into a `Pair` (ground resampled, flux conserved).
 
     The simulation's ``params`` go into the pair's meta; ``seeing_fwhm`` and ``class`` keep
-    those names.
+    those names. The noiseless space image becomes the pair's ``truth``.
     """
     info: dict[str, Any] = {"name": name, "source": "simulated"}
     params = dict(getattr(simulation, "params", {}) or {})
@@ -51,6 +51,7 @@ def pair_from_simulation(simulation: Any, *, name: str, meta: dict[str, Any] | N
         simulation.space,
         simulation.space_wcs,
         meta=info,
+        truth=getattr(simulation, "truth", None),
     )
 
 
