@@ -50,7 +50,8 @@ def band_scores(image, truth, *, pixel_scale, fwhm):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("pairs", type=Path)
+    parser.add_argument("pairs", type=Path, help="a simulated pairs folder with truth/, or 'broad:N:SEED' for "
+                        "N pairs of the broad training prior (seeinggan.train.prior) of stream SEED")
     parser.add_argument("--model", action="append", default=[])
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
@@ -63,10 +64,19 @@ def main() -> None:
     from seeinggan.evaluate.evaluation import invented_sources, smoothed_noise, truth_images
     from seeinggan.infer import Deblurrer
 
-    pairs = folder_pairs(args.pairs)
-    if args.limit:
-        pairs = pairs[: args.limit]
-    truths = truth_images(args.pairs, pairs)
+    if str(args.pairs).startswith("broad:"):
+        from seeinggan.train.prior import simulate_training_pair
+
+        _, n, seed = str(args.pairs).split(":")
+        pairs = [simulate_training_pair(int(seed), i) for i in range(int(n))]
+        for pair in pairs:
+            pair.meta["space_pixel_scale"] = 0.03
+        truths = {pair.name: pair.truth for pair in pairs}
+    else:
+        pairs = folder_pairs(args.pairs)
+        if args.limit:
+            pairs = pairs[: args.limit]
+        truths = truth_images(args.pairs, pairs)
     cache = {}
     if args.rl_cache is not None and args.rl_cache.exists():
         cache = dict(np.load(args.rl_cache))

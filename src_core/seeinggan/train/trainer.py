@@ -612,6 +612,12 @@ def _pixel_scales(dataset: Any, init_metadata: dict[str, Any]) -> tuple[float, f
         meta = getattr(pairs[0], "meta", {}) or {}
         space = float(meta.get("space_pixel_scale", space))
         ground = float(meta.get("ground_pixel_scale", ground))
+        step = max(1, len(pairs) // 200)
+        scales = [float((getattr(pairs[i], "meta", {}) or {}).get("ground_pixel_scale", ground))
+                  for i in range(0, len(pairs), step)]
+        if max(scales) > 1.05 * min(scales):
+            # a range of input scales (the broad prior): its geometric middle stands for them
+            ground = round(math.sqrt(min(scales) * max(scales)), 4)
     else:
         kwargs = getattr(dataset, "simulate_kwargs", {}) or {}
         space = float(kwargs.get("space_pixel_scale", space))
