@@ -90,9 +90,13 @@ class Pair:
         self.ground = np.asarray(self.ground, dtype=np.float32)
         self.space = np.asarray(self.space, dtype=np.float32)
         self.mask = np.asarray(self.mask, dtype=bool)
+        name = self.meta.get("name", "pair")
         if self.truth is not None:
             self.truth = np.asarray(self.truth, dtype=np.float32)
-        name = self.meta.get("name", "pair")
+            if self.truth.shape != self.space.shape:
+                raise ValueError(
+                    f"pair {name!r}: truth {self.truth.shape} must have the space image's shape "
+                    f"{self.space.shape}")
         if self.ground.ndim != 2:
             raise ValueError(f"pair {name!r}: images must be 2-D, got shape {self.ground.shape}")
         if not self.ground.shape == self.space.shape == self.mask.shape:
@@ -100,8 +104,6 @@ class Pair:
                 f"pair {name!r}: ground {self.ground.shape}, space {self.space.shape} and mask "
                 f"{self.mask.shape} must share one shape (the space grid)"
             )
-        if self.truth is not None and self.truth.shape != self.space.shape:
-            raise ValueError(f"pair {name!r}: truth {self.truth.shape} differs from space {self.space.shape}")
 
     @property
     def name(self) -> str:

@@ -22,6 +22,7 @@ is released) above ``stream_threshold`` bytes.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -36,6 +37,7 @@ import numpy as np
 import torch
 from astropy.wcs import WCS
 
+from seeinggan.infer import sanity
 from seeinggan.infer.tiling import (
     TileGrid,
     blend_window,
@@ -56,6 +58,8 @@ from seeinggan.models.conditions import (
 )
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
 from seeinggan.transforms import IntensityTransform
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["DeblurResult", "Deblurrer", "OutOfRangeWarning", "AssumedSeeingWarning", "resolve_device"]
 
@@ -267,6 +271,10 @@ class Deblurrer:
         seeing = as_arcsec(seeing, what="seeing")
         observed_scale = as_arcsec(input_pixel_scale, what="input_pixel_scale", per_pixel=True) or input_scale
         factor = input_scale / self.pixel_scale
+        # Sizes, memory and time before any work (seeinggan.infer.sanity; warns when long).
+        sanity.check_pixel_scale(input_scale, what="input pixel scale")
+        sanity.plan_deblur(image.shape, factor, device=str(self.device),
+                           in_memory_output=out is None and image.size * factor**2 * 4 <= self.stream_threshold)
         if abs(factor - 1.0) < 1e-3:
             factor = 1.0
             work = image.astype(np.float32, copy=False)
@@ -277,6 +285,14 @@ class Deblurrer:
             out_wcs = geometry.upsampled_wcs(wcs, factor, image.shape) if wcs is not None else None
             out_scale = input_scale / factor
         work = np.ascontiguousarray(work, dtype=np.float32)
+        if sanity.has_no_signal(work):  # nothing to deblur: do not invent structure
+            logger.warning("the image has no signal (constant or all zero): returned resampled, "
+                           "not deblurred")
+            metadata = self._result_metadata(transform={}, grid=None, input_scale=input_scale,
+                                              out_scale=out_scale, factor=factor)
+            metadata["history"] = "deblur: no signal (constant image): resampled only"
+            metadata["no_signal"] = True
+            return DeblurResult(work, out_wcs, float(out_scale), metadata)
         transform, source = self._fit_transform(work, factor=factor, sky=sky, noise=noise)
         conditions, seeing_used, seeing_source = self._conditions(seeing, observed_scale)
         problems = self._check_ranges(seeing, observed_scale, work, transform)

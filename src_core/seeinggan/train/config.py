@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from seeinggan.errors import SeeingGANError
+
 __all__ = ["TrainConfig", "ConfigError"]
 
 
-class ConfigError(ValueError):
+class ConfigError(SeeingGANError, ValueError):
     """A training configuration that cannot be used (unknown key, wrong type, bad value)."""
 
 

@@ -370,7 +370,10 @@ class Trainer:
         """
         cfg = self.config
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.output_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+        from seeinggan.io.atomic import atomic_write_text
+
+        atomic_write_text(self.output_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n",
+                          overwrite=True)
         stopped = False
         session_start = time.perf_counter()
         elapsed_before = self.elapsed
