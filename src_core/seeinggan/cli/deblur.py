@@ -48,6 +48,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     existing.add_argument("--skip-existing", action="store_true",
                           help="leave existing outputs as they are (continue an interrupted run)")
+    parser.add_argument("--seeing", type=float, default=None, metavar="ARCSEC",
+                        help="seeing FWHM in arcsec (default: the header's SEEING/FWHM/PSF_FWHM keyword; "
+                             "else the middle of the model's trained range, with a warning)")
+    parser.add_argument("--sky", type=float, default=None, metavar="LEVEL",
+                        help="sky level in the input's units per pixel (default: measured on the whole HDU)")
+    parser.add_argument("--noise", type=float, default=None, metavar="SIGMA",
+                        help="per-pixel noise in the input's units (default: measured on the whole HDU)")
     parser.set_defaults(run=run)
     return parser
 
@@ -91,15 +98,22 @@ def _plan(args) -> list[tuple[Path, Path]]:
 
 
 def run(args) -> int:
+    import sys
+    import warnings
+
     from tqdm import tqdm
 
+    from seeinggan.infer.header import deblurred_header
     from seeinggan.io.fits import read_image, write_image
-
     from seeinggan.infer.sanity import check_pixel_scale
     from seeinggan.io.atomic import check_output_folder
+    from seeinggan.models.conditions import seeing_from_header
 
     if args.pixel_scale is not None:
         check_pixel_scale(args.pixel_scale, what="--pixel-scale")
+    for option, value in (("--seeing", args.seeing), ("--noise", args.noise)):
+        if value is not None and not value > 0:
+            raise CliError(f"{option} must be a positive number, got {value}")
     hdu = int(args.hdu) if args.hdu is not None and str(args.hdu).lstrip("-").isdigit() else args.hdu
     overlap = args.overlap if args.overlap == "auto" else _int_option("--overlap", args.overlap)
     jobs = _plan(args)
@@ -138,12 +152,25 @@ def run(args) -> int:
                 bar.n = done
                 bar.refresh()
 
-            result = deblurrer.deblur(
-                image.data,
-                wcs=image.wcs,
-                pixel_scale=None if image.wcs is not None else args.pixel_scale,
-                progress=progress,
-            )
+            seeing, seeing_keyword = args.seeing, "--seeing" if args.seeing is not None else None
+            if seeing is None:
+                found = seeing_from_header(image.header)
+                if found is not None:
+                    seeing, seeing_keyword = found
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = deblurrer.deblur(
+                    image.data,
+                    wcs=image.wcs,
+                    pixel_scale=None if image.wcs is not None else args.pixel_scale,
+                    progress=progress,
+                    seeing=seeing,
+                    sky=args.sky,
+                    noise=args.noise,
+                )
+        for warning in caught:
+            # One line per warning (out of the trained range, seeing assumed), naming the file.
+            print(f"seeinggan deblur: warning: {image.name}: {warning.message}", file=sys.stderr)
         meta = result.metadata
         history = [
             meta["history"],
@@ -151,7 +178,8 @@ def run(args) -> int:
             f"device {meta['settings']['device']}",
             f"deblur: input {image.name}",
         ]
-        write_image(target, result.data, header=image.header, wcs=result.wcs, history=history,
+        header = deblurred_header(image.header, meta, seeing_keyword=seeing_keyword)
+        write_image(target, result.data, header=header, wcs=result.wcs, history=history,
                     overwrite=getattr(args, "overwrite", False))
         print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at {result.pixel_scale:.4g}\"/px)")
     return 0
