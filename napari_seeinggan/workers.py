@@ -190,6 +190,11 @@ class DeblurRequest:
     device: str = "auto"
     tile: int = 256
     overlap: int = 32
+    seeing: float | None = None
+    """Seeing FWHM (arcsec) for seeing-conditioned models (from the layer's header), or None."""
+    sky: float | None = None
+    noise: float | None = None
+    """Sky and noise measured on the whole layer when only a region is deblurred, else None."""
 
 
 def deblur_updates(request: DeblurRequest, *, stop: StopFlag
@@ -210,6 +215,7 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
             request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
             should_stop=stop,
+            seeing=request.seeing, sky=request.sky, noise=request.noise,
         )
 
     return (yield from _stream(call, stop=stop, name="deblur"))

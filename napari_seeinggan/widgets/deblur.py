@@ -235,14 +235,22 @@ class DeblurWidget(Container):
             raise InputError(f"the {self.region.value} does not overlap layer {layer.name!r}")
         full = (rows.start, rows.stop, cols.start, cols.stop) == (0, data.shape[0], 0,
                                                                    data.shape[1])
+        sky = noise = None
         if not full:
+            # A region may be filled by the galaxy: sky and noise come from the whole layer.
+            from seeinggan.transforms import measure_sky_noise
+
+            sky, noise = measure_sky_noise(data)
             data = data[rows, cols]
             if wcs is not None:
                 wcs = wcs[rows, cols]  # astropy shifts CRPIX: the cut-out keeps its sky position
+        from seeinggan.models.conditions import seeing_from_header
+
+        found = seeing_from_header((layer.metadata or {}).get("header"))
         request = DeblurRequest(
             data=np.array(data, dtype=np.float32), wcs=wcs, pixel_scale=pixel_scale,
             model=entry.path, device=self.device.value, tile=int(self.tile.value),
-            overlap=int(self.overlap.value))
+            overlap=int(self.overlap.value), seeing=found[0] if found else None, sky=sky, noise=noise)
         provenance = {
             "input_layer": layer.name,
             "model": str(entry.path),

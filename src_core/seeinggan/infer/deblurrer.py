@@ -248,7 +248,8 @@ class Deblurrer:
             seeing-conditioned model without it assumes the middle of its trained range and
             warns (`AssumedSeeingWarning`); older models ignore it except for the range check.
         sky, noise : float, optional
-            Sky level and per-pixel noise of the input, in its own flux units per input pixel,
+            Sky level and per-pixel noise of the input, in its own flux units per pixel as
+            observed (per `input_pixel_scale` pixel when that is given),
             measured on the whole frame (e.g. `seeinggan.transforms.measure_sky_noise` on the
             full HDU) or from the header. Give them when `data` is a cutout filled by a galaxy:
             by default they are measured on `data` itself. Either may be given alone.
@@ -293,7 +294,7 @@ class Deblurrer:
             metadata["history"] = "deblur: no signal (constant image): resampled only"
             metadata["no_signal"] = True
             return DeblurResult(work, out_wcs, float(out_scale), metadata)
-        transform, source = self._fit_transform(work, factor=factor, sky=sky, noise=noise)
+        transform, source = self._fit_transform(work, factor=observed_scale / self.pixel_scale, sky=sky, noise=noise)
         conditions, seeing_used, seeing_source = self._conditions(seeing, observed_scale)
         problems = self._check_ranges(seeing, observed_scale, work, transform)
         grid = plan_tiles(work.shape, tile=self.tile, overlap=self.overlap, multiple=self.multiple)
@@ -313,7 +314,9 @@ class Deblurrer:
 
     def _fit_transform(self, work: np.ndarray, *, factor: float, sky: float | None, noise: float | None):
         """The intensity transform: measured on `work` (the whole resampled image), with the
-        caller's sky/noise (input units per input pixel) taking precedence where given."""
+        caller's sky/noise taking precedence where given. They are per *observed* pixel, and
+        `factor` is the observed pixel scale over the model's: flux-conserving resampling divides
+        a level by ``factor**2`` and smooths the noise (`resampled_noise_gain`)."""
         fitted = None
         if sky is None or noise is None:
             fitted = self.transform_template.fit(work)
@@ -508,9 +511,9 @@ class Deblurrer:
             As in `deblur`, counted in cutouts.
         seeing : float or sequence of float, optional
             As in `deblur`: one value for all cutouts, or one per cutout.
-        sky, noise : float, optional
+        sky, noise : float or sequence of float, optional
             As in `deblur`, one value for all cutouts (cutouts of one frame: measure the sky and
-            noise on the frame, not on each galaxy-filled cutout).
+            noise on the frame, not on each galaxy-filled cutout) or one per cutout.
         input_pixel_scale : float, optional
             As in `deblur` (cutouts already resampled from a coarser grid).
 
@@ -534,6 +537,11 @@ class Deblurrer:
         else:
             seeings = [as_arcsec(seeing, what="seeing")] * stack.shape[0]
         seeing = seeings[0] if len(set(seeings)) == 1 else None
+        skies = list(sky) if np.ndim(sky) == 1 else [sky] * stack.shape[0]
+        noises = list(noise) if np.ndim(noise) == 1 else [noise] * stack.shape[0]
+        if len(skies) != stack.shape[0] or len(noises) != stack.shape[0]:
+            raise ValueError(f"sky and noise need one value or one per cutout ({stack.shape[0]})")
+        observed_factor = observed_scale / self.pixel_scale
         factor = input_scale / self.pixel_scale
         if abs(factor - 1.0) < 1e-3:
             factor = 1.0
@@ -544,14 +552,12 @@ class Deblurrer:
             out_scale = input_scale / factor
         n, rows, cols = work.shape
         if max(rows, cols) > self.tile:
-            area = factor * factor
             results = [
                 self.deblur(
                     plane, pixel_scale=out_scale, seeing=plane_seeing, input_pixel_scale=observed_scale,
-                    sky=None if sky is None else float(sky) / area,
-                    noise=None if noise is None else float(noise) * resampled_noise_gain(factor) / area,
+                    sky=plane_sky, noise=plane_noise,
                 ).data
-                for plane, plane_seeing in zip(work, seeings)
+                for plane, plane_seeing, plane_sky, plane_noise in zip(work, seeings, skies, noises)
             ]
             metadata = self._result_metadata(
                 transform=[], grid=plan_tiles((rows, cols), tile=self.tile, overlap=self.overlap, multiple=self.multiple),
@@ -573,7 +579,10 @@ class Deblurrer:
         for first in range(0, n, self.batch_size):
             check_stop(should_stop)
             chunk = work[first : first + self.batch_size]
-            fitted = [self._fit_transform(plane, factor=factor, sky=sky, noise=noise)[0] for plane in chunk]
+            fitted = [
+                self._fit_transform(plane, factor=observed_factor, sky=skies[first + k], noise=noises[first + k])[0]
+                for k, plane in enumerate(chunk)
+            ]
             x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk)])
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)[:, rows_idx][:, :, cols_idx]
             batch = torch.from_numpy(x[:, None].astype(np.float32)).to(self.device).contiguous(memory_format=torch.channels_last)
@@ -603,7 +612,7 @@ class Deblurrer:
                 OutOfRangeWarning, stacklevel=2,
             )
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, out_of_range=problems,
-                        sky_noise_source="given" if sky is not None and noise is not None else "measured on each cutout")
+                        sky_noise_source="given" if all(v is not None for v in skies + noises) else "measured on each cutout")
         return DeblurResult(result, None, float(out_scale), metadata)
 
 
