@@ -15,6 +15,8 @@ within one tile or one training step in both cases.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import queue
 import threading
 from collections.abc import Callable, Generator
@@ -287,12 +289,19 @@ def warm_up_training_imports() -> threading.Thread:
     global _WARM_UP
     if _WARM_UP is None:
         def target() -> None:
-            import seeinggan.data  # noqa: F401
-            import seeinggan.train  # noqa: F401
-            import torch._dynamo  # noqa: F401
+            # Only a head start: napari may close (and Python shut down) while this imports, and
+            # anything failing here fails again, with its message, where the import is needed.
+            try:
+                import seeinggan.data  # noqa: F401
+                import seeinggan.train  # noqa: F401
+                import torch._dynamo  # noqa: F401
+            except BaseException as error:  # noqa: BLE001
+                logging.getLogger(__name__).debug("warm-up imports stopped: %r", error)
 
         _WARM_UP = threading.Thread(target=target, name="napari-seeinggan warm-up", daemon=True)
         _WARM_UP.start()
+        # Let a warm-up in progress finish before the interpreter tears modules down under it.
+        atexit.register(_WARM_UP.join, 10.0)
     return _WARM_UP
 
 

@@ -10,7 +10,6 @@ the live loss curves (pyqtgraph) and the preview stamps listen to.
 """
 
 import datetime as _dt
-import re
 from pathlib import Path
 
 import napari
@@ -473,23 +472,39 @@ class FinetuneWidget(Container):
     # --- saving -------------------------------------------------------------------------------
 
     def save(self, _=None) -> Path | None:
-        """Save the trained generator as a named model in the user's models folder."""
-        from seeinggan.models.io import user_models_dir
+        """Save the trained generator as a named model in the user's models folder.
+
+        The name is checked by `seeinggan.names.check_name` (the rule the command line and the
+        API use: no paths, no reserved or shipped names); a model of the same name is replaced
+        only after the user says so (`confirm_replace`).
+        """
+        from seeinggan.errors import ModelNameError, SeeingGANError
+        from seeinggan.models.io import model_paths, user_models_dir
+        from seeinggan.names import check_name
 
         if self.trainer is None:
             show_error("Fine-tune: train (or resume) before saving a model")
             return None
-        name = self.model_name.value.strip()
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            show_error(f"Fine-tune: {name!r} is not a usable model name (letters, digits, "
-                       "'_', '-', '.')")
+        try:
+            name = check_name(self.model_name.value, kind="model", what="model name")
+        except ModelNameError as error:
+            show_error(f"Fine-tune: {error}")
             return None
         folder = user_models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}.safetensors"
+        overwrite = False
+        if any(path.exists() for path in model_paths(target)):
+            if not self.confirm_replace(name):
+                self.state.message = f"not saved: a model named {name!r} exists"
+                return None
+            overwrite = True
         try:
-            path = Path(self.trainer.save_model(folder / f"{name}.safetensors", name=name))
-        except Exception as error:  # noqa: BLE001
+            path = Path(self.trainer.save_model(target, name=name, overwrite=overwrite))
+        except SeeingGANError as error:
             show_error(f"Fine-tune: could not save model {name!r}: {error}")
+            return None
+        except Exception as error:  # noqa: BLE001 - a bug: shown with its traceback
+            report_error(error, context=f"Fine-tune: could not save model {name!r}")
             return None
         self.state.saved_model = str(path)
         self.state.message = f"saved model {name!r}"
@@ -497,6 +512,18 @@ class FinetuneWidget(Container):
         show_info(f"Saved model {name!r} in {folder}")
         self.model_name.value = _default_model_name()
         return path
+
+    def confirm_replace(self, name: str) -> bool:
+        """Ask (a Qt question box, "No" by default) whether to replace the user model `name`."""
+        from qtpy.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace model?",
+                          f"A model named {name!r} exists in your models folder. Replace it?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self.native)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setObjectName("seeinggan-replace-model")
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     # --- views --------------------------------------------------------------------------------
 

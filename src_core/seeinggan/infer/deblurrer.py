@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from astropy.wcs import WCS
 
+from seeinggan.errors import InputError
 from seeinggan.infer import sanity
 from seeinggan.infer.tiling import (
     TileGrid,
@@ -108,9 +109,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     try:
         resolved = torch.device(device)
     except RuntimeError as error:
-        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or mps") from error
+        raise InputError(f"unknown device {device!r}: use auto, cpu, cuda or mps") from error
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for, but this torch has no usable CUDA GPU")
+        raise InputError("device 'cuda' was asked for, but this torch has no usable CUDA GPU")
     return resolved
 
 
@@ -179,7 +180,7 @@ class Deblurrer:
         self.multiple = int(getattr(generator, "multiple", 16))
         self.receptive_field_radius = receptive_field_radius(generator)
         if int(tile) % self.multiple or int(tile) < 2 * self.multiple:
-            raise ValueError(
+            raise InputError(
                 f"tile must be a multiple of {self.multiple} and at least {2 * self.multiple}, got {tile}"
             )
         self.tile = int(tile)
@@ -187,9 +188,9 @@ class Deblurrer:
             overlap = min(4 * self.receptive_field_radius, self.tile // 2)
         self.overlap = int(overlap)
         if not 0 <= self.overlap <= self.tile - self.multiple:
-            raise ValueError(f"overlap must be between 0 and {self.tile - self.multiple}, got {overlap}")
+            raise InputError(f"overlap must be between 0 and {self.tile - self.multiple}, got {overlap}")
         if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
         self.stream_threshold = int(stream_threshold)
         template = {k: v for k, v in (metadata.get("intensity_transform") or {}).items() if k in ("kind", "softening")}
@@ -366,20 +367,20 @@ class Deblurrer:
 
         if wcs is not None:
             if not getattr(wcs, "has_celestial", False) or wcs.naxis != 2:
-                raise ValueError("deblur needs a 2-D celestial WCS (RA/Dec axes); pass pixel_scale= otherwise")
+                raise InputError("deblur needs a 2-D celestial WCS (RA/Dec axes); pass pixel_scale= otherwise")
             scale = geometry.pixel_scale(wcs)
             if pixel_scale is not None and abs(float(pixel_scale) / scale - 1.0) > 0.01:
-                raise ValueError(
+                raise InputError(
                     f"pixel_scale={pixel_scale} arcsec/px disagrees with the WCS's {scale:.4g} arcsec/px"
                 )
             return scale
         if pixel_scale is None:
-            raise ValueError(
+            raise InputError(
                 "deblur needs the input's pixel scale: pass a celestial wcs= or pixel_scale= (arcsec/px)"
             )
         scale = float(pixel_scale)
         if not (math.isfinite(scale) and scale > 0):
-            raise ValueError(f"pixel_scale must be a positive number of arcsec/px, got {pixel_scale!r}")
+            raise InputError(f"pixel_scale must be a positive number of arcsec/px, got {pixel_scale!r}")
         return scale
 
     def _run_tiles(
@@ -527,7 +528,7 @@ class Deblurrer:
 
         stack = np.asarray(cutouts, dtype=np.float32)
         if stack.ndim != 3:
-            raise ValueError(f"deblur_cutouts takes a stack [N, H, W], got shape {stack.shape}")
+            raise InputError(f"deblur_cutouts takes a stack [N, H, W], got shape {stack.shape}")
         input_scale = self._input_scale(None, pixel_scale)
         observed_scale = as_arcsec(input_pixel_scale, what="input_pixel_scale", per_pixel=True) or input_scale
         if seeing is not None and np.ndim(seeing if not hasattr(seeing, "unit") else seeing.value) == 1:
@@ -646,13 +647,13 @@ def _as_2d(data: np.ndarray) -> np.ndarray:
     while image.ndim > 2 and image.shape[0] == 1:
         image = image[0]
     if image.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"deblur takes a 2-D image, got shape {np.shape(data)}; deblur the planes of a cube one by one"
         )
     if not np.issubdtype(image.dtype, np.number):
-        raise ValueError(f"deblur takes a numeric image, got dtype {image.dtype}")
+        raise InputError(f"deblur takes a numeric image, got dtype {image.dtype}")
     if image.size == 0:
-        raise ValueError("deblur got an empty image")
+        raise InputError("deblur got an empty image")
     return image
 
 
@@ -660,7 +661,7 @@ def _allocate_output(shape: tuple[int, int], out, threshold: int) -> np.ndarray:
     """A zeroed float32 output: the given array, a kept .npy memmap, a temporary memmap, or RAM."""
     if isinstance(out, np.ndarray):
         if out.shape != tuple(shape) or out.dtype != np.float32:
-            raise ValueError(f"out= must be a float32 array of shape {tuple(shape)}, got {out.dtype} {out.shape}")
+            raise InputError(f"out= must be a float32 array of shape {tuple(shape)}, got {out.dtype} {out.shape}")
         out[...] = 0.0
         return out
     if out is not None:
