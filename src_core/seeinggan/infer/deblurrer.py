@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from astropy.wcs import WCS
 
+from seeinggan.infer.maps import TrustMaps
 from seeinggan.infer.tiling import (
     TileGrid,
     blend_window,
@@ -68,12 +69,26 @@ class DeblurResult:
         Model name and path, settings (tile, overlap, batch size, device), pixel scales,
         the fitted intensity transform(s), date and seeinggan version; ``"history"`` is a
         one-line summary for a FITS HISTORY card.
+    maps : seeinggan.infer.maps.TrustMaps or None
+        The uncertainty and consistency maps with their WCS and summary, when asked for
+        (``deblur(..., uncertainty=True, consistency=True)``).
     """
 
     data: np.ndarray
     wcs: WCS | None
     pixel_scale: float
     metadata: dict[str, Any] = field(default_factory=dict)
+    maps: TrustMaps | None = None
+
+    @property
+    def uncertainty(self) -> np.ndarray | None:
+        """The uncertainty map (output grid, flux units), or None."""
+        return None if self.maps is None else self.maps.uncertainty
+
+    @property
+    def consistency(self) -> np.ndarray | None:
+        """The consistency (chi) map (input grid), or None."""
+        return None if self.maps is None else self.maps.consistency
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -196,6 +211,12 @@ class Deblurrer:
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
         out: str | os.PathLike | np.ndarray | None = None,
+        uncertainty: bool = False,
+        consistency: bool = False,
+        seeing: float | None = None,
+        moffat_beta: float | None = None,
+        noise: float | np.ndarray | None = None,
+        gain: float | None = None,
     ) -> DeblurResult:
         """Deblur one 2-D image onto the model's pixel grid.
 
@@ -218,14 +239,30 @@ class Deblurrer:
             A ``.npy`` path to stream the output into (memory-mapped, kept), or a float32 array
             of the output shape to fill. By default the output is in memory, or in a deleted-
             on-release temporary memory-mapped file when larger than ``stream_threshold``.
+        uncertainty : bool, optional
+            Also compute the uncertainty map: the spread over the 8 dihedral views of every tile
+            (8 times the network work; `seeinggan.infer.maps`). The output itself is unchanged.
+        consistency : bool, optional
+            Also compute the consistency (chi) map on the input grid; needs ``seeing``.
+        seeing : float, optional
+            Seeing FWHM of the input in arcsec (the PSF the consistency map re-blurs with).
+        moffat_beta : float, optional
+            Moffat index of that PSF (default `seeinggan.infer.maps.DEFAULT_MOFFAT_BETA`).
+        noise : float or numpy.ndarray, optional
+            The input's sky noise per pixel for the chi map (measured when not given).
+        gain : float, optional
+            Detector gain in e-/count: the chi map's noise then includes the source's Poisson noise.
 
         Returns
         -------
         DeblurResult
+            With ``maps`` (a `seeinggan.infer.maps.TrustMaps`) when a map was asked for.
         """
         from seeinggan import geometry
 
         image = _as_2d(data)
+        if consistency and seeing is None:
+            raise ValueError("the consistency map needs the input's seeing: pass seeing= (FWHM, arcsec)")
         input_scale = self._input_scale(wcs, pixel_scale)
         factor = input_scale / self.pixel_scale
         if abs(factor - 1.0) < 1e-3:
@@ -241,13 +278,22 @@ class Deblurrer:
         transform = self.transform_template.fit(work)
         grid = plan_tiles(work.shape, tile=self.tile, overlap=self.overlap, multiple=self.multiple)
         result = _allocate_output(work.shape, out, self.stream_threshold)
-        self._run_tiles(work, grid, transform, result, progress=progress, should_stop=should_stop)
+        spread = np.zeros(work.shape, dtype=np.float32) if uncertainty else None
+        self._run_tiles(work, grid, transform, result, progress=progress, should_stop=should_stop, spread=spread)
         if isinstance(result, np.memmap):
             result.flush()
         metadata = self._result_metadata(
             transform=transform.to_dict(), grid=grid, input_scale=input_scale, out_scale=out_scale, factor=factor
         )
-        return DeblurResult(result, out_wcs, float(out_scale), metadata)
+        maps = None
+        if uncertainty or consistency:
+            from seeinggan.infer.maps import build_maps
+
+            maps = build_maps(result, image, spread=spread, out_wcs=out_wcs, in_wcs=wcs, factor=factor,
+                              out_scale=out_scale, seeing=seeing if consistency else None,
+                              moffat_beta=moffat_beta, noise=noise, gain=gain)
+            metadata["maps"] = maps.summary.to_dict()
+        return DeblurResult(result, out_wcs, float(out_scale), metadata, maps)
 
     def _input_scale(self, wcs: WCS | None, pixel_scale: float | None) -> float:
         from seeinggan import geometry
@@ -279,6 +325,7 @@ class Deblurrer:
         *,
         progress: ProgressCallback | None,
         should_stop: StopCallback | None,
+        spread: np.ndarray | None = None,
     ) -> None:
         rows, cols = work.shape
         pad = grid.pad
@@ -294,8 +341,14 @@ class Deblurrer:
             check_stop(should_stop)
             batch_pos = positions[first : first + self.batch_size]
             tiles = np.stack([read_tile(work, grid, r, c) for r, c in batch_pos])
-            outputs = self._forward(tiles, transform)
-            for (r0, c0), tile_out in zip(batch_pos, outputs):
+            if spread is None:
+                outputs = self._forward(tiles, transform)
+            else:  # the 8 dihedral views of each tile: their variance is blended like the output
+                from seeinggan.infer.maps import dihedral_forward
+
+                outputs, variances = dihedral_forward(lambda views: self._forward(views, transform), tiles,
+                                                      views_per_pass=self.batch_size)
+            for index, ((r0, c0), tile_out) in enumerate(zip(batch_pos, outputs)):
                 # The part of this tile inside the image, in padded coordinates.
                 pr0, pr1 = max(r0, pad), min(r0 + grid.tile[0], pad + rows)
                 pc0, pc1 = max(c0, pad), min(c0 + grid.tile[1], pad + cols)
@@ -303,12 +356,16 @@ class Deblurrer:
                     continue
                 wy = win_y[pr0 - r0 : pr1 - r0] / sum_y[pr0:pr1]
                 wx = win_x[pc0 - c0 : pc1 - c0] / sum_x[pc0:pc1]
-                part = tile_out[pr0 - r0 : pr1 - r0, pc0 - c0 : pc1 - c0] * (wy[:, None] * wx[None, :])
+                weights = wy[:, None] * wx[None, :]
+                part = tile_out[pr0 - r0 : pr1 - r0, pc0 - c0 : pc1 - c0] * weights
                 out_rows = slice(pr0 - pad, pr1 - pad)
                 out_cols = slice(pc0 - pad, pc1 - pad)
                 # NaN input pixels stay NaN: every tile adds NaN there.
                 part[np.isnan(work[out_rows, out_cols])] = np.nan
                 result[out_rows, out_cols] += part.astype(np.float32)
+                if spread is not None:
+                    spread[out_rows, out_cols] += (
+                        variances[index, pr0 - r0 : pr1 - r0, pc0 - c0 : pc1 - c0] * weights).astype(np.float32)
             done += len(batch_pos)
             if progress is not None:
                 progress(done, total)

@@ -1,0 +1,488 @@
+"""Where to trust a deblurred image: the uncertainty map and the consistency (chi) map.
+
+Uncertainty map (output grid, flux units)
+-----------------------------------------
+Each tile goes through the network in its 8 dihedral views (`seeinggan.data.augment.dihedral`:
+right-angle rotations and flips), batched into one forward pass per tile
+(`dihedral_forward`); every view is transformed back (`inverse_dihedral`). The sky has no
+preferred orientation, so a restoration supported by the data comes out the same in all eight;
+structure the network invents depends on the view. The map is the population standard deviation
+of the eight outputs at each pixel, in the output's flux units (counts per output pixel), blended
+over tiles like the output (the tiles' variances are blended, then the square root taken). The
+deblurred image itself stays the plain (identity-view) output: asking for maps never changes it.
+
+Flagged pixels and the summary (`flag_unstable`, `flagged_flux_fraction`):
+
+- *source mask*: pixels of the output, smoothed by a Gaussian of ``SOURCE_SMOOTH_PIXELS`` output
+  pixels, above the sky by ``SOURCE_SIGMA`` times the smoothed image's sky noise (sky and noise by
+  `astropy.stats.sigma_clipped_stats`, MAD standard deviation, 3 sigma);
+- *flagged* (unstable): source pixels where the spread exceeds ``RELATIVE_SPREAD_THRESHOLD``
+  (20%) of the pixel's own (sky-subtracted) flux, both smoothed the same way;
+- *flagged flux fraction*: the source flux in flagged pixels over the source flux in the mask.
+
+Sub-pixel shifts of the input grid were not added: see ``docs/maps.md`` for the measurement.
+
+Consistency map (input grid, units of the input's noise)
+--------------------------------------------------------
+`consistency_map`: the output, convolved with the seeing PSF on the output grid (a circular
+Moffat of the stated FWHM and beta, `seeinggan.simulate.psf.moffat_psf`, until the model is
+conditioned on its own PSF), integrated over the input's pixels and sampled on the input grid
+(`seeinggan.geometry.zoom_to_scale` with ``conserve="flux"``: the exact inverse of the aligned
+grid that `Deblurrer.deblur` resampled onto), minus the input, divided by the input's noise:
+``chi = (B(output) - input) / sigma``. ``sigma`` is the sky noise of the input
+(`astropy.stats.sigma_clipped_stats`, MAD standard deviation) or the one given, plus, when the
+detector gain is known (``GAIN`` in e-/count), the source's Poisson noise
+``sqrt(max(input - sky, 0) / gain)``.
+
+The chi map lives on the *input* grid, with the input's WCS: only there are the noise of
+neighbouring pixels independent and the noise known, so only there is ``|chi| > 5`` a 5-sigma
+statement. On the output grid the residual would be an interpolation of it with correlated
+pixels and no noise of its own. Pixels within half a PSF width of the image border see a
+mirrored (reflected) output beyond the edge and are less reliable.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from astropy.stats import sigma_clipped_stats
+from astropy.wcs import WCS
+from scipy import ndimage, signal
+
+__all__ = [
+    "CONSISTENCY_SIGMA",
+    "DEFAULT_MOFFAT_BETA",
+    "RELATIVE_SPREAD_THRESHOLD",
+    "SOURCE_SIGMA",
+    "SOURCE_SMOOTH_PIXELS",
+    "MapsSummary",
+    "TrustMaps",
+    "build_maps",
+    "consistency_map",
+    "dihedral_forward",
+    "flag_unstable",
+    "flagged_flux_fraction",
+    "input_noise",
+    "reblur_to_input",
+    "summarise",
+]
+
+RELATIVE_SPREAD_THRESHOLD = 0.2
+"""A source pixel is flagged when the spread over the 8 views exceeds this fraction of its flux."""
+
+SOURCE_SIGMA = 3.0
+"""The source mask: smoothed output above the sky by this many times its smoothed sky noise."""
+
+SOURCE_SMOOTH_PIXELS = 2.0
+"""Gaussian sigma (output pixels) of the smoothing behind the source mask and the flags."""
+
+CONSISTENCY_SIGMA = 5.0
+"""``|chi|`` above which the consistency map says the output contradicts the input."""
+
+DEFAULT_MOFFAT_BETA = 3.5
+"""Moffat index of the re-blurring PSF when none is given (typical of seeing, as in the simulator)."""
+
+N_VIEWS = 8
+
+
+# ---------------------------------------------------------------------------------------------
+# Test-time augmentation
+# ---------------------------------------------------------------------------------------------
+
+
+def dihedral_forward(
+    forward: Callable[[np.ndarray], np.ndarray],
+    tiles: np.ndarray,
+    *,
+    views_per_pass: int = N_VIEWS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``forward`` on the 8 dihedral views of each tile; return the plain output and the variance.
+
+    Parameters
+    ----------
+    forward : callable
+        ``forward(batch [B, H, W]) -> [B, H, W]`` (flux units in and out), e.g. the
+        deblurrer's network call.
+    tiles : numpy.ndarray
+        ``[B, H, W]`` tiles. Non-square tiles are fine: the views of each orientation go in
+        their own pass.
+    views_per_pass : int, optional
+        Views per call of ``forward`` (at least the 8 of one tile: one pass per tile).
+
+    Returns
+    -------
+    output, variance : numpy.ndarray
+        ``[B, H, W]``: the identity view's output (what `forward` gives without maps), and the
+        population variance of the 8 back-transformed outputs.
+    """
+    from seeinggan.data.augment import dihedral, inverse_dihedral
+
+    n = len(tiles)
+    per_pass = max(N_VIEWS, int(views_per_pass))
+    total = np.zeros(tiles.shape, dtype=np.float64)
+    total_sq = np.zeros(tiles.shape, dtype=np.float64)
+    output = np.zeros(tiles.shape, dtype=np.float64)
+    # Views with an even number of quarter turns keep the tile's shape; odd ones transpose it.
+    for ks in ((0, 2, 4, 6), (1, 3, 5, 7)) if tiles.shape[-1] != tiles.shape[-2] else (tuple(range(N_VIEWS)),):
+        views = np.concatenate([dihedral(tiles, k) for k in ks])  # [len(ks) * n, h, w], k-major
+        outs = np.concatenate([np.asarray(forward(views[i : i + per_pass]))
+                               for i in range(0, len(views), per_pass)])
+        for j, k in enumerate(ks):
+            back = inverse_dihedral(outs[j * n : (j + 1) * n], k)
+            total += back
+            total_sq += back * back
+            if k == 0:
+                output[...] = back
+    mean = total / N_VIEWS
+    variance = np.maximum(total_sq / N_VIEWS - mean * mean, 0.0)
+    return output, variance
+
+
+# ---------------------------------------------------------------------------------------------
+# Flags and summary
+# ---------------------------------------------------------------------------------------------
+
+
+def _sky_noise(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise ValueError("cannot measure the sky noise: no finite pixel")
+    _, median, std = sigma_clipped_stats(finite, sigma=3.0, maxiters=10, stdfunc="mad_std")
+    if not std > 0:
+        std = float(np.std(finite)) or 1e-6 * float(np.max(np.abs(finite))) or 1.0
+    return float(median), float(std)
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    valid = np.isfinite(image)
+    filled = np.where(valid, image, 0.0)
+    num = ndimage.gaussian_filter(filled, sigma, mode="nearest")
+    den = ndimage.gaussian_filter(valid.astype(np.float64), sigma, mode="nearest")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out[~valid] = np.nan
+    return out
+
+
+def flag_unstable(
+    output: np.ndarray,
+    spread: np.ndarray,
+    *,
+    relative_threshold: float = RELATIVE_SPREAD_THRESHOLD,
+    sky: float | None = None,
+    noise: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """The source mask and the unstable (flagged) pixels of a deblurred image.
+
+    Parameters
+    ----------
+    output : numpy.ndarray
+        The deblurred image (flux units, NaN allowed).
+    spread : numpy.ndarray
+        Its uncertainty map (same grid and units).
+    relative_threshold : float, optional
+        Flag where the smoothed spread exceeds this fraction of the smoothed source flux.
+    sky, noise : float, optional
+        Sky level and sky noise of the *smoothed* output; measured when not given (pass them to
+        judge a cut-out with the whole image's values).
+
+    Returns
+    -------
+    source, flagged : numpy.ndarray of bool
+        The source mask and the flagged pixels (a subset of it).
+    levels : dict
+        ``sky``, ``noise`` (of the smoothed output) and the thresholds used.
+    """
+    out_s = _smooth(np.asarray(output, dtype=np.float64), SOURCE_SMOOTH_PIXELS)
+    spread_s = _smooth(np.asarray(spread, dtype=np.float64), SOURCE_SMOOTH_PIXELS)
+    if sky is None or noise is None:
+        sky, noise = _sky_noise(out_s)
+    flux = out_s - sky
+    with np.errstate(invalid="ignore"):
+        source = np.isfinite(flux) & (flux > SOURCE_SIGMA * noise)
+        flagged = source & (spread_s > relative_threshold * flux)
+    levels = {"sky": float(sky), "noise": float(noise), "source_sigma": SOURCE_SIGMA,
+              "relative_threshold": float(relative_threshold), "smooth_pixels": SOURCE_SMOOTH_PIXELS}
+    return source, flagged, levels
+
+
+def flagged_flux_fraction(
+    output: np.ndarray,
+    spread: np.ndarray,
+    *,
+    relative_threshold: float = RELATIVE_SPREAD_THRESHOLD,
+    sky: float | None = None,
+    noise: float | None = None,
+) -> float:
+    """The fraction of the source's flux that lies in flagged pixels (`flag_unstable`).
+
+    NaN when the image has no source pixel. ``sky``/``noise`` as in `flag_unstable`.
+    """
+    source, flagged, levels = flag_unstable(output, spread, relative_threshold=relative_threshold,
+                                            sky=sky, noise=noise)
+    flux = np.asarray(output, dtype=np.float64) - levels["sky"]
+    total = float(np.sum(flux[source]))
+    if not source.any() or not total > 0:
+        return float("nan")
+    return float(np.sum(flux[flagged])) / total
+
+
+# ---------------------------------------------------------------------------------------------
+# Consistency
+# ---------------------------------------------------------------------------------------------
+
+
+def input_noise(data: np.ndarray, *, noise: float | np.ndarray | None = None,
+                gain: float | None = None) -> tuple[np.ndarray | float, float]:
+    """Per-pixel noise of the input: the sky noise (given or measured) and, with a gain, Poisson.
+
+    Returns
+    -------
+    sigma, sky : float or numpy.ndarray, float
+        The noise (scalar without gain, else an image) and the measured sky level.
+    """
+    sky, measured = _sky_noise(np.asarray(data, dtype=np.float64))
+    sigma: Any = measured if noise is None else noise
+    if np.any(~(np.asarray(sigma) > 0)):
+        raise ValueError(f"noise must be positive, got {noise!r}")
+    if gain is not None:
+        if not (math.isfinite(float(gain)) and float(gain) > 0):
+            raise ValueError(f"gain must be a positive number of e-/count, got {gain!r}")
+        signal_counts = np.clip(np.nan_to_num(np.asarray(data, dtype=np.float64) - sky), 0.0, None)
+        sigma = np.sqrt(np.asarray(sigma, dtype=np.float64) ** 2 + signal_counts / float(gain))
+    return sigma, sky
+
+
+def reblur_to_input(
+    output: np.ndarray,
+    *,
+    factor: float,
+    output_pixel_scale: float,
+    seeing_fwhm: float,
+    moffat_beta: float = DEFAULT_MOFFAT_BETA,
+    input_shape: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """The output as the ground telescope would see it, on the input grid (flux per input pixel).
+
+    Convolution with a Moffat of ``seeing_fwhm`` (arcsec) on the output grid (mirror-extended at
+    the borders; NaN pixels count as their smoothed neighbourhood), then
+    `seeinggan.geometry.zoom_to_scale` by ``1 / factor`` with ``conserve="flux"`` (integration
+    over each input pixel, then sampling at its centre).
+    """
+    from seeinggan import geometry
+    from seeinggan.simulate.psf import moffat_psf
+
+    if not (math.isfinite(seeing_fwhm) and seeing_fwhm > 0):
+        raise ValueError(f"seeing FWHM must be a positive number of arcsec, got {seeing_fwhm!r}")
+    image = np.asarray(output, dtype=np.float64)
+    bad = ~np.isfinite(image)
+    if bad.any():
+        image = np.where(bad, _smooth(np.where(bad, np.nan, image), 3.0), image)
+        image = np.nan_to_num(image, nan=0.0)
+    psf = moffat_psf(fwhm=float(seeing_fwhm), beta=float(moffat_beta), pixel_scale=float(output_pixel_scale))
+    half = (np.array(psf.shape) // 2).tolist()
+    padded = np.pad(image, ((half[0], half[0]), (half[1], half[1])), mode="reflect")
+    blurred = signal.fftconvolve(padded, psf, mode="valid")
+    if float(factor) == 1.0:
+        binned = blurred
+    else:
+        binned = geometry.zoom_to_scale(blurred, factor=1.0 / float(factor), order=3, conserve="flux")
+    if input_shape is not None and binned.shape != tuple(input_shape):
+        fitted = np.full(tuple(input_shape), np.nan)
+        r, c = min(binned.shape[0], input_shape[0]), min(binned.shape[1], input_shape[1])
+        fitted[:r, :c] = binned[:r, :c]
+        binned = fitted
+    return binned
+
+
+def consistency_map(
+    output: np.ndarray,
+    data: np.ndarray,
+    *,
+    factor: float,
+    output_pixel_scale: float,
+    seeing_fwhm: float,
+    moffat_beta: float = DEFAULT_MOFFAT_BETA,
+    noise: float | np.ndarray | None = None,
+    gain: float | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The chi map ``(re-blurred output - input) / sigma`` on the input grid (module docstring).
+
+    Parameters
+    ----------
+    output : numpy.ndarray
+        The deblurred image on the output grid (flux per output pixel).
+    data : numpy.ndarray
+        The input image (flux per input pixel), the grid the output was made from.
+    factor : float
+        Input pixel scale over output pixel scale.
+    output_pixel_scale : float
+        Arcsec per output pixel.
+    seeing_fwhm : float
+        FWHM of the seeing PSF, arcsec.
+    moffat_beta : float, optional
+        Moffat index of the PSF.
+    noise : float or numpy.ndarray, optional
+        The input's sky noise per pixel (e.g. from an error map); measured when not given.
+    gain : float, optional
+        Detector gain in e-/count: adds the source's Poisson noise.
+
+    Returns
+    -------
+    chi : numpy.ndarray
+        float32, input grid; NaN where the input is NaN.
+    info : dict
+        ``noise`` (the sky noise used), ``sky``, ``seeing_fwhm``, ``moffat_beta``, ``gain``.
+    """
+    image = np.asarray(data, dtype=np.float64)
+    reblurred = reblur_to_input(output, factor=factor, output_pixel_scale=output_pixel_scale,
+                                seeing_fwhm=seeing_fwhm, moffat_beta=moffat_beta, input_shape=image.shape)
+    sigma, sky = input_noise(image, noise=noise, gain=gain)
+    chi = ((reblurred - image) / sigma).astype(np.float32)
+    chi[~np.isfinite(image)] = np.nan
+    sky_noise = float(np.median(noise)) if noise is not None else float(_sky_noise(image)[1])
+    info = {"noise": sky_noise, "noise_source": "given" if noise is not None else "measured (astropy.stats)",
+            "sky": float(sky), "seeing_fwhm": float(seeing_fwhm), "moffat_beta": float(moffat_beta),
+            "gain": None if gain is None else float(gain)}
+    return chi, info
+
+
+# ---------------------------------------------------------------------------------------------
+# The maps of one deblurred image
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MapsSummary:
+    """What the maps say about one deblurred image, in numbers.
+
+    Attributes
+    ----------
+    flagged_flux_fraction : float or None
+        Fraction of the source's flux in pixels whose spread over the 8 views exceeds
+        ``relative_threshold`` of their flux (None without the uncertainty map).
+    relative_threshold : float
+        The spread threshold, a fraction of each pixel's flux.
+    source_pixels, flagged_pixels : int
+        Sizes of the source mask and of its flagged part (output pixels).
+    chi_fraction_above : float or None
+        Fraction of the finite input pixels with ``|chi| > chi_threshold`` (None without the
+        consistency map).
+    chi_threshold : float
+        `CONSISTENCY_SIGMA`.
+    max_abs_chi : float or None
+        The largest ``|chi|``.
+    levels : dict
+        Sky and noise of the smoothed output (the source mask's), the input's noise and seeing.
+    """
+
+    flagged_flux_fraction: float | None = None
+    relative_threshold: float = RELATIVE_SPREAD_THRESHOLD
+    source_pixels: int = 0
+    flagged_pixels: int = 0
+    chi_fraction_above: float | None = None
+    chi_threshold: float = CONSISTENCY_SIGMA
+    max_abs_chi: float | None = None
+    levels: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def one_line(self) -> str:
+        """``flagged 12.3% of source flux (spread > 20% of flux); |chi| > 5 in 0.4% of input pixels``."""
+        parts = []
+        if self.flagged_flux_fraction is not None:
+            value = self.flagged_flux_fraction
+            text = "no source found" if not math.isfinite(value) else f"{100 * value:.1f}% of source flux"
+            parts.append(f"flagged {text} (spread > {100 * self.relative_threshold:.0f}% of flux)")
+        if self.chi_fraction_above is not None:
+            parts.append(f"|chi| > {self.chi_threshold:g} in {100 * self.chi_fraction_above:.1f}% of input pixels"
+                         f" (max {self.max_abs_chi:.1f})")
+        return "; ".join(parts)
+
+
+@dataclass
+class TrustMaps:
+    """The uncertainty and consistency maps of one deblurred image, each with its grid's WCS.
+
+    Attributes
+    ----------
+    uncertainty : numpy.ndarray or None
+        Spread over the 8 dihedral views, output grid, the output's flux units.
+    uncertainty_wcs : astropy.wcs.WCS or None
+        The output's WCS.
+    consistency : numpy.ndarray or None
+        Chi map on the input grid (units of the input's noise).
+    consistency_wcs : astropy.wcs.WCS or None
+        The input's WCS.
+    summary : MapsSummary
+    """
+
+    uncertainty: np.ndarray | None = None
+    uncertainty_wcs: WCS | None = None
+    consistency: np.ndarray | None = None
+    consistency_wcs: WCS | None = None
+    summary: MapsSummary = field(default_factory=MapsSummary)
+
+
+def summarise(output: np.ndarray, uncertainty: np.ndarray | None, chi: np.ndarray | None,
+              *, chi_info: dict[str, Any] | None = None) -> MapsSummary:
+    """The `MapsSummary` of an output and its maps (either map may be None)."""
+    summary = MapsSummary()
+    if uncertainty is not None:
+        source, flagged, levels = flag_unstable(output, uncertainty)
+        flux = np.asarray(output, dtype=np.float64) - levels["sky"]
+        total = float(np.sum(flux[source]))
+        summary.flagged_flux_fraction = (float(np.sum(flux[flagged])) / total
+                                         if source.any() and total > 0 else float("nan"))
+        summary.source_pixels = int(source.sum())
+        summary.flagged_pixels = int(flagged.sum())
+        summary.levels.update({"output_sky_smoothed": levels["sky"], "output_noise_smoothed": levels["noise"]})
+    if chi is not None:
+        finite = np.isfinite(chi)
+        magnitude = np.abs(chi[finite])
+        summary.chi_fraction_above = float(np.mean(magnitude > CONSISTENCY_SIGMA)) if magnitude.size else float("nan")
+        summary.max_abs_chi = float(magnitude.max()) if magnitude.size else float("nan")
+        if chi_info:
+            summary.levels.update({f"input_{k}": v for k, v in chi_info.items()})
+    return summary
+
+
+def build_maps(
+    output: np.ndarray,
+    data: np.ndarray,
+    *,
+    spread: np.ndarray | None,
+    out_wcs: WCS | None,
+    in_wcs: WCS | None,
+    factor: float,
+    out_scale: float,
+    seeing: float | None,
+    moffat_beta: float | None = None,
+    noise: float | np.ndarray | None = None,
+    gain: float | None = None,
+) -> TrustMaps:
+    """Assemble the `TrustMaps` of one `Deblurrer.deblur` call.
+
+    ``spread`` holds the tiles' blended variances (turned into a standard deviation here, in
+    place); ``seeing`` None means no consistency map.
+    """
+    maps = TrustMaps()
+    if spread is not None:
+        np.sqrt(spread, out=spread)
+        spread[~np.isfinite(output)] = np.nan
+        maps.uncertainty = spread
+        maps.uncertainty_wcs = out_wcs.deepcopy() if out_wcs is not None else None
+    chi_info = None
+    if seeing is not None:
+        beta = DEFAULT_MOFFAT_BETA if moffat_beta is None else float(moffat_beta)
+        chi, chi_info = consistency_map(np.asarray(output), np.asarray(data, dtype=np.float64), factor=factor,
+                                        output_pixel_scale=out_scale, seeing_fwhm=float(seeing),
+                                        moffat_beta=beta, noise=noise, gain=gain)
+        maps.consistency = chi
+        maps.consistency_wcs = in_wcs.deepcopy() if in_wcs is not None else None
+    maps.summary = summarise(np.asarray(output), maps.uncertainty, maps.consistency, chi_info=chi_info)
+    return maps
