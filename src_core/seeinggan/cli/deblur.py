@@ -4,6 +4,13 @@ Each input ``NAME.fits`` becomes ``OUTDIR/NAME_deblurred.fits`` with the output 
 input header's other keywords and a HISTORY line naming the model and the settings. Nothing is
 ever overwritten: an existing output, or an output that would be an input, is an error before
 any work starts. Files without a celestial WCS need ``--pixel-scale``.
+
+``--maps`` adds two image extensions after the primary image (`seeinggan.infer.maps`):
+``UNCERTAINTY`` (the spread over the 8 dihedral views, on the output grid with the primary's
+WCS, in the primary's flux units) and ``CONSISTENCY`` (the chi map on the input grid with the
+input's WCS). The seeing comes from ``--seeing`` or the header (``SEEING``, else ``FWHM``, in
+arcsec), the Moffat index from ``--moffat-beta`` or ``PSFBETA``, the gain from ``GAIN``. The
+file is written under a temporary name in OUTDIR and renamed when complete.
 """
 
 from __future__ import annotations
@@ -39,6 +46,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="input pixel scale in arcsec/px, for files without a celestial WCS")
     parser.add_argument("--hdu", default=None, metavar="N",
                         help="HDU index or EXTNAME to read (default: the first image HDU)")
+    parser.add_argument("--maps", action="store_true",
+                        help="also write UNCERTAINTY and CONSISTENCY image extensions (8x the network "
+                             "work; needs the seeing: --seeing or SEEING/FWHM in the header)")
+    parser.add_argument("--seeing", type=float, default=None, metavar="ARCSEC",
+                        help="seeing FWHM of the inputs in arcsec, for the consistency map "
+                             "(default: the header's SEEING or FWHM)")
+    parser.add_argument("--moffat-beta", type=float, default=None, metavar="BETA",
+                        help="Moffat index of the seeing PSF (default: PSFBETA in the header, else 3.5)")
     parser.set_defaults(run=run)
     return parser
 
@@ -95,6 +110,8 @@ def run(args) -> int:
         if image.wcs is None and args.pixel_scale is None:
             raise CliError(f"{image.name}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
         images.append(image)
+    if getattr(args, "maps", False):
+        psf_settings = [_psf_settings(image, args) for image in images]
 
     from seeinggan.infer import Deblurrer
 
@@ -104,7 +121,7 @@ def run(args) -> int:
     deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    for image, (_, target) in zip(images, jobs):
+    for number, (image, (_, target)) in enumerate(zip(images, jobs)):
         with tqdm(desc=image.name, unit="tile", leave=True) as bar:
 
             def progress(done: int, total: int, bar=bar) -> None:
@@ -112,11 +129,15 @@ def run(args) -> int:
                 bar.n = done
                 bar.refresh()
 
+            maps_options = {}
+            if getattr(args, "maps", False):
+                maps_options = dict(uncertainty=True, consistency=True, **psf_settings[number])
             result = deblurrer.deblur(
                 image.data,
                 wcs=image.wcs,
                 pixel_scale=None if image.wcs is not None else args.pixel_scale,
                 progress=progress,
+                **maps_options,
             )
         meta = result.metadata
         history = [
@@ -125,8 +146,14 @@ def run(args) -> int:
             f"device {meta['settings']['device']}",
             f"deblur: input {image.name}",
         ]
-        write_image(target, result.data, header=image.header, wcs=result.wcs, history=history)
-        print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at {result.pixel_scale:.4g}\"/px)")
+        if result.maps is None:
+            write_image(target, result.data, header=image.header, wcs=result.wcs, history=history)
+            summary = ""
+        else:
+            _write_with_maps(target, result, image, history)
+            summary = "; " + result.maps.summary.one_line()
+        print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at "
+              f"{result.pixel_scale:.4g}\"/px){summary}")
     return 0
 
 
@@ -135,3 +162,69 @@ def _int_option(name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise CliError(f"{name} must be an integer or 'auto', got {value!r}") from None
+
+
+def _header_float(header, *keys: str) -> float | None:
+    for key in keys:
+        try:
+            value = float(header[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if value > 0:
+            return value
+    return None
+
+
+def _psf_settings(image, args) -> dict:
+    """Seeing, Moffat index and gain for the consistency map of one input (checked before work)."""
+    seeing = args.seeing if args.seeing is not None else _header_float(image.header, "SEEING", "FWHM")
+    if seeing is None:
+        raise CliError(f"{image.name}: no SEEING or FWHM in the header; pass --seeing ARCSEC for --maps")
+    if not seeing > 0:
+        raise CliError(f"--seeing must be a positive number of arcsec, got {seeing}")
+    beta = args.moffat_beta if args.moffat_beta is not None else _header_float(image.header, "PSFBETA")
+    return {"seeing": float(seeing), "moffat_beta": beta, "gain": _header_float(image.header, "GAIN")}
+
+
+def _write_with_maps(target: Path, result, image, history: list[str]) -> None:
+    """The primary image and its UNCERTAINTY and CONSISTENCY extensions, written atomically."""
+    import os
+
+    from seeinggan.io.fits import ImageExtension, write_image
+
+    maps = result.maps
+    summary = maps.summary
+    unit = str(image.header.get("BUNIT", "")).strip()
+    levels = summary.levels
+    uncertainty = ImageExtension("UNCERTAINTY", maps.uncertainty, maps.uncertainty_wcs, {
+        **({"BUNIT": (unit, "per output pixel, as the primary image")} if unit else {}),
+        "FLAGFRAC": (_finite_or_none(summary.flagged_flux_fraction), "source flux fraction flagged unstable"),
+        "RELTHR": (summary.relative_threshold, "flag: spread > RELTHR * smoothed flux"),
+        "COMMENT": ["Uncertainty: spread (std) over the 8 flips/rotations of the",
+                    "input, each deblurred and turned back; flux units and grid (WCS)",
+                    "of the primary. Large where the output depends on orientation."],
+    })
+    consistency = ImageExtension("CONSISTENCY", maps.consistency, maps.consistency_wcs, {
+        "CHITHR": (summary.chi_threshold, "|chi| above this: output contradicts input"),
+        "SEEING": (levels.get("input_seeing_fwhm"), "[arcsec] FWHM of the re-blurring Moffat"),
+        "PSFBETA": (levels.get("input_moffat_beta"), "Moffat index of the re-blurring PSF"),
+        "NOISE": (levels.get("input_noise"), "input sky noise per input pixel"),
+        "COMMENT": ["Consistency: chi map on the INPUT grid (input WCS) = (output",
+                    "re-blurred by the seeing PSF, binned onto the input pixels, minus",
+                    "the input) / input noise. In sigma; |chi| > 5: output contradicts",
+                    "the data there."],
+    })
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        write_image(temporary, result.data, header=image.header, wcs=result.wcs, history=history,
+                    extensions=[uncertainty, consistency])
+        os.replace(temporary, target)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def _finite_or_none(value):
+    import math
+
+    return value if value is not None and math.isfinite(value) else None
