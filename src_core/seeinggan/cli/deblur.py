@@ -183,7 +183,8 @@ def _psf_settings(image, args) -> dict:
     if not seeing > 0:
         raise CliError(f"--seeing must be a positive number of arcsec, got {seeing}")
     beta = args.moffat_beta if args.moffat_beta is not None else _header_float(image.header, "PSFBETA")
-    return {"seeing": float(seeing), "moffat_beta": beta, "gain": _header_float(image.header, "GAIN")}
+    model = "kolmogorov" if str(image.header.get("PSFMODEL", "")).lower().startswith("kolmogorov") else "moffat"
+    return {"seeing": float(seeing), "moffat_beta": beta, "psf_model": model, "gain": _header_float(image.header, "GAIN")}
 
 
 def _write_with_maps(target: Path, result, image, history: list[str]) -> None:

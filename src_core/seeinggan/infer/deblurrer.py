@@ -215,6 +215,7 @@ class Deblurrer:
         consistency: bool = False,
         seeing: float | None = None,
         moffat_beta: float | None = None,
+        psf_model: str = "moffat",
         noise: float | np.ndarray | None = None,
         gain: float | None = None,
     ) -> DeblurResult:
@@ -248,6 +249,10 @@ class Deblurrer:
             Seeing FWHM of the input in arcsec (the PSF the consistency map re-blurs with).
         moffat_beta : float, optional
             Moffat index of that PSF (default `seeinggan.infer.maps.DEFAULT_MOFFAT_BETA`).
+        psf_model : {"moffat", "kolmogorov"}, optional
+            Shape of that PSF. The output is taken to carry the PSF of the model's training
+            targets (``metadata["target_psf"]``, default ``"space"``), which the re-blurring
+            kernel divides out.
         noise : float or numpy.ndarray, optional
             The input's sky noise per pixel for the chi map (measured when not given).
         gain : float, optional
@@ -291,7 +296,8 @@ class Deblurrer:
 
             maps = build_maps(result, image, spread=spread, out_wcs=out_wcs, in_wcs=wcs, factor=factor,
                               out_scale=out_scale, seeing=seeing if consistency else None,
-                              moffat_beta=moffat_beta, noise=noise, gain=gain)
+                              moffat_beta=moffat_beta, psf_model=psf_model,
+                              target_psf=self.metadata.get("target_psf", "space"), noise=noise, gain=gain)
             metadata["maps"] = maps.summary.to_dict()
         return DeblurResult(result, out_wcs, float(out_scale), metadata, maps)
 

@@ -24,21 +24,26 @@ Sub-pixel shifts of the input grid were not added: see ``docs/maps.md`` for the 
 
 Consistency map (input grid, units of the input's noise)
 --------------------------------------------------------
-`consistency_map`: the output, convolved with the seeing PSF on the output grid (a circular
-Moffat of the stated FWHM and beta, `seeinggan.simulate.psf.moffat_psf`, until the model is
-conditioned on its own PSF), integrated over the input's pixels and sampled on the input grid
+`consistency_map`: the output, convolved on the output grid with the seeing PSF (a circular
+Moffat of the stated FWHM and beta, or a Kolmogorov profile; `seeinggan.simulate.psf`) divided
+by the PSF the output already carries (the space PSF of the training targets: `reblur_kernel`),
+integrated over the input's pixels and sampled on the input grid
 (`seeinggan.geometry.zoom_to_scale` with ``conserve="flux"``: the exact inverse of the aligned
 grid that `Deblurrer.deblur` resampled onto), minus the input, divided by the input's noise:
 ``chi = (B(output) - input) / sigma``. ``sigma`` is the sky noise of the input
-(`astropy.stats.sigma_clipped_stats`, MAD standard deviation) or the one given, plus, when the
+(`sky_noise_of_input`, with `astropy.stats`: robust to a galaxy-filled cut-out) or the one
+given (``noise=``, a number or an error map), plus, when the
 detector gain is known (``GAIN`` in e-/count), the source's Poisson noise
-``sqrt(max(input - sky, 0) / gain)``.
+``sqrt(max(input - sky, 0) / gain)``, and ``PSF_MODEL_ERROR`` (2%) of the re-blurred flux in
+quadrature (the PSF model's own accuracy: a 5-sigma flag on a bright nucleus is then beyond both
+the noise and a 2% PSF error).
 
 The chi map lives on the *input* grid, with the input's WCS: only there are the noise of
 neighbouring pixels independent and the noise known, so only there is ``|chi| > 5`` a 5-sigma
 statement. On the output grid the residual would be an interpolation of it with correlated
 pixels and no noise of its own. Pixels within half a PSF width of the image border see a
-mirrored (reflected) output beyond the edge and are less reliable.
+output extended by its edge values beyond the border (light from outside the footprint is
+unknown) and are less reliable.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from scipy import ndimage, signal
 __all__ = [
     "CONSISTENCY_SIGMA",
     "DEFAULT_MOFFAT_BETA",
+    "PSF_MODEL_ERROR",
     "RELATIVE_SPREAD_THRESHOLD",
     "SOURCE_SIGMA",
     "SOURCE_SMOOTH_PIXELS",
@@ -67,6 +73,8 @@ __all__ = [
     "flag_unstable",
     "flagged_flux_fraction",
     "input_noise",
+    "reblur_kernel",
+    "sky_noise_of_input",
     "reblur_to_input",
     "summarise",
 ]
@@ -82,6 +90,10 @@ SOURCE_SMOOTH_PIXELS = 2.0
 
 CONSISTENCY_SIGMA = 5.0
 """``|chi|`` above which the consistency map says the output contradicts the input."""
+
+PSF_MODEL_ERROR = 0.02
+"""Fraction of the re-blurred flux added (in quadrature) to the chi map's noise: the accuracy of
+the PSF model itself (a sampled Moffat against the true seeing: ~1% on simulated stamps)."""
 
 DEFAULT_MOFFAT_BETA = 3.5
 """Moffat index of the re-blurring PSF when none is given (typical of seeing, as in the simulator)."""
@@ -123,22 +135,17 @@ def dihedral_forward(
 
     n = len(tiles)
     per_pass = max(N_VIEWS, int(views_per_pass))
-    total = np.zeros(tiles.shape, dtype=np.float64)
-    total_sq = np.zeros(tiles.shape, dtype=np.float64)
-    output = np.zeros(tiles.shape, dtype=np.float64)
+    backs = np.empty((N_VIEWS, *tiles.shape), dtype=np.float64)
     # Views with an even number of quarter turns keep the tile's shape; odd ones transpose it.
     for ks in ((0, 2, 4, 6), (1, 3, 5, 7)) if tiles.shape[-1] != tiles.shape[-2] else (tuple(range(N_VIEWS)),):
         views = np.concatenate([dihedral(tiles, k) for k in ks])  # [len(ks) * n, h, w], k-major
         outs = np.concatenate([np.asarray(forward(views[i : i + per_pass]))
                                for i in range(0, len(views), per_pass)])
         for j, k in enumerate(ks):
-            back = inverse_dihedral(outs[j * n : (j + 1) * n], k)
-            total += back
-            total_sq += back * back
-            if k == 0:
-                output[...] = back
-    mean = total / N_VIEWS
-    variance = np.maximum(total_sq / N_VIEWS - mean * mean, 0.0)
+            backs[k] = inverse_dihedral(outs[j * n : (j + 1) * n], k)
+    # Two passes (mean, then squared deviations): no cancellation where the views agree.
+    variance = np.var(backs, axis=0)
+    output = backs[0]
     return output, variance
 
 
@@ -236,6 +243,28 @@ def flagged_flux_fraction(
 # ---------------------------------------------------------------------------------------------
 
 
+def sky_noise_of_input(data: np.ndarray) -> tuple[float, float]:
+    """Sky level and per-pixel sky noise of an input image, robust to a galaxy-filled cut-out.
+
+    The noise is the smaller of the sigma-clipped MAD standard deviation of the pixels
+    (`astropy.stats.sigma_clipped_stats`) and the MAD standard deviation of the differences
+    between neighbouring pixels over sqrt(2) (`astropy.stats.mad_std`): on blank sky both are
+    the noise; on a stamp filled by a galaxy the first measures galaxy light, while the
+    differences cancel the smooth light (seeing-limited images vary little from pixel to pixel).
+    """
+    from astropy.stats import mad_std
+
+    values = np.asarray(data, dtype=np.float64)
+    sky, clipped = _sky_noise(values)
+    differences = np.concatenate([np.diff(values, axis=0).ravel(), np.diff(values, axis=1).ravel()])
+    differences = differences[np.isfinite(differences)]
+    if differences.size >= 16:
+        by_difference = float(mad_std(differences)) / math.sqrt(2.0)
+        if by_difference > 0:
+            return sky, min(clipped, by_difference)
+    return sky, clipped
+
+
 def input_noise(data: np.ndarray, *, noise: float | np.ndarray | None = None,
                 gain: float | None = None) -> tuple[np.ndarray | float, float]:
     """Per-pixel noise of the input: the sky noise (given or measured) and, with a gain, Poisson.
@@ -245,7 +274,7 @@ def input_noise(data: np.ndarray, *, noise: float | np.ndarray | None = None,
     sigma, sky : float or numpy.ndarray, float
         The noise (scalar without gain, else an image) and the measured sky level.
     """
-    sky, measured = _sky_noise(np.asarray(data, dtype=np.float64))
+    sky, measured = sky_noise_of_input(data)
     sigma: Any = measured if noise is None else noise
     if np.any(~(np.asarray(sigma) > 0)):
         raise ValueError(f"noise must be positive, got {noise!r}")
@@ -257,6 +286,46 @@ def input_noise(data: np.ndarray, *, noise: float | np.ndarray | None = None,
     return sigma, sky
 
 
+def reblur_kernel(
+    seeing_fwhm: float,
+    *,
+    pixel_scale: float,
+    psf_model: str = "moffat",
+    moffat_beta: float = DEFAULT_MOFFAT_BETA,
+    target_psf: str | None = "space",
+) -> np.ndarray:
+    """The kernel that takes a deblurred image to the seeing: ``seeing / target PSF``.
+
+    The output of a model trained on space images carries the space PSF (the HST-like PSF of
+    `seeinggan.simulate.psf.space_psf`, ``target_psf="space"``): re-blurring it by the whole
+    seeing would blur it twice over the space PSF's width (for a bright bulge, tens of sigma at
+    the centre). The kernel's transfer function is the seeing's (`optical_transfer_function`,
+    Moffat or Kolmogorov, truncated at the kernel's edge) divided by the target's, wherever the
+    seeing's is above 1e-4 (zero elsewhere). ``target_psf=None`` re-blurs by the seeing alone.
+
+    Returns
+    -------
+    numpy.ndarray
+        Odd-sided (8 FWHM), centred, sum 1, on the output grid.
+    """
+    from scipy import fft as sfft
+
+    from seeinggan.simulate.psf import optical_transfer_function
+
+    if not (math.isfinite(seeing_fwhm) and seeing_fwhm > 0):
+        raise ValueError(f"seeing FWHM must be a positive number of arcsec, got {seeing_fwhm!r}")
+    side = int(math.ceil(8.0 * seeing_fwhm / pixel_scale)) | 1
+    shape = (side, side)
+    otf = optical_transfer_function(psf_model, shape=shape, pixel_scale=pixel_scale, fwhm=seeing_fwhm,
+                                    beta=moffat_beta, truncate=side * pixel_scale / 2.0)
+    if target_psf is not None:
+        target = optical_transfer_function(target_psf, shape=shape, pixel_scale=pixel_scale)
+        keep = (np.abs(otf) > 1e-4) & (np.abs(target) > 1e-3)
+        otf = np.where(keep, otf / np.where(keep, target, 1.0), 0.0)
+    kernel = np.fft.fftshift(sfft.irfft2(otf, s=shape))
+    return kernel / kernel.sum()
+
+
 def reblur_to_input(
     output: np.ndarray,
     *,
@@ -264,29 +333,31 @@ def reblur_to_input(
     output_pixel_scale: float,
     seeing_fwhm: float,
     moffat_beta: float = DEFAULT_MOFFAT_BETA,
+    psf_model: str = "moffat",
+    target_psf: str | None = "space",
     input_shape: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The output as the ground telescope would see it, on the input grid (flux per input pixel).
 
-    Convolution with a Moffat of ``seeing_fwhm`` (arcsec) on the output grid (mirror-extended at
-    the borders; NaN pixels count as their smoothed neighbourhood), then
+    Convolution with `reblur_kernel` on the output grid (overlap-add; the output extended by its edge
+    values at the borders; NaN pixels count as their smoothed neighbourhood), then
     `seeinggan.geometry.zoom_to_scale` by ``1 / factor`` with ``conserve="flux"`` (integration
     over each input pixel, then sampling at its centre).
     """
     from seeinggan import geometry
-    from seeinggan.simulate.psf import moffat_psf
 
-    if not (math.isfinite(seeing_fwhm) and seeing_fwhm > 0):
-        raise ValueError(f"seeing FWHM must be a positive number of arcsec, got {seeing_fwhm!r}")
     image = np.asarray(output, dtype=np.float64)
     bad = ~np.isfinite(image)
     if bad.any():
         image = np.where(bad, _smooth(np.where(bad, np.nan, image), 3.0), image)
         image = np.nan_to_num(image, nan=0.0)
-    psf = moffat_psf(fwhm=float(seeing_fwhm), beta=float(moffat_beta), pixel_scale=float(output_pixel_scale))
-    half = (np.array(psf.shape) // 2).tolist()
-    padded = np.pad(image, ((half[0], half[0]), (half[1], half[1])), mode="reflect")
-    blurred = signal.fftconvolve(padded, psf, mode="valid")
+    kernel = reblur_kernel(float(seeing_fwhm), pixel_scale=float(output_pixel_scale), psf_model=psf_model,
+                           moffat_beta=float(moffat_beta), target_psf=target_psf)
+    half = kernel.shape[0] // 2
+    # Beyond the border the image is extended by its edge values (a compromise between a
+    # mirror, too bright for a galaxy filling a stamp, and zeros, too faint).
+    padded = np.pad(image, half, mode="edge")
+    blurred = signal.oaconvolve(padded, kernel, mode="valid")
     if float(factor) == 1.0:
         binned = blurred
     else:
@@ -307,8 +378,11 @@ def consistency_map(
     output_pixel_scale: float,
     seeing_fwhm: float,
     moffat_beta: float = DEFAULT_MOFFAT_BETA,
+    psf_model: str = "moffat",
+    target_psf: str | None = "space",
     noise: float | np.ndarray | None = None,
     gain: float | None = None,
+    psf_error: float = PSF_MODEL_ERROR,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The chi map ``(re-blurred output - input) / sigma`` on the input grid (module docstring).
 
@@ -326,10 +400,17 @@ def consistency_map(
         FWHM of the seeing PSF, arcsec.
     moffat_beta : float, optional
         Moffat index of the PSF.
+    psf_model : {"moffat", "kolmogorov"}, optional
+        The seeing PSF's shape.
+    target_psf : "space" or None, optional
+        The PSF the output already carries (`reblur_kernel`).
     noise : float or numpy.ndarray, optional
         The input's sky noise per pixel (e.g. from an error map); measured when not given.
     gain : float, optional
         Detector gain in e-/count: adds the source's Poisson noise.
+    psf_error : float, optional
+        `PSF_MODEL_ERROR`: this fraction of the re-blurred flux is added to the noise in
+        quadrature (the PSF model is not exact; 0 for the noise alone).
 
     Returns
     -------
@@ -340,14 +421,19 @@ def consistency_map(
     """
     image = np.asarray(data, dtype=np.float64)
     reblurred = reblur_to_input(output, factor=factor, output_pixel_scale=output_pixel_scale,
-                                seeing_fwhm=seeing_fwhm, moffat_beta=moffat_beta, input_shape=image.shape)
+                                seeing_fwhm=seeing_fwhm, moffat_beta=moffat_beta, psf_model=psf_model,
+                                target_psf=target_psf, input_shape=image.shape)
     sigma, sky = input_noise(image, noise=noise, gain=gain)
+    if psf_error:
+        sigma = np.sqrt(np.asarray(sigma, dtype=np.float64) ** 2
+                        + (float(psf_error) * np.nan_to_num(reblurred - sky)) ** 2)
     chi = ((reblurred - image) / sigma).astype(np.float32)
     chi[~np.isfinite(image)] = np.nan
-    sky_noise = float(np.median(noise)) if noise is not None else float(_sky_noise(image)[1])
-    info = {"noise": sky_noise, "noise_source": "given" if noise is not None else "measured (astropy.stats)",
-            "sky": float(sky), "seeing_fwhm": float(seeing_fwhm), "moffat_beta": float(moffat_beta),
-            "gain": None if gain is None else float(gain)}
+    sky_noise = float(np.median(noise)) if noise is not None else sky_noise_of_input(image)[1]
+    info = {"noise": sky_noise, "noise_source": "given" if noise is not None else "measured (sky_noise_of_input)",
+            "sky": float(sky), "seeing_fwhm": float(seeing_fwhm), "psf_model": psf_model,
+            "moffat_beta": float(moffat_beta) if psf_model == "moffat" else None, "target_psf": target_psf,
+            "gain": None if gain is None else float(gain), "psf_error": float(psf_error)}
     return chi, info
 
 
@@ -463,6 +549,8 @@ def build_maps(
     out_scale: float,
     seeing: float | None,
     moffat_beta: float | None = None,
+    psf_model: str = "moffat",
+    target_psf: str | None = "space",
     noise: float | np.ndarray | None = None,
     gain: float | None = None,
 ) -> TrustMaps:
@@ -482,7 +570,8 @@ def build_maps(
         beta = DEFAULT_MOFFAT_BETA if moffat_beta is None else float(moffat_beta)
         chi, chi_info = consistency_map(np.asarray(output), np.asarray(data, dtype=np.float64), factor=factor,
                                         output_pixel_scale=out_scale, seeing_fwhm=float(seeing),
-                                        moffat_beta=beta, noise=noise, gain=gain)
+                                        moffat_beta=beta, psf_model=psf_model, target_psf=target_psf,
+                                        noise=noise, gain=gain)
         maps.consistency = chi
         maps.consistency_wcs = in_wcs.deepcopy() if in_wcs is not None else None
     maps.summary = summarise(np.asarray(output), maps.uncertainty, maps.consistency, chi_info=chi_info)
