@@ -54,7 +54,11 @@ def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def evaluate_pair(deblurrer, folder: Path, row: dict) -> dict:
-    from seeinggan.evaluate.evaluation import flux_aperture, invented_source_positions, smoothed_noise
+    from seeinggan.evaluate.evaluation import (
+        flux_aperture,
+        invented_source_positions,
+        smoothed_noise,
+    )
     from seeinggan.geometry import pixel_scale, resample_to_grid
     from seeinggan.infer.maps import CONSISTENCY_SIGMA, flag_unstable
     from seeinggan.io.fits import read_image
@@ -66,8 +70,12 @@ def evaluate_pair(deblurrer, folder: Path, row: dict) -> dict:
     seeing = float(row["seeing_fwhm"])
     beta = float(row["moffat_beta"]) if row.get("moffat_beta") not in (None, "") else None
     gain = ground.header.get("GAIN")
+    # The sky noise as from a whole frame (the header's SKYNOISE, as `seeinggan deblur` reads it):
+    # a 7.7" stamp filled by a bright galaxy shows too little sky to measure it.
+    noise = ground.header.get("SKYNOISE")
+    psf_model = "kolmogorov" if str(row.get("psf_model", "")).startswith("kolmogorov") else "moffat"
     result = deblurrer.deblur(ground.data, wcs=ground.wcs, uncertainty=True, consistency=True,
-                              seeing=seeing, moffat_beta=beta, gain=gain)
+                              seeing=seeing, moffat_beta=beta, psf_model=psf_model, gain=gain, noise=noise)
     output, spread = np.asarray(result.data, dtype=np.float64), np.asarray(result.uncertainty, dtype=np.float64)
     shape = truth.data.shape
     if not same_grid(result.wcs, truth.wcs, output.shape):
@@ -84,7 +92,7 @@ def evaluate_pair(deblurrer, folder: Path, row: dict) -> dict:
     sigma = SMOOTH_FWHM_ARCSEC / scale / 2.3548
     error_s = _smooth(np.abs(output - truth_data), sigma)
     spread_s = _smooth(spread, sigma)
-    source, flagged, levels = flag_unstable(output, spread)
+    _, flagged, levels = flag_unstable(output, spread, pixel_noise=result.maps.summary.levels["pixel_noise"])
     bright_s = _smooth(np.abs(output - levels["sky"]), sigma)
     rho = stats.spearmanr(spread_s[aperture], error_s[aperture]).statistic if aperture.sum() > 10 else math.nan
     rho_bright = stats.spearmanr(bright_s[aperture], error_s[aperture]).statistic if aperture.sum() > 10 else math.nan
@@ -96,7 +104,7 @@ def evaluate_pair(deblurrer, folder: Path, row: dict) -> dict:
     for r, c in invented:
         f = bool(flagged[r, c])
         x, y = ground.wcs.world_to_pixel(truth.wcs.pixel_to_world(c, r))
-        ri, ci = int(round(float(y))), int(round(float(x)))
+        ri, ci = round(float(y)), round(float(x))
         k = (0 <= ri < chi.shape[0] and 0 <= ci < chi.shape[1]
              and np.isfinite(chi[ri, ci]) and abs(chi[ri, ci]) > CONSISTENCY_SIGMA)
         in_flagged += int(f)
@@ -106,7 +114,7 @@ def evaluate_pair(deblurrer, folder: Path, row: dict) -> dict:
     return {
         "name": row["name"], "class": row.get("class", ""), "seeing": seeing,
         "rho_uncertainty": float(rho), "rho_brightness": float(rho_bright),
-        "invented": int(len(invented)), "invented_flagged": in_flagged, "invented_chi": in_chi,
+        "invented": len(invented), "invented_flagged": in_flagged, "invented_chi": in_chi,
         "invented_either": in_either,
         "flagged_area": float(flagged[valid].mean()), "flagged_flux_fraction": summary.flagged_flux_fraction,
         "chi_fraction_above": summary.chi_fraction_above,
@@ -136,14 +144,14 @@ def summarise(name: str, rows: list[dict]) -> dict:
 
 def markdown(table: list[dict], *, model: str) -> str:
     lines = [
-        f"Model: `{model}`. Spearman rho between the uncertainty map and |output - truth| (both smoothed "
-        f"to {SMOOTH_FWHM_ARCSEC}\" FWHM) over the galaxy aperture, median over images; beside it the rho "
-        "of the output's brightness (a naive error predictor). Invented sources: count against the "
-        "noiseless truth, and the share of them in pixels flagged unstable, where |chi| > 5, or either; "
-        "flagged area: the share of the image flagged (the catch rate of a random flag).",
+        (f"Model: `{model}`. Spearman rho between the uncertainty map and |output - truth| (both smoothed "
+         f"to {SMOOTH_FWHM_ARCSEC}\" FWHM) over the galaxy aperture, median over images; beside it the rho "
+         "of the output's brightness (a naive error predictor). Invented sources: count against the "
+         "noiseless truth, and the share of them in pixels flagged unstable, where |chi| > 5, or either; "
+         "flagged area: the share of the image flagged (the catch rate of a random flag)."),
         "",
-        "| set | images | rho(uncertainty, error) | rho(brightness, error) | images where uncertainty wins "
-        "| invented sources | in flagged | in abs(chi)>5 | in either | flagged area | flagged flux (median) |",
+        ("| set | images | rho(uncertainty, error) | rho(brightness, error) | images where uncertainty wins "
+         "| invented sources | in flagged | in abs(chi)>5 | in either | flagged area | flagged flux (median) |"),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for t in table:

@@ -9,8 +9,10 @@ any work starts. Files without a celestial WCS need ``--pixel-scale``.
 ``UNCERTAINTY`` (the spread over the 8 dihedral views, on the output grid with the primary's
 WCS, in the primary's flux units) and ``CONSISTENCY`` (the chi map on the input grid with the
 input's WCS). The seeing comes from ``--seeing`` or the header (``SEEING``, else ``FWHM``, in
-arcsec), the Moffat index from ``--moffat-beta`` or ``PSFBETA``, the gain from ``GAIN``. The
-file is written under a temporary name in OUTDIR and renamed when complete.
+arcsec), the Moffat index from ``--moffat-beta`` or ``PSFBETA`` (``PSFMODEL = 'kolmogorov...'``
+selects a Kolmogorov profile), the gain from ``GAIN`` and the sky noise per pixel from
+``SKYNOISE``, ``SKYSIG`` or ``SKYRMS`` (else it is measured on the image). The file is written
+under a temporary name in OUTDIR and renamed when complete.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import argparse
 from pathlib import Path
 
 from seeinggan.cli import CliError
+
+NOISE_KEYWORDS = ("SKYNOISE", "SKYSIG", "SKYRMS")
+"""Header keywords read as the input's sky noise per pixel (same units as the data) for --maps."""
 
 _FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fits", ".fit", ".fts", ".gz")
 
@@ -184,7 +189,9 @@ def _psf_settings(image, args) -> dict:
         raise CliError(f"--seeing must be a positive number of arcsec, got {seeing}")
     beta = args.moffat_beta if args.moffat_beta is not None else _header_float(image.header, "PSFBETA")
     model = "kolmogorov" if str(image.header.get("PSFMODEL", "")).lower().startswith("kolmogorov") else "moffat"
-    return {"seeing": float(seeing), "moffat_beta": beta, "psf_model": model, "gain": _header_float(image.header, "GAIN")}
+    return {"seeing": float(seeing), "moffat_beta": beta, "psf_model": model,
+            "gain": _header_float(image.header, "GAIN"),
+            "noise": _header_float(image.header, *NOISE_KEYWORDS)}
 
 
 def _write_with_maps(target: Path, result, image, history: list[str]) -> None:
@@ -200,7 +207,9 @@ def _write_with_maps(target: Path, result, image, history: list[str]) -> None:
     uncertainty = ImageExtension("UNCERTAINTY", maps.uncertainty, maps.uncertainty_wcs, {
         **({"BUNIT": (unit, "per output pixel, as the primary image")} if unit else {}),
         "FLAGFRAC": (_finite_or_none(summary.flagged_flux_fraction), "source flux fraction flagged unstable"),
-        "RELTHR": (summary.relative_threshold, "flag: spread > RELTHR * smoothed flux"),
+        "RELTHR": (summary.relative_threshold, "flag: spread > RELTHR * flux + NOISETHR *"),
+        "NOISETHR": (summary.noise_threshold, "input sky noise per output pixel (PIXNOISE)"),
+        "PIXNOISE": (summary.levels.get("pixel_noise"), "input sky noise / (resampling factor)^2"),
         "COMMENT": ["Uncertainty: spread (std) over the 8 flips/rotations of the",
                     "input, each deblurred and turned back; flux units and grid (WCS)",
                     "of the primary. Large where the output depends on orientation."],
