@@ -22,9 +22,6 @@ from pathlib import Path
 
 from seeinggan.cli import CliError
 
-NOISE_KEYWORDS = ("SKYNOISE", "SKYSIG", "SKYRMS")
-"""Header keywords read as the input's sky noise per pixel (same units as the data) for --maps."""
-
 _FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fits", ".fit", ".fts", ".gz")
 
 
@@ -169,29 +166,20 @@ def _int_option(name: str, value: str) -> int:
         raise CliError(f"{name} must be an integer or 'auto', got {value!r}") from None
 
 
-def _header_float(header, *keys: str) -> float | None:
-    for key in keys:
-        try:
-            value = float(header[key])
-        except (KeyError, TypeError, ValueError):
-            continue
-        if value > 0:
-            return value
-    return None
-
-
 def _psf_settings(image, args) -> dict:
-    """Seeing, Moffat index and gain for the consistency map of one input (checked before work)."""
-    seeing = args.seeing if args.seeing is not None else _header_float(image.header, "SEEING", "FWHM")
-    if seeing is None:
+    """Seeing, PSF, gain and noise for the consistency map of one input (checked before work)."""
+    from seeinggan.infer.maps import psf_settings_from_header
+
+    settings = psf_settings_from_header(image.header)
+    if args.seeing is not None:
+        if not args.seeing > 0:
+            raise CliError(f"--seeing must be a positive number of arcsec, got {args.seeing}")
+        settings["seeing"] = float(args.seeing)
+    if settings["seeing"] is None:
         raise CliError(f"{image.name}: no SEEING or FWHM in the header; pass --seeing ARCSEC for --maps")
-    if not seeing > 0:
-        raise CliError(f"--seeing must be a positive number of arcsec, got {seeing}")
-    beta = args.moffat_beta if args.moffat_beta is not None else _header_float(image.header, "PSFBETA")
-    model = "kolmogorov" if str(image.header.get("PSFMODEL", "")).lower().startswith("kolmogorov") else "moffat"
-    return {"seeing": float(seeing), "moffat_beta": beta, "psf_model": model,
-            "gain": _header_float(image.header, "GAIN"),
-            "noise": _header_float(image.header, *NOISE_KEYWORDS)}
+    if args.moffat_beta is not None:
+        settings["moffat_beta"] = float(args.moffat_beta)
+    return settings
 
 
 def _write_with_maps(target: Path, result, image, history: list[str]) -> None:

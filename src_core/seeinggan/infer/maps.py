@@ -81,6 +81,7 @@ __all__ = [
     "flagged_flux_fraction",
     "input_noise",
     "pixel_noise_of",
+    "psf_settings_from_header",
     "reblur_kernel",
     "reblur_to_input",
     "sky_noise_of_input",
@@ -568,6 +569,34 @@ def summarise(output: np.ndarray, uncertainty: np.ndarray | None, chi: np.ndarra
         if chi_info:
             summary.levels.update({f"input_{k}": v for k, v in chi_info.items()})
     return summary
+
+
+NOISE_KEYWORDS = ("SKYNOISE", "SKYSIG", "SKYRMS")
+"""Header keywords read as the input's sky noise per pixel (the data's units)."""
+
+
+def _header_float(header, *keys: str) -> float | None:
+    for key in keys:
+        try:
+            value = float(header[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value) and value > 0:
+            return value
+    return None
+
+
+def psf_settings_from_header(header) -> dict[str, Any]:
+    """What a FITS header says for the consistency map: ``seeing`` (``SEEING``, else ``FWHM``,
+    arcsec), ``moffat_beta`` (``PSFBETA``), ``psf_model`` (``PSFMODEL`` starting with
+    "kolmogorov", else Moffat), ``gain`` (``GAIN``, e-/count) and ``noise`` (`NOISE_KEYWORDS`).
+    Missing or unusable values are None."""
+    if header is None:
+        return {"seeing": None, "moffat_beta": None, "psf_model": "moffat", "gain": None, "noise": None}
+    model = "kolmogorov" if str(header.get("PSFMODEL", "")).lower().startswith("kolmogorov") else "moffat"
+    return {"seeing": _header_float(header, "SEEING", "FWHM"), "moffat_beta": _header_float(header, "PSFBETA"),
+            "psf_model": model, "gain": _header_float(header, "GAIN"),
+            "noise": _header_float(header, *NOISE_KEYWORDS)}
 
 
 def build_maps(
