@@ -189,6 +189,10 @@ class DeblurRequest:
     device: str = "auto"
     tile: int = 256
     overlap: int = 32
+    maps: bool = False
+    """Also compute the uncertainty and consistency maps (`seeinggan.infer.maps`)."""
+    maps_options: dict = field(default_factory=dict)
+    """``seeing``, ``moffat_beta``, ``psf_model``, ``gain``, ``noise`` for the consistency map."""
 
 
 def deblur_updates(request: DeblurRequest, *, stop: StopFlag
@@ -204,11 +208,15 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
         emit(Status(f"loading model {Path(str(request.model)).stem}"))
         deblurrer = Deblurrer(request.model, device=request.device, tile=request.tile,
                               overlap=request.overlap)
-        emit(Status("deblurring"))
+        emit(Status("deblurring with maps (8 views per tile)" if request.maps else "deblurring"))
+        maps = {}
+        if request.maps:
+            options = dict(request.maps_options)
+            maps = {"uncertainty": True, "consistency": options.get("seeing") is not None, **options}
         return deblurrer.deblur(
             request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
-            should_stop=stop,
+            should_stop=stop, **maps,
         )
 
     return (yield from _stream(call, stop=stop, name="deblur"))
