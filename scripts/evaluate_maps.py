@@ -180,7 +180,10 @@ def main(argv=None) -> int:
         with open(folder / "catalogue.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))[: args.limit]
         start = time.perf_counter()
-        results = [evaluate_pair(deblurrer, folder, row) for row in rows]
+        results = []
+        for number, row in enumerate(rows, 1):
+            results.append(evaluate_pair(deblurrer, folder, row))
+            print(f"{folder.name} {number}/{len(rows)}: {json.dumps(results[-1])}", file=sys.stderr, flush=True)
         per_image[folder.name] = results
         table.append(summarise(folder.name, results))
         print(f"{folder.name}: {len(results)} images in {time.perf_counter() - start:.0f} s", file=sys.stderr)

@@ -26,6 +26,8 @@ from napari.utils.notifications import show_info, show_warning
 from napari_seeinggan.widgets._common import image_layer_choices
 
 SHAPES_NAME = "score region"
+UNSTABLE_COLUMN = "unstable flux (%)"
+"""Shown for layers deblurred with maps: % of the source light in the rectangle flagged unstable."""
 DEBOUNCE_MS = 250
 COLUMNS = ["CW-SSIM", "SSIM", "PSNR (dB)", "CW-SSIM change"]
 CELL_FORMATS = ("{:.3f}", "{:.3f}", "{:.2f}", "{:+.1f}%")
@@ -42,6 +44,8 @@ class ScoreRequest:
     reference_wcs: object = None
     tests: list[tuple[str, np.ndarray, object, np.ndarray | None]] = field(default_factory=list)
     # (name, data, wcs or None, pixel map reference (row, col) -> layer (row, col) or None)
+    maps: dict = field(default_factory=dict)
+    # test name -> (its uncertainty map, pixel noise): deblurred layers made with "maps"
 
 
 @dataclass
@@ -76,7 +80,30 @@ def _score_rows(request: ScoreRequest) -> list[dict]:
         except ValueError as error:
             raise RegionError(f"{name}: does not overlap the rectangle ({error})") from None
         on_grid[name] = image
-    return score_region(request.reference, on_grid, box=request.box)
+    rows = score_region(request.reference, on_grid, box=request.box)
+    _add_unstable_flux(request, rows)
+    return rows
+
+
+def _add_unstable_flux(request: ScoreRequest, rows: list[dict]) -> None:
+    """``row["unstable_flux"]``: the flagged fraction of the source light in the rectangle."""
+    from seeinggan.infer.maps import unstable_flux_images
+    from seeinggan.metrics import onto_region
+
+    for name, data, wcs, pixel_map in request.tests:
+        if name not in request.maps:
+            continue
+        spread, pixel_noise = request.maps[name]
+        sums = []
+        for image in unstable_flux_images(data, spread, pixel_noise=pixel_noise):
+            if wcs is not None and request.reference_wcs is not None:
+                image = onto_region(image, box=request.box, reference_wcs=request.reference_wcs, wcs=wcs)
+            else:
+                image = onto_region(image, box=request.box, pixel_map=pixel_map)
+            sums.append(float(np.nansum(image)))
+        for row in rows:
+            if row["name"] == name:
+                row["unstable_flux"] = sums[1] / sums[0] if sums[0] > 0 else float("nan")
 
 
 def _signals():
@@ -243,6 +270,11 @@ class ScoreRegionWidget(Container):
             data, wcs, _ = layer_geometry(layer)
             pixel_map = None if (wcs is not None and ref_wcs is not None) else _pixel_map(reference, layer)
             request.tests.append((layer.name, np.asarray(data), wcs, pixel_map))
+            maps = layer.metadata.get("maps") or {}
+            if maps.get("uncertainty_layer") in self._viewer.layers:
+                spread = np.asarray(self._viewer.layers[maps["uncertainty_layer"]].data)
+                if spread.shape == np.shape(data):
+                    request.maps[layer.name] = (spread, maps["summary"]["levels"]["pixel_noise"])
         return request
 
     def score(self, _event=None):
@@ -281,6 +313,11 @@ class ScoreRegionWidget(Container):
             "index": [row["name"] for row in rows],
             "columns": COLUMNS,
         }
+        if any("unstable_flux" in row for row in rows):  # deblurred with maps: the flagged fraction
+            self.table.value = {
+                "data": [[*values, round(100 * row.get("unstable_flux", float("nan")), 1)]
+                         for values, row in zip(self.table.value["data"], rows)],
+                "index": [row["name"] for row in rows], "columns": [*COLUMNS, UNSTABLE_COLUMN]}
         self.export_button.enabled = bool(rows)
         self.table.native.resizeColumnsToContents()
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]

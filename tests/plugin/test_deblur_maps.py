@@ -61,3 +61,50 @@ def test_maps_need_a_seeing_and_are_off_by_default(dock, qtbot):
     assert widget.state.status == "done", widget.state.message
     assert "ground deblurred" in viewer.layers
     assert "ground uncertainty" not in viewer.layers and widget.maps_summary.value == ""
+
+
+def test_score_region_shows_the_unstable_flux_in_the_rectangle(make_napari_viewer, qtbot, tmp_path):
+    from seeinggan.infer.maps import unstable_flux_images
+
+    from napari_seeinggan.widgets.deblur import DeblurWidget
+    from napari_seeinggan.widgets.score import SHAPES_NAME, UNSTABLE_COLUMN, ScoreRegionWidget
+
+    reset_session_sky_origin()
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-seeinggan", "galaxy_pair")
+    ground, space = viewer.layers
+    deblur = add_deblur_dock(viewer, model_dir=tmp_path)
+    assert isinstance(deblur, DeblurWidget)
+    deblur.image.value = ground
+    deblur.maps.value = True  # the sample's header gives the seeing
+    deblur.run()
+    wait_idle(qtbot, deblur)
+    assert deblur.state.status == "done", deblur.state.message
+    output = viewer.layers[f"{ground.name} deblurred"]
+    pixel_noise = deblur.last_result.maps.summary.levels["pixel_noise"]
+    # The tiny test model is nearly equivariant: give its uncertainty layer an unstable right half.
+    spread = viewer.layers[f"{ground.name} uncertainty"]
+    unstable = np.array(spread.data)
+    unstable[:, unstable.shape[1] // 2:] = 0.5 * np.abs(output.data[:, unstable.shape[1] // 2:]) + 1.0
+    spread.data = unstable
+    source_flux, flagged_flux = unstable_flux_images(output.data, unstable, pixel_noise=pixel_noise)
+    expected = flagged_flux.sum() / source_flux.sum()
+
+    score = ScoreRegionWidget(viewer)
+    viewer.window.add_dock_widget(score, name="Score region")
+    score.reference.value = output
+    score.tests.value = [output, space]
+    rows, cols = output.data.shape
+    corners = [(-0.5, -0.5), (-0.5, cols - 0.5), (rows - 0.5, cols - 0.5), (rows - 0.5, -0.5)]
+    viewer.layers[SHAPES_NAME].add_rectangles(np.array([np.asarray(output.data_to_world(c))[-2:] for c in corners]))
+    with qtbot.waitSignal(score.signals.finished, timeout=60000):
+        score.score()
+    by_name = {row["name"]: row for row in score.rows}
+    # Over the whole output the rectangle holds all of the source light and its flagged part.
+    assert 0.2 < expected < 0.8
+    assert by_name[output.name]["unstable_flux"] == pytest.approx(expected, abs=1e-6)
+    assert "unstable_flux" not in by_name[space.name]  # no maps for the space image
+    assert score.table.column_headers[-1] == UNSTABLE_COLUMN
+    row = list(score.table.row_headers).index(output.name)
+    shown = score.displayed_text(row, len(score.table.column_headers) - 1)
+    assert float(shown) == pytest.approx(round(100 * expected, 1))

@@ -85,6 +85,7 @@ __all__ = [
     "reblur_kernel",
     "reblur_to_input",
     "sky_noise_of_input",
+    "unstable_flux_images",
     "summarise",
 ]
 
@@ -258,6 +259,19 @@ def flagged_flux_fraction(
     if not source.any() or not total > 0:
         return float("nan")
     return float(np.sum(flux[source & flagged])) / total
+
+
+def unstable_flux_images(output: np.ndarray, spread: np.ndarray, *, pixel_noise: float,
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """The source flux image and its flagged part (`flag_unstable`), zero elsewhere.
+
+    Summed over any region (after flux-conserving resampling, e.g. onto a score rectangle) their
+    ratio is the flagged flux fraction of the source light in that region.
+    """
+    source, flagged, levels = flag_unstable(output, spread, pixel_noise=pixel_noise)
+    flux = np.nan_to_num(np.asarray(output, dtype=np.float64) - levels["sky"])
+    source_flux = np.where(source, flux, 0.0)
+    return source_flux, np.where(flagged, source_flux, 0.0)
 
 
 def pixel_noise_of(data: np.ndarray, *, factor: float, noise: float | np.ndarray | None = None) -> float:
