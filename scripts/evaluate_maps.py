@@ -170,7 +170,22 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="default", help="model file (default: the shipped model)")
     parser.add_argument("--markdown", type=Path, default=None, help="write the table here")
     parser.add_argument("--json", type=Path, default=None, help="write per-image rows and the table here")
+    parser.add_argument("--from-log", action="store_true",
+                        help="the FOLDERS are logs (stderr) of an earlier run: rebuild the table from "
+                             "their per-image lines (an interrupted run's finished images)")
     args = parser.parse_args(argv)
+    if args.from_log:
+        per_image: dict[str, list[dict]] = {}
+        for log in args.folders:
+            for line in log.read_text().splitlines():
+                head, _, payload = line.partition(": ")
+                if payload.startswith("{") and "/" in head:
+                    per_image.setdefault(head.split(" ")[0], []).append(json.loads(payload))
+        text = markdown([summarise(name, rows) for name, rows in per_image.items()], model=args.model)
+        print(text)
+        if args.markdown:
+            args.markdown.write_text(text)
+        return 0
 
     from seeinggan.infer import Deblurrer
 
