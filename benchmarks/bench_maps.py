@@ -28,7 +28,6 @@ def _case(size: int, maps: bool, threads: int, batch_size: int) -> dict:
     import numpy as np
     import torch
     from astropy.coordinates import SkyCoord
-
     from seeinggan import geometry
     from seeinggan.infer import Deblurrer
 
