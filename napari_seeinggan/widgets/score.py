@@ -31,6 +31,8 @@ from seeinggan.errors import InputError
 from napari_seeinggan.widgets._common import image_layer_choices
 
 SHAPES_NAME = "score region"
+UNSTABLE_COLUMN = "unstable flux (%)"
+"""Shown for layers deblurred with maps: % of the source light in the rectangle flagged unstable."""
 DEBOUNCE_MS = 250
 COLUMNS = ["Band err", "Power", 'FRC "', "CW-SSIM", "SSIM", "PSNR", "Change"]
 ROW_KEYS = ("band_error", "band_power_ratio", "frc_scale_arcsec", "cw_ssim", "ssim", "psnr", "cw_ssim_change_percent")
@@ -69,6 +71,8 @@ class ScoreRequest:
     pixel_scale: float | None = None  # arcsec per reference pixel (None: no fidelity measures)
     seeing_fwhm: float | None = None  # arcsec, sets the band of the band error and power ratio
     seeing_source: str = ""
+    maps: dict = field(default_factory=dict)
+    # test name -> (its uncertainty map, pixel noise): deblurred layers made with "maps"
 
 
 @dataclass
@@ -103,8 +107,31 @@ def _score_rows(request: ScoreRequest) -> list[dict]:
         except ValueError as error:
             raise RegionError(f"{name}: does not overlap the rectangle ({error})") from None
         on_grid[name] = image
-    return score_region(request.reference, on_grid, box=request.box, pixel_scale=request.pixel_scale,
+    rows = score_region(request.reference, on_grid, box=request.box, pixel_scale=request.pixel_scale,
                         seeing_fwhm=request.seeing_fwhm)
+    _add_unstable_flux(request, rows)
+    return rows
+
+
+def _add_unstable_flux(request: ScoreRequest, rows: list[dict]) -> None:
+    """``row["unstable_flux"]``: the flagged fraction of the source light in the rectangle."""
+    from seeinggan.infer.maps import unstable_flux_images
+    from seeinggan.metrics import onto_region
+
+    for name, data, wcs, pixel_map in request.tests:
+        if name not in request.maps:
+            continue
+        spread, pixel_noise = request.maps[name]
+        sums = []
+        for image in unstable_flux_images(data, spread, pixel_noise=pixel_noise):
+            if wcs is not None and request.reference_wcs is not None:
+                image = onto_region(image, box=request.box, reference_wcs=request.reference_wcs, wcs=wcs)
+            else:
+                image = onto_region(image, box=request.box, pixel_map=pixel_map)
+            sums.append(float(np.nansum(image)))
+        for row in rows:
+            if row["name"] == name:
+                row["unstable_flux"] = sums[1] / sums[0] if sums[0] > 0 else float("nan")
 
 
 def _signals():
@@ -284,6 +311,11 @@ class ScoreRegionWidget(Container):
             data, wcs, _ = layer_geometry(layer)
             pixel_map = None if (wcs is not None and ref_wcs is not None) else _pixel_map(reference, layer)
             request.tests.append((layer.name, np.asarray(data), wcs, pixel_map))
+            maps = layer.metadata.get("maps") or {}
+            if maps.get("uncertainty_layer") in self._viewer.layers:
+                spread = np.asarray(self._viewer.layers[maps["uncertainty_layer"]].data)
+                if spread.shape == np.shape(data):
+                    request.maps[layer.name] = (spread, maps["summary"]["levels"]["pixel_noise"])
         return request
 
     def score(self, _event=None):
@@ -325,6 +357,11 @@ class ScoreRegionWidget(Container):
             "columns": COLUMNS,
         }
         _header_tips(self.table.native)
+        if any("unstable_flux" in row for row in rows):  # deblurred with maps: the flagged fraction
+            self.table.value = {
+                "data": [[*values, round(100 * row.get("unstable_flux", float("nan")), 1)]
+                         for values, row in zip(self.table.value["data"], rows)],
+                "index": [row["name"] for row in rows], "columns": [*COLUMNS, UNSTABLE_COLUMN]}
         self.export_button.enabled = bool(rows)
         self.table.native.resizeColumnsToContents()
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
