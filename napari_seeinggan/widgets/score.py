@@ -26,6 +26,7 @@ import napari
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Table
 from napari.utils.notifications import show_info, show_warning
+from seeinggan.errors import InputError
 
 from napari_seeinggan.widgets._common import image_layer_choices
 
@@ -260,12 +261,12 @@ class ScoreRegionWidget(Container):
         reference = self.reference.value
         tests = [layer for layer in self.tests.value if layer in self._viewer.layers]
         if reference is None:
-            raise ValueError("add an image layer to score against")
+            raise InputError("add an image layer to score against")
         if not tests:
-            raise ValueError("choose at least one test layer")
+            raise InputError("choose at least one test layer")
         shapes = self.shapes_layer()
         if len(shapes.data) == 0:
-            raise ValueError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
+            raise InputError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
         chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
         vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
         world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
@@ -300,7 +301,9 @@ class ScoreRegionWidget(Container):
         rows, cols = request.box.shape
         self.status.value = f"Scoring a {cols} x {rows} pixel region of {request.reference_name}..."
         self._request = request
-        worker = create_worker(score_request, request, _start_thread=False)
+        # napari's worker sends an error to the notification manager (with its traceback);
+        # _ignore_errors: not raised a second time (the dock's slot only records it).
+        worker = create_worker(score_request, request, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._on_scored)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
@@ -351,8 +354,12 @@ class ScoreRegionWidget(Container):
         self.export_button.enabled = False
 
     def _on_error(self, error: Exception):
+        """A worker failure: napari has shown it (with its traceback); the dock says it once,
+        in its status line, without a second notification."""
+        from napari_seeinggan._errors import report_error
+
         self._clear()
-        self._report(f"scoring failed: {type(error).__name__}: {error}")
+        self.status.value = "scoring failed: " + report_error(error, context="Score region", notify=False)
 
     def _on_finished(self):
         self.busy = False
@@ -369,8 +376,11 @@ class ScoreRegionWidget(Container):
 
     def export_csv(self, path: str | Path) -> Path:
         """Write the table (with the valid fraction of each layer) to ``path`` as CSV."""
+        from seeinggan.io.atomic import atomic_open
+
         path = Path(path)
-        with path.open("w", newline="") as handle:
+        # The file dialog already asked before replacing: whole file or nothing, under the name.
+        with atomic_open(path, "w", newline="", overwrite=True) as handle:
             writer = csv.writer(handle)
             writer.writerow(["layer", "reference", "cw_ssim", "ssim", "psnr_db",
                              "cw_ssim_change_percent", "valid_fraction", "band_error", "band_power_ratio",

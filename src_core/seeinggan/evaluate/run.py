@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass
@@ -341,12 +342,28 @@ def evaluate_pair_list(
     outputs: dict[str, dict[int, np.ndarray]] = {label: {} for label in deblurrers}
     by_grid: dict[tuple, list[int]] = {}
     for index, pair in enumerate(pairs):
-        by_grid.setdefault((pair.shape, round(_space_pixel_scale(pair), 9)), []).append(index)
+        ground_scale = pair.meta.get("ground_pixel_scale")
+        ground_scale = round(float(ground_scale), 9) if _finite(ground_scale) else None
+        by_grid.setdefault((pair.shape, round(_space_pixel_scale(pair), 9), ground_scale), []).append(index)
     for label, deblurrer in deblurrers.items():
-        for (_, scale), indices in by_grid.items():
+        for (_, scale, ground_scale), indices in by_grid.items():
             check_stop(should_stop)
             stack = np.stack([pairs[i].ground for i in indices])
-            result = deblurrer.deblur_cutouts(stack, pixel_scale=scale, should_stop=should_stop)
+            # What a careful user tells the model (issue 9): each image's seeing and its observed
+            # pixel scale, and for simulated pairs (sky-subtracted, noise in the catalogue) the
+            # true sky and noise rather than levels measured on a galaxy-filled stamp.
+            seeings = [_pair_seeing(pairs[i], seeing)[0] for i in indices]
+            noises = [pairs[i].meta.get("ground_sky_noise") for i in indices]
+            known = all(_finite(v) and float(v) > 0 for v in noises)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # seeing assumed / out of range: reported per model
+                result = deblurrer.deblur_cutouts(
+                    stack, pixel_scale=scale, should_stop=should_stop,
+                    seeing=[v if math.isfinite(v) else None for v in seeings],
+                    input_pixel_scale=ground_scale,
+                    sky=[0.0] * len(indices) if known else None,
+                    noise=[float(v) for v in noises] if known else None,
+                )
             for i, image in zip(indices, result.data):
                 outputs[label][i] = image
 
