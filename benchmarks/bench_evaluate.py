@@ -98,8 +98,9 @@ def main(n: int = 16) -> None:
             with Clock() as clock:
                 evaluate_pairs(folder, model=deblurrer, rl_iterations=20, workers=workers)
             print(f"evaluate_pairs (ground, RL, default model), workers={workers}: {clock.per(n)} per pair; "
-                  f"300 pairs: {300 * clock.wall / n / 60:.1f} min wall here, {300 * clock.cpu / n / 60 / 2:.1f} min "
-                  f"on an idle 2-core machine (load average now {os.getloadavg()[0]:.1f})")
+                  f"300 pairs: {300 * clock.wall / n / 60:.1f} min wall here, {300 * clock.cpu / n / 60 / workers:.1f} min "
+                  f"on {workers} idle core(s) (load average now {os.getloadavg()[0]:.1f}; with workers=2 the "
+                  "CPU includes starting two Python processes, a few seconds per run)")
         with Clock() as clock:
             evaluate_pairs(folder, model=None, rl_iterations="auto", n_validation=20, workers=2)
         print(f"rl_iterations='auto' with 20 validation pairs, baselines only, workers=2: {clock.wall:.0f} s wall, "
