@@ -601,14 +601,17 @@ def _header_float(header, *keys: str) -> float | None:
 
 
 def psf_settings_from_header(header) -> dict[str, Any]:
-    """What a FITS header says for the consistency map: ``seeing`` (``SEEING``, else ``FWHM``,
-    arcsec), ``moffat_beta`` (``PSFBETA``), ``psf_model`` (``PSFMODEL`` starting with
+    """What a FITS header says for the consistency map: ``seeing`` (arcsec,
+    `seeinggan.models.conditions.seeing_from_header`), ``moffat_beta`` (``PSFBETA``), ``psf_model`` (``PSFMODEL`` starting with
     "kolmogorov", else Moffat), ``gain`` (``GAIN``, e-/count) and ``noise`` (`NOISE_KEYWORDS`).
     Missing or unusable values are None."""
     if header is None:
         return {"seeing": None, "moffat_beta": None, "psf_model": "moffat", "gain": None, "noise": None}
+    from seeinggan.models.conditions import seeing_from_header
+
     model = "kolmogorov" if str(header.get("PSFMODEL", "")).lower().startswith("kolmogorov") else "moffat"
-    return {"seeing": _header_float(header, "SEEING", "FWHM"), "moffat_beta": _header_float(header, "PSFBETA"),
+    found = seeing_from_header(header)
+    return {"seeing": found[0] if found else None, "moffat_beta": _header_float(header, "PSFBETA"),
             "psf_model": model, "gain": _header_float(header, "GAIN"),
             "noise": _header_float(header, *NOISE_KEYWORDS)}
 
