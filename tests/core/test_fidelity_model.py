@@ -322,3 +322,25 @@ def test_shipped_model_prints_no_lattice_on_blank_sky():
             block[5:8, 5:8] = np.nan
             ratio = peak / np.nanmedian(block)
             assert ratio < 8, f"isolated peak at period {period} px ({a:.0f}, {b:.0f}): {ratio:.1f}x"
+
+
+def test_fine_tuning_a_conditioned_model_on_plain_pairs(tmp_path):
+    """The Fine-tune dock's pairs know no PSF: a conditioned model still trains on them (the
+    dataset is asked for each pair's seeing and pixel scale, defaults where unknown)."""
+    from seeinggan.data import PairDataset
+    from seeinggan.models import save_model
+    from seeinggan.train import TrainConfig, Trainer
+
+    path = save_model(tmp_path / "cond.safetensors", _conditioned(), metadata={})
+    rng = np.random.default_rng(8)
+    pairs = [_pair_with_truth(rng) for _ in range(4)]
+    for pair in pairs:
+        pair.psf = None
+        pair.meta.pop("seeing_fwhm")
+    dataset = PairDataset(pairs, crop_size=64, augment=True)
+    config = TrainConfig(steps=2, batch_size=2, crop_size=64, structural=0.0, adversarial=0.0, device="cpu",
+                         val_every=0, preview_every=0, checkpoint_every=0, output_dir=str(tmp_path / "run"))
+    trainer = Trainer(config, train_pairs=dataset, init_model=path)
+    assert dataset.extras
+    result = trainer.run()
+    assert result.step == 2
