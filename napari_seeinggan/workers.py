@@ -15,6 +15,8 @@ within one tile or one training step in both cases.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import queue
 import threading
 from collections.abc import Callable, Generator
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from seeinggan.errors import InputError, SeeingGANError
 
 __all__ = [
     "DeblurRequest",
@@ -84,7 +87,7 @@ class Outcome:
         if self.error is None:
             return "stopped" if self.cancelled else "done"
         text = str(self.error).strip() or type(self.error).__name__
-        return text if isinstance(self.error, ValueError | OSError) else (
+        return text if isinstance(self.error, SeeingGANError | ValueError | OSError) else (
             f"{type(self.error).__name__}: {text}")
 
 
@@ -189,6 +192,11 @@ class DeblurRequest:
     device: str = "auto"
     tile: int = 256
     overlap: int = 32
+    seeing: float | None = None
+    """Seeing FWHM (arcsec) for seeing-conditioned models (from the layer's header), or None."""
+    sky: float | None = None
+    noise: float | None = None
+    """Sky and noise measured on the whole layer when only a region is deblurred, else None."""
     maps: bool = False
     """Also compute the uncertainty and consistency maps (`seeinggan.infer.maps`)."""
     maps_options: dict = field(default_factory=dict)
@@ -212,11 +220,15 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
         maps = {}
         if request.maps:
             options = dict(request.maps_options)
-            maps = {"uncertainty": True, "consistency": options.get("seeing") is not None, **options}
+            options.pop("seeing", None)  # the request's seeing serves the model and the chi map
+            header_noise = options.pop("noise", None)  # the layer-wide measurement wins
+            maps = {"uncertainty": True, "consistency": request.seeing is not None, **options}
+        noise = request.noise if request.noise is not None else (header_noise if request.maps else None)
         return deblurrer.deblur(
             request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
-            should_stop=stop, **maps,
+            should_stop=stop,
+            seeing=request.seeing, sky=request.sky, noise=noise, **maps,
         )
 
     return (yield from _stream(call, stop=stop, name="deblur"))
@@ -258,11 +270,11 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
     if request.folder is not None:
         return pairs_api.folder_pairs(Path(request.folder))
     if request.frames is None:
-        raise ValueError("choose a ground layer and a space layer, or a folder of pairs")
+        raise InputError("choose a ground layer and a space layer, or a folder of pairs")
     ground, ground_wcs, space, space_wcs = request.frames
     if request.regions is not None:
         if not request.regions:
-            raise ValueError("draw at least one rectangle on the shapes layer to train on")
+            raise InputError("draw at least one rectangle on the shapes layer to train on")
         return pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs,
                                             request.regions)
 
@@ -288,13 +300,19 @@ def warm_up_training_imports() -> threading.Thread:
     global _WARM_UP
     if _WARM_UP is None:
         def target() -> None:
-            import torch._dynamo  # noqa: F401
-
-            import seeinggan.data  # noqa: F401
-            import seeinggan.train  # noqa: F401
+            # Only a head start: napari may close (and Python shut down) while this imports, and
+            # anything failing here fails again, with its message, where the import is needed.
+            try:
+                import seeinggan.data  # noqa: F401
+                import seeinggan.train  # noqa: F401
+                import torch._dynamo  # noqa: F401
+            except BaseException as error:  # noqa: BLE001
+                logging.getLogger(__name__).debug("warm-up imports stopped: %r", error)
 
         _WARM_UP = threading.Thread(target=target, name="napari-seeinggan warm-up", daemon=True)
         _WARM_UP.start()
+        # Let a warm-up in progress finish before the interpreter tears modules down under it.
+        atexit.register(_WARM_UP.join, 10.0)
     return _WARM_UP
 
 
@@ -355,7 +373,7 @@ def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[An
     emit(Status("cutting training pairs"))
     pairs = build_pairs(request, stop=stop, emit=emit)
     if len(pairs) < 2:
-        raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
+        raise InputError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
                          "(a bigger overlap of the two layers, or more rectangles)")
     emit(Status(pairs_summary(pairs)))
     train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,
