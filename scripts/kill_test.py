@@ -1,6 +1,6 @@
 """``kill -9`` of ``seeinggan deblur`` and ``seeinggan train`` at random moments; print the counts.
 
-    python scripts/kill_test.py [--deblur-kills 20] [--train-kills 5] [--seed 0]
+    python scripts/kill_test.py [--deblur-kills 20] [--train-kills 5] [--seed 0] [--parallel 1]
 
 Deblur: a clean run first gives the reference outputs (6 inputs, a tiny model, 2x upsampling) and
 its duration T. Each trial starts the same command into a fresh folder, sends SIGKILL after a
@@ -27,7 +27,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +95,8 @@ def _check_outputs(out: Path, reference: dict) -> list[str]:
     return problems
 
 
-def run_deblur_kills(kills: int, *, seed: int = 0, work: Path | None = None, log=print) -> dict:
+def run_deblur_kills(kills: int, *, seed: int = 0, work: Path | None = None, log=print,
+                     parallel: int = 1) -> dict:
     """`kills` random kill -9 trials of ``seeinggan deblur``; returns the counts."""
     from seeinggan.io.atomic import is_temporary
     from seeinggan.io.fits import read_image
@@ -110,35 +113,41 @@ def run_deblur_kills(kills: int, *, seed: int = 0, work: Path | None = None, log
     reference = {p.name: read_image(p).data for p in (work / "reference").glob("*_deblurred.fits")}
     counts = {"kills": 0, "partial_outputs": 0, "complete_outputs_seen": 0, "temporaries_left": 0,
               "reruns_ok": 0, "reruns_failed": 0, "duration_s": round(duration, 2)}
-    for trial in range(kills):
-        out = work / f"trial{trial}"
-        delay = rng.uniform(0.1, 1.1) * duration
+    delays = [rng.uniform(0.1, 1.1) * duration for _ in range(kills)]
+    lock = threading.Lock()
+
+    def trial(index: int) -> None:
+        out = work / f"trial{index}"
+        delay = delays[index]
         process = subprocess.Popen(_deblur_command(inputs, model, out), env=_env(),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
-        if process.poll() is None:
+        killed = process.poll() is None
+        if killed:
             process.send_signal(signal.SIGKILL)
-            counts["kills"] += 1
         process.wait()
         problems = _check_outputs(out, reference)
-        counts["partial_outputs"] += len(problems)
-        counts["complete_outputs_seen"] += len(list(out.glob("*_deblurred.fits"))) - len(problems)
+        seen = len(list(out.glob("*_deblurred.fits"))) - len(problems) if out.exists() else 0
         leftovers = [p for p in out.iterdir() if is_temporary(p)] if out.exists() else []
-        counts["temporaries_left"] += len(leftovers)
         rerun = subprocess.run(_deblur_command(inputs, model, out), env=_env(), capture_output=True,
                                text=True, check=False)
         after = _check_outputs(out, reference)
         whole = len(list(out.glob("*_deblurred.fits"))) == N_INPUTS
         stale = [p for p in out.iterdir() if is_temporary(p)]
-        if rerun.returncode == 0 and not after and whole and not stale:
-            counts["reruns_ok"] += 1
-        else:
-            counts["reruns_failed"] += 1
-            log(f"trial {trial}: rerun rc {rerun.returncode}, problems {after}, stale {stale}, "
-                f"{rerun.stderr[-500:]}")
-        log(f"deblur trial {trial}: killed after {delay:.2f} s; {len(problems)} partial, "
-            f"{len(leftovers)} temporaries left, rerun {'ok' if rerun.returncode == 0 else 'FAILED'}")
+        ok = rerun.returncode == 0 and not after and whole and not stale
+        with lock:
+            counts["kills"] += int(killed)
+            counts["partial_outputs"] += len(problems)
+            counts["complete_outputs_seen"] += seen
+            counts["temporaries_left"] += len(leftovers)
+            counts["reruns_ok" if ok else "reruns_failed"] += 1
+            log(f"deblur trial {index}: {'killed' if killed else 'finished before the kill'} after "
+                f"{delay:.2f} s; {seen} whole outputs, {len(problems)} partial, {len(leftovers)} "
+                f"temporaries left; rerun {'ok' if ok else 'FAILED: ' + str(after) + str(stale) + rerun.stderr[-300:]}")
         shutil.rmtree(out, ignore_errors=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        list(pool.map(trial, range(kills)))
     return counts
 
 
@@ -214,10 +223,12 @@ def main(argv=None) -> int:
     parser.add_argument("--deblur-kills", type=int, default=20)
     parser.add_argument("--train-kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--parallel", type=int, default=1, help="deblur trials at once")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="kill_test_"))
     try:
-        deblur = run_deblur_kills(args.deblur_kills, seed=args.seed, work=work / "deblur")
+        deblur = run_deblur_kills(args.deblur_kills, seed=args.seed, work=work / "deblur",
+                                  parallel=args.parallel)
         train = run_train_kills(args.train_kills, seed=args.seed, work=work / "train")
     finally:
         shutil.rmtree(work, ignore_errors=True)
