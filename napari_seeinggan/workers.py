@@ -192,6 +192,15 @@ class DeblurRequest:
     device: str = "auto"
     tile: int = 256
     overlap: int = 32
+    seeing: float | None = None
+    """Seeing FWHM (arcsec) for seeing-conditioned models (from the layer's header), or None."""
+    sky: float | None = None
+    noise: float | None = None
+    """Sky and noise measured on the whole layer when only a region is deblurred, else None."""
+    maps: bool = False
+    """Also compute the uncertainty and consistency maps (`seeinggan.infer.maps`)."""
+    maps_options: dict = field(default_factory=dict)
+    """``seeing``, ``moffat_beta``, ``psf_model``, ``gain``, ``noise`` for the consistency map."""
 
 
 def deblur_updates(request: DeblurRequest, *, stop: StopFlag
@@ -207,11 +216,19 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
         emit(Status(f"loading model {Path(str(request.model)).stem}"))
         deblurrer = Deblurrer(request.model, device=request.device, tile=request.tile,
                               overlap=request.overlap)
-        emit(Status("deblurring"))
+        emit(Status("deblurring with maps (8 views per tile)" if request.maps else "deblurring"))
+        maps = {}
+        if request.maps:
+            options = dict(request.maps_options)
+            options.pop("seeing", None)  # the request's seeing serves the model and the chi map
+            header_noise = options.pop("noise", None)  # the layer-wide measurement wins
+            maps = {"uncertainty": True, "consistency": request.seeing is not None, **options}
+        noise = request.noise if request.noise is not None else (header_noise if request.maps else None)
         return deblurrer.deblur(
             request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
             should_stop=stop,
+            seeing=request.seeing, sky=request.sky, noise=noise, **maps,
         )
 
     return (yield from _stream(call, stop=stop, name="deblur"))
