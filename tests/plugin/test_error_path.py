@@ -46,7 +46,8 @@ def finetune(make_napari_viewer, tmp_path):
     widget = FinetuneWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Fine-tune")
     config = TrainConfig(steps=1, batch_size=2, crop_size=32, base_channels=4,
-                         critic_base_channels=4, device="cpu", output_dir=str(tmp_path / "run"))
+                         critic_base_channels=4, structural=0.0, device="cpu",
+                         output_dir=str(tmp_path / "run"))
     widget.trainer = Trainer(config, train_pairs=[(np.zeros((1, 32, 32), np.float32),) * 2] * 2)
     return widget
 

@@ -156,7 +156,8 @@ def run(args) -> int:
     for image in images:
         scale = image.pixel_scale if image.wcs is not None else args.pixel_scale
         factor = check_pixel_scale(scale, what=f"{image.name}: pixel scale") / deblurrer.pixel_scale
-        needed += image.data.shape[-2] * image.data.shape[-1] * factor**2 * 4 + 2880 * 4
+        planes = 3 if getattr(args, "maps", False) else 1  # --maps adds two extensions
+        needed += image.data.shape[-2] * image.data.shape[-1] * factor**2 * 4 * planes + 2880 * 4
     check_output_folder(args.output_dir, needed_bytes=needed, what=f"{len(images)} deblurred image(s)")
     for number, (image, (_, target)) in enumerate(zip(images, jobs)):
         with tqdm(desc=image.name, unit="tile", leave=True) as bar:
