@@ -22,7 +22,6 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.visualization import ZScaleInterval
 from astropy.wcs import WCS
-
 from seeinggan import geometry
 from seeinggan.io.fits import FitsImage
 

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
-
 from seeinggan import geometry
 from seeinggan.io.fits import FitsWriteError, write_image
 

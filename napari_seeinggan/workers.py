@@ -15,6 +15,8 @@ within one tile or one training step in both cases.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import queue
 import threading
 from collections.abc import Callable, Generator
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from seeinggan.errors import InputError, SeeingGANError
 
 __all__ = [
     "DeblurRequest",
@@ -84,7 +87,7 @@ class Outcome:
         if self.error is None:
             return "stopped" if self.cancelled else "done"
         text = str(self.error).strip() or type(self.error).__name__
-        return text if isinstance(self.error, ValueError | OSError) else (
+        return text if isinstance(self.error, SeeingGANError | ValueError | OSError) else (
             f"{type(self.error).__name__}: {text}")
 
 
@@ -188,9 +191,16 @@ class DeblurRequest:
     model: str | Path
     device: str = "auto"
     tile: int = 256
-    overlap: int | str = 32
+    overlap: int | str = "auto"
     seeing: float | None = None
-    """Seeing FWHM (arcsec), passed on when the model's `Deblurrer.deblur` takes ``seeing``."""
+    """Seeing FWHM (arcsec) for seeing-conditioned models (from the layer's header), or None."""
+    sky: float | None = None
+    noise: float | None = None
+    """Sky and noise measured on the whole layer when only a region is deblurred, else None."""
+    maps: bool = False
+    """Also compute the uncertainty and consistency maps (`seeinggan.infer.maps`)."""
+    maps_options: dict = field(default_factory=dict)
+    """``seeing``, ``moffat_beta``, ``psf_model``, ``gain``, ``noise`` for the consistency map."""
 
 
 def _accepts(function, name: str) -> bool:
@@ -229,14 +239,20 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
         emit(Status(f"loading model {Path(str(request.model)).stem}"))
         deblurrer = Deblurrer(request.model, device=request.device, tile=request.tile,
                               overlap=request.overlap)
-        extra = {}
-        if request.seeing and _accepts(deblurrer.deblur, "seeing"):
-            extra["seeing"] = float(request.seeing)
-        emit(Status(_resampling_message(request, deblurrer.pixel_scale)))
+        emit(Status(_resampling_message(request, deblurrer.pixel_scale)
+                    + (" (then maps: 8 views per tile)" if request.maps else "")))
+        maps = {}
+        if request.maps:
+            options = dict(request.maps_options)
+            options.pop("seeing", None)  # the request's seeing serves the model and the chi map
+            header_noise = options.pop("noise", None)  # the layer-wide measurement wins
+            maps = {"uncertainty": True, "consistency": request.seeing is not None, **options}
+        noise = request.noise if request.noise is not None else (header_noise if request.maps else None)
         result = deblurrer.deblur(
             request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
-            should_stop=stop, **extra,
+            should_stop=stop,
+            seeing=request.seeing, sky=request.sky, noise=noise, **maps,
         )
         rows, cols = result.data.shape[-2:]
         emit(Status(f"adding the {cols} x {rows} px result"))
@@ -281,11 +297,11 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
     if request.folder is not None:
         return pairs_api.folder_pairs(Path(request.folder))
     if request.frames is None:
-        raise ValueError("choose a ground layer and a space layer, or a folder of pairs")
+        raise InputError("choose a ground layer and a space layer, or a folder of pairs")
     ground, ground_wcs, space, space_wcs = request.frames
     if request.regions is not None:
         if not request.regions:
-            raise ValueError("draw at least one rectangle on the shapes layer to train on")
+            raise InputError("draw at least one rectangle on the shapes layer to train on")
         return pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs,
                                             request.regions)
 
@@ -336,18 +352,19 @@ def warm_up_training_imports() -> threading.Thread:
     global _WARM_UP
     if _WARM_UP is None:
         def target() -> None:
-            import torch._dynamo  # noqa: F401
-
-            import seeinggan.data  # noqa: F401
-            import seeinggan.train  # noqa: F401
+            # Only a head start: napari may close (and Python shut down) while this imports, and
+            # anything failing here fails again, with its message, where the import is needed.
+            try:
+                import seeinggan.data  # noqa: F401
+                import seeinggan.train  # noqa: F401
+                import torch._dynamo  # noqa: F401
+            except BaseException as error:  # noqa: BLE001
+                logging.getLogger(__name__).debug("warm-up imports stopped: %r", error)
 
         _WARM_UP = threading.Thread(target=target, name="napari-seeinggan warm-up", daemon=True)
         _WARM_UP.start()
-        # A script that closes napari at once must not exit while this thread imports torch:
-        # the interpreter would tear modules down under it (tracebacks, or a segfault at exit).
-        import atexit
-
-        atexit.register(_WARM_UP.join, 60)
+        # Let a warm-up in progress finish before the interpreter tears modules down under it.
+        atexit.register(_WARM_UP.join, 10.0)
     return _WARM_UP
 
 
@@ -408,7 +425,7 @@ def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[An
     emit(Status("cutting training pairs"))
     pairs = build_pairs(request, stop=stop, emit=emit)
     if len(pairs) < 2:
-        raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)}: in the "
+        raise InputError(f"need at least 2 training pairs, got {pairs_summary(pairs)}: in the "
                          "dock, lower 'stamp size' (advanced), or choose 'pairs from: rectangles "
                          "on a shapes layer' and draw (or load from a .reg file) more rectangles, "
                          "or open a larger space image of the field")

@@ -12,6 +12,7 @@ from pathlib import Path
 import napari
 import numpy as np
 from magicgui.widgets import (
+    CheckBox,
     ComboBox,
     Container,
     FloatSpinBox,
@@ -21,7 +22,9 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.errors import InputError
 
+from napari_seeinggan._errors import install_log_forwarding, report_error
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -98,6 +101,7 @@ class DeblurWidget(ScrollableDock):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
         self._viewer = viewer
         self.state = DeblurState()
         self.registry = model_registry()
@@ -142,12 +146,21 @@ class DeblurWidget(ScrollableDock):
         self.message = Label(label="", value="")
         self.extend([self.image, self.pixel_scale, self.seeing, self.model, self.device,
                      self.region, self.shapes])
+        # Trust maps (issue 10): uncertainty over the 8 flips/rotations, chi against the input.
+        # (The consistency map uses the seeing box above, prefilled from SEEING or FWHM.)
+        self.maps = CheckBox(text="maps: uncertainty and consistency", value=False,
+                             tooltip="Also make '<name> uncertainty' (spread over 8 flips/rotations; "
+                                     "8x slower) and '<name> consistency' (chi against the input) layers")
+        self.extend([self.maps])
+        self.maps_summary = Label(value="")
         # magicgui inserts its own widgets before any native one: the sections below are added
         # natively, in order, after the magicgui form.
         self.controls = Container(labels=True, widgets=[
             Container(widgets=[self.deblur_button, self.cancel_button], layout="horizontal",
                       labels=False),
             self.progress, self.message])
+        self.controls.append(self.maps_summary)
+        self.maps_summary.native.setWordWrap(True)
         self.body.layout().addWidget(collapsible("advanced", self.advanced))
         self.body.layout().addWidget(self.controls.native)
         self.body.layout().addStretch(1)
@@ -273,33 +286,44 @@ class DeblurWidget(ScrollableDock):
 
         layer = self.image.value
         if layer is None:
-            raise ValueError("open or select an image layer to deblur")
+            raise InputError("open or select an image layer to deblur")
         entry = self.model.value
         if not isinstance(entry, ModelEntry):
-            raise ValueError("choose a model (none is installed yet: load one from a file, or "
+            raise InputError("choose a model (none is installed yet: load one from a file, or "
                              "train one in the Fine-tune dock)")
         data, wcs, pixel_scale = layer_geometry(layer)
         if wcs is None:
             pixel_scale = float(self.pixel_scale.value) or None
             if pixel_scale is None:
-                raise ValueError(f"layer {layer.name!r} has no celestial WCS: type its pixel "
+                raise InputError(f"layer {layer.name!r} has no celestial WCS: type its pixel "
                                  "scale (arcsec per pixel) in the 'pixel scale' box")
         data = np.asarray(data)
         if data.ndim != 2:
-            raise ValueError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
+            raise InputError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
         rows, cols = self._region_slices(layer, data.shape)
         if rows.stop - rows.start < 2 or cols.stop - cols.start < 2:
-            raise ValueError(f"the {self.region.value} does not overlap layer {layer.name!r}")
+            raise InputError(f"the {self.region.value} does not overlap layer {layer.name!r}")
         full = (rows.start, rows.stop, cols.start, cols.stop) == (0, data.shape[0], 0,
                                                                    data.shape[1])
+        sky = noise = None
         if not full:
+            # A region may be filled by the galaxy: sky and noise come from the whole layer.
+            from seeinggan.transforms import measure_sky_noise
+
+            sky, noise = measure_sky_noise(data)
             data = data[rows, cols]
             if wcs is not None:
                 wcs = wcs[rows, cols]  # astropy shifts CRPIX: the cut-out keeps its sky position
+        from seeinggan.models.conditions import seeing_from_header
+
+        found = seeing_from_header((layer.metadata or {}).get("header"))
         request = DeblurRequest(
             data=np.array(data, dtype=np.float32), wcs=wcs, pixel_scale=pixel_scale,
             model=entry.path, device=self.device.value, tile=int(self.tile.value),
-            overlap=self.overlap_setting(), seeing=float(self.seeing.value) or None)
+            overlap=self.overlap_setting(), sky=sky, noise=noise,
+            seeing=float(self.seeing.value) if self.seeing.value > 0 else (found[0] if found else None))
+        if self.maps.value:
+            request.maps, request.maps_options = True, self._maps_options(layer)
         provenance = {
             "input_layer": layer.name,
             "model": str(entry.path),
@@ -320,6 +344,20 @@ class DeblurWidget(ScrollableDock):
         value = int(self.overlap.value)
         return "auto" if value == AUTO_OVERLAP else value
 
+    def _maps_options(self, layer) -> dict:
+        """Seeing (the dock's, else the layer header's), PSF, gain and noise for the maps."""
+        from seeinggan.infer.maps import psf_settings_from_header
+
+        from napari_seeinggan._layers import header_for_layer
+
+        options = psf_settings_from_header(header_for_layer(layer.metadata))
+        if self.seeing.value > 0:
+            options["seeing"] = float(self.seeing.value)
+        if options["seeing"] is None:
+            raise ValueError(f"the consistency map needs the seeing of {layer.name!r}: set "
+                             "seeing (\") in the dock (its header has no SEEING or FWHM)")
+        return options
+
     def _region_slices(self, layer, shape) -> tuple[slice, slice]:
         """Rows and columns of ``layer`` to deblur, from the region choice."""
         if self.region.value == WHOLE_LAYER:
@@ -333,7 +371,7 @@ class DeblurWidget(ScrollableDock):
         else:
             shapes = self.shapes.value
             if shapes is None or len(shapes.data) == 0:
-                raise ValueError("draw a rectangle on a shapes layer first (region: drawn "
+                raise InputError("draw a rectangle on a shapes layer first (region: drawn "
                                  "rectangle)")
             chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
             vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
@@ -356,7 +394,7 @@ class DeblurWidget(ScrollableDock):
         self._input_layer = self.image.value
         self._input_pixel_scale = request.pixel_scale
         self._stop = StopFlag()
-        assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0,
+        assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0, "maps_summary": "",
                           "message": f"deblurring {provenance['input_layer']}"})
         from napari.utils import cancelable_progress
 
@@ -365,11 +403,14 @@ class DeblurWidget(ScrollableDock):
         worker = make_worker(deblur_updates, request, stop=self._stop)
         worker.yielded.connect(self._on_update)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._fail)
+        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
         worker.finished.connect(self._on_finished)
         self.worker = worker
         worker.start()
         return worker
+
+    def _on_errored(self, error):
+        self._fail(error, notify=False)
 
     def cancel(self, _=None):
         """Ask the running deblur to stop (it stops within one tile)."""
@@ -407,10 +448,13 @@ class DeblurWidget(ScrollableDock):
     def _on_finished(self):
         finish_run(self)
 
-    def _fail(self, error):
-        text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
+    def _fail(self, error, *, notify: bool = True):
+        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
+            text = report_error(error, context="Deblur failed", notify=notify)
+        else:
+            text = str(error)
+            show_error(f"Deblur failed: {text}")
         assign(self.state, {"status": FAILED, "message": text})
-        show_error(f"Deblur failed: {text}")
 
     def _add_result(self, result):
         from napari_seeinggan._layers import layer_data_from_array
@@ -441,6 +485,8 @@ class DeblurWidget(ScrollableDock):
                                              input_scale=self._input_pixel_scale,
                                              output_scale=float(result.pixel_scale)))
         layer = self._viewer.add_layer(napari.layers.Layer.create(data, kwargs, layer_type))
+        if getattr(result, "maps", None) is not None:
+            self._add_maps(result, layer, metadata)
         if self._input_layer in self.image.choices:
             # napari selects the new layer; the dock stays on the input (the next deblur of
             # the same image should not take the result as its input).
@@ -453,6 +499,18 @@ class DeblurWidget(ScrollableDock):
 
     # --- views --------------------------------------------------------------------------------
 
+    def _add_maps(self, result, output_layer, metadata: dict) -> None:
+        """``<name> uncertainty`` and ``<name> consistency`` over the output, hidden (issue 10)."""
+        for layer in maps_layers(result, output_layer, self._input_layer, self._provenance,
+                                 input_pixel_scale=self._input_pixel_scale):
+            self._viewer.add_layer(layer)
+        summary = result.maps.summary.one_line()
+        output_layer.metadata["maps"] = {
+            "uncertainty_layer": f"{self._provenance['input_layer']} uncertainty",
+            "consistency_layer": f"{self._provenance['input_layer']} consistency",
+            "summary": result.maps.summary.to_dict()}
+        self.state.maps_summary = summary
+
     def _on_state_changed(self, _info=None):
         state = self.state
         running = state.status == RUNNING
@@ -464,6 +522,54 @@ class DeblurWidget(ScrollableDock):
             self.progress.max = max(state.tiles_total, 1)
             self.progress.value = min(state.tiles_done, self.progress.max)
         self.message.value = state.message
+        self.maps_summary.value = state.maps_summary
+
+
+CHI_LIMIT = 10.0
+"""The consistency layer's contrast limits are +-CHI_LIMIT sigma: white = consistent, full colour
+= twice the 5-sigma flag, the same on every image."""
+
+
+def maps_layers(result, output_layer, input_layer, provenance: dict, *,
+                input_pixel_scale: float | None) -> list:
+    """The uncertainty and consistency layers of a `DeblurResult` with maps (hidden, overlaid).
+
+    The uncertainty map lies on the output's grid (placed like the output layer), the chi map on
+    the input's (placed by its WCS, else like the deblurred region of the input layer).
+    """
+    from napari_seeinggan._layers import layer_data_from_array
+
+    maps = result.maps
+    base = provenance["input_layer"]
+    layers = []
+    summary = maps.summary.to_dict()
+    if maps.uncertainty is not None:
+        data, kwargs, kind = layer_data_from_array(
+            maps.uncertainty, wcs=maps.uncertainty_wcs, name=f"{base} uncertainty",
+            metadata={"maps": {"role": "uncertainty", "output_layer": output_layer.name, "summary": summary}})
+        if maps.uncertainty_wcs is None:
+            kwargs.update({key: getattr(output_layer, key) for key in ("scale", "translate", "rotate", "affine")})
+        finite = np.asarray(maps.uncertainty)[np.isfinite(maps.uncertainty)]
+        high = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+        kwargs.update(colormap="inferno", blending="additive", visible=False,
+                      contrast_limits=(0.0, high if high > 0 else 1.0))
+        kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
+        layers.append(napari.layers.Layer.create(data, kwargs, kind))
+    if maps.consistency is not None:
+        data, kwargs, kind = layer_data_from_array(
+            maps.consistency, wcs=maps.consistency_wcs, name=f"{base} consistency",
+            metadata={"maps": {"role": "consistency", "output_layer": output_layer.name, "summary": summary}})
+        if maps.consistency_wcs is None:
+            offset = np.array(provenance["region_pixels"][::2], dtype=float)
+            scale = np.asarray(input_layer.scale[-2:], dtype=float)
+            kwargs.update(scale=scale, translate=np.asarray(input_layer.translate[-2:], dtype=float) + scale * offset,
+                          rotate=input_layer.rotate, affine=input_layer.affine)
+        kwargs.update(colormap="PiYG", blending="translucent", opacity=0.7, visible=False,
+                      contrast_limits=(-CHI_LIMIT, CHI_LIMIT))
+        if input_pixel_scale:
+            kwargs["metadata"]["pixel_scale"] = float(input_pixel_scale)
+        layers.append(napari.layers.Layer.create(data, kwargs, kind))
+    return layers
 
 
 def _coarsest(layers):

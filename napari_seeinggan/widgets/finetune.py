@@ -10,7 +10,6 @@ the live loss curves (pyqtgraph) and the preview stamps listen to.
 """
 
 import datetime as _dt
-import re
 from pathlib import Path
 
 import napari
@@ -27,7 +26,9 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.errors import InputError
 
+from napari_seeinggan._errors import install_log_forwarding, report_error
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -91,6 +92,7 @@ class FinetuneWidget(ScrollableDock):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
         self._viewer = viewer
         self.state = FinetuneState()
         self.log = TrainingLog()
@@ -272,7 +274,7 @@ class FinetuneWidget(ScrollableDock):
         vgg = self.vgg_weights.value
         vgg = str(vgg) if vgg not in (None, "") and Path(vgg).is_file() else None
         if self.perceptual_weight.value > 0 and vgg is None:
-            raise ValueError("a perceptual weight above 0 needs a VGG-19 weights file "
+            raise InputError("a perceptual weight above 0 needs a VGG-19 weights file "
                              "(advanced); set the weight to 0 to train without it")
         every = int(self.report_every.value)
         return {
@@ -316,7 +318,7 @@ class FinetuneWidget(ScrollableDock):
         if self.source.value == FROM_FOLDER:
             folder = self.folder.value
             if folder in (None, "") or not Path(folder).is_dir():
-                raise ValueError(f"choose a folder of pairs (got {folder!s})")
+                raise InputError(f"choose a folder of pairs (got {folder!s})")
             request.folder = Path(folder)
             return request
         request.frames = self._frames()
@@ -329,14 +331,14 @@ class FinetuneWidget(ScrollableDock):
 
         ground, space = self.ground.value, self.space.value
         if ground is None or space is None:
-            raise ValueError("open a ground image and a space image of the same field")
+            raise InputError("open a ground image and a space image of the same field")
         if ground is space:
-            raise ValueError("the ground layer and the space layer must be different layers")
+            raise InputError("the ground layer and the space layer must be different layers")
         g_data, g_wcs, _ = layer_geometry(ground)
         s_data, s_wcs, _ = layer_geometry(space)
         for layer, wcs in ((ground, g_wcs), (space, s_wcs)):
             if wcs is None:
-                raise ValueError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
+                raise InputError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
                                  "position needs FITS images with WCS")
         return (np.array(g_data, dtype=np.float32), g_wcs,
                 np.array(s_data, dtype=np.float32), s_wcs)
@@ -344,7 +346,7 @@ class FinetuneWidget(ScrollableDock):
     def _regions(self) -> list[np.ndarray]:
         shapes, space = self.shapes.value, self.space.value
         if shapes is None:
-            raise ValueError("add a shapes layer and draw rectangles on the field")
+            raise InputError("add a shapes layer and draw rectangles on the field")
         regions = []
         for kind, vertices in zip(shapes.shape_type, shapes.data, strict=True):
             if kind != "rectangle":
@@ -353,7 +355,7 @@ class FinetuneWidget(ScrollableDock):
             # In space-frame pixels, as seeinggan.data.pairs_from_regions expects.
             regions.append(np.array([np.asarray(space.world_to_data(w))[-2:] for w in world]))
         if not regions:
-            raise ValueError(f"no rectangle on shapes layer {shapes.name!r}")
+            raise InputError(f"no rectangle on shapes layer {shapes.name!r}")
         return regions
 
     # --- running ------------------------------------------------------------------------------
@@ -411,7 +413,7 @@ class FinetuneWidget(ScrollableDock):
         worker = make_worker(finetune_updates, request, stop=self._stop)
         worker.yielded.connect(self._on_update)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._fail)
+        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
         worker.finished.connect(self._on_finished)
         self.worker = worker
         worker.start()
@@ -480,33 +482,55 @@ class FinetuneWidget(ScrollableDock):
     def _on_finished(self):
         finish_run(self)
 
-    def _fail(self, error):
-        text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
+    def _on_errored(self, error):
+        self._fail(error, notify=False)
+
+    def _fail(self, error, *, notify: bool = True):
+        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
+            text = report_error(error, context="Fine-tuning failed", notify=notify)
+        else:
+            text = str(error)
+            show_error(f"Fine-tuning failed: {text}")
         assign(self.state, {"status": FAILED, "message": text,
                             "can_resume": self.trainer is not None
                             or self.last_checkpoint is not None})
-        show_error(f"Fine-tuning failed: {text}")
 
     # --- saving -------------------------------------------------------------------------------
 
     def save(self, _=None) -> Path | None:
-        """Save the trained generator as a named model in the user's models folder."""
-        from seeinggan.models.io import user_models_dir
+        """Save the trained generator as a named model in the user's models folder.
+
+        The name is checked by `seeinggan.names.check_name` (the rule the command line and the
+        API use: no paths, no reserved or shipped names); a model of the same name is replaced
+        only after the user says so (`confirm_replace`).
+        """
+        from seeinggan.errors import ModelNameError, SeeingGANError
+        from seeinggan.models.io import model_paths, user_models_dir
+        from seeinggan.names import check_name
 
         if self.trainer is None:
             show_error("Fine-tune: train (or resume) before saving a model")
             return None
-        name = self.model_name.value.strip()
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            show_error(f"Fine-tune: {name!r} is not a usable model name (letters, digits, "
-                       "'_', '-', '.')")
+        try:
+            name = check_name(self.model_name.value, kind="model", what="model name")
+        except ModelNameError as error:
+            show_error(f"Fine-tune: {error}")
             return None
         folder = user_models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}.safetensors"
+        overwrite = False
+        if any(path.exists() for path in model_paths(target)):
+            if not self.confirm_replace(name):
+                self.state.message = f"not saved: a model named {name!r} exists"
+                return None
+            overwrite = True
         try:
-            path = Path(self.trainer.save_model(folder / f"{name}.safetensors", name=name))
-        except Exception as error:  # noqa: BLE001
+            path = Path(self.trainer.save_model(target, name=name, overwrite=overwrite))
+        except SeeingGANError as error:
             show_error(f"Fine-tune: could not save model {name!r}: {error}")
+            return None
+        except Exception as error:  # noqa: BLE001 - a bug: shown with its traceback
+            report_error(error, context=f"Fine-tune: could not save model {name!r}")
             return None
         self._remove_checkpoints()
         self.state.saved_model = str(path)
@@ -531,6 +555,18 @@ class FinetuneWidget(ScrollableDock):
             return
         shutil.rmtree(folder, ignore_errors=True)
         self.last_checkpoint = None
+
+    def confirm_replace(self, name: str) -> bool:
+        """Ask (a Qt question box, "No" by default) whether to replace the user model `name`."""
+        from qtpy.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace model?",
+                          f"A model named {name!r} exists in your models folder. Replace it?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self.native)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setObjectName("seeinggan-replace-model")
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     # --- views --------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import astropy.units as u
-
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits

@@ -15,6 +15,7 @@ from seeinggan.simulate import (
     simulate_pair,
     write_pairs,
 )
+from seeinggan.simulate.galaxies import Canvas, _sersic
 from seeinggan.simulate.observe import drizzle_kernel
 from seeinggan.simulate.priors import (
     EVALUATION_SEEDS,
@@ -156,16 +157,29 @@ def test_peak_snr_scales_the_scene_and_its_recorded_flux():
     assert scaled.params["mag"] == pytest.approx(base.params["mag"] - 2.5 * np.log10(scale))
 
 
+@pytest.mark.parametrize(("n", "r_e"), [(6.0, 0.05), (8.0, 0.05), (8.0, 0.3)])
+def test_steep_sersic_cusps_keep_their_flux_on_the_pixels(n, r_e):
+    # Sersic n up to 8 (bright smooth suite): plain supersampling put 40% too much light in an
+    # n = 8, r_e = 0.3" galaxy centred on a pixel; the exact core keeps the total within 0.2%.
+    for offset in (0.0, 0.011):
+        profile = _sersic("bulge", 1000.0, offset, -offset, n, r_e, 0.7, 25.0)
+        assert profile.exact_core
+        side = int(2 * profile.r_max / 0.03) + 25
+        canvas = Canvas((side | 1, side | 1), 0.03)
+        canvas.add_profile(profile)
+        assert canvas.image.sum() == pytest.approx(1000.0, rel=0.002), (n, r_e, offset)
+        assert canvas.image.min() >= 0.0
+        assert np.unravel_index(canvas.image.argmax(), canvas.image.shape) == (side // 2,) * 2
+
+
 @pytest.mark.parametrize("morphology", ["elliptical", "s0"])
-def test_steep_sersic_profiles_keep_their_flux(morphology):
-    # Sersic n up to 8 (bright smooth suite): the cusp's supersampling keeps the total right.
+def test_steep_sersic_galaxies_have_the_same_flux_from_ground_and_space(morphology):
     pair = simulate_pair(seed=21, morphology=morphology, noise=False, field_star_rate=0,
                          sersic_n_range=(7.5, 8.0), galaxy_r_e_range=(0.2, 0.25),
                          space_shape=(384, 384))
-    n = pair.params["sersic_n"]
-    assert 7.5 <= n <= 8.0
-    # n = 8 puts ~12% of the light beyond 12 r_e... inside a 11.5" stamp most of it is seen.
-    assert 0.8 * pair.params["flux"] < pair.truth.sum() <= 1.001 * pair.params["flux"]
+    assert 7.5 <= pair.params["sersic_n"] <= 8.0
+    # n = 8 holds ~10% of its light beyond 12 r_e; the 11.5" stamp sees most of the rest.
+    assert 0.85 * pair.params["flux"] < pair.truth.sum() <= 1.001 * pair.params["flux"]
     assert pair.ground_noiseless.sum() == pytest.approx(pair.truth.sum(), rel=0.01)
 
 
@@ -321,3 +335,58 @@ def test_training_streams_refuse_the_evaluation_seeds():
 def test_named_priors():
     assert set(PRIORS) >= {"default", "broad"}
     assert all(PRIORS[name].name == name for name in PRIORS)
+
+
+def test_prior_ranges_give_the_training_ranges_a_model_records():
+    ranges = PRIORS["broad"].ranges()
+    assert ranges["seeing_fwhm"] == (0.4, 1.6)
+    assert ranges["ground_pixel_scale"] == (0.15, 0.6)
+    assert ranges["moffat_beta"] == (2.0, 5.0)
+    assert ranges["psf_ellipticity"] == (0.0, 0.1)
+    assert ranges["peak_snr"] == (30.0, 1.0e4)
+    assert ranges["psf"] == ["moffat", "kolmogorov"]
+    assert ranges["space_noise"] == ["white", "drizzle"]
+
+
+def test_cli_writes_pairs_from_a_prior(tmp_path):
+    import argparse
+    import csv
+
+    from seeinggan.cli import CliError
+    from seeinggan.cli import simulate as simulate_cli
+
+    def cli(argv):
+        parser = argparse.ArgumentParser()
+        simulate_cli.add_parser(parser.add_subparsers(dest="command"))
+        args = parser.parse_args(argv)
+        return args.run(args)
+
+    out = tmp_path / "broad"
+    assert cli(["simulate", "--prior", "broad", "-n", "2", "--seed", "1", "--size", "64",
+                "--truth", "-o", str(out)]) == 0
+    with open(out / "catalogue.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["seed"]) for r in rows] == [pair_seed(1, 0), pair_seed(1, 1)]
+    assert [r["scene"] for r in rows] == ["deep_field", "galaxies"]
+    assert float(rows[1]["ground_pixel_scale"]) == 0.396
+    assert (out / "truth" / "sim_00001.fits").exists()
+    with pytest.raises(CliError, match="heldout"):
+        cli(["simulate", "--prior", "broad", "-n", "1", "--seed", "1000", "-o", str(tmp_path / "x")])
+
+
+def test_ground_stamps_cover_every_space_pixel_at_any_pixel_scale():
+    from seeinggan.data.simulated import pair_from_simulation
+    from seeinggan.simulate import ground_shape_for
+    from seeinggan.simulate.priors import GROUND_PIXEL_SCALES
+
+    for scale in (*GROUND_PIXEL_SCALES.values(), 0.15, 0.6, 0.37):
+        for n in (64, 96, 256):
+            side = ground_shape_for((n, n), 0.03, scale)[0]
+            assert side * scale >= (n - 1) * 0.03, (scale, n)
+            assert abs(side * scale - n * 0.03) < scale, (scale, n)
+    # The standard stamps keep their shapes (256 -> 38 at 0.202"/px; a 1024 field -> 152).
+    assert ground_shape_for((256, 256), 0.03, 0.202) == (38, 38)
+    assert ground_shape_for((1024, 1024), 0.03, 0.202) == (152, 152)
+    sim = simulate_pair(seed=2, space_shape=(256, 256), ground_pixel_scale=0.396)
+    assert sim.ground.shape == (20, 20)  # round() alone gave 19: a 0.08" strip uncovered
+    assert pair_from_simulation(sim, name="x").mask.all()

@@ -4,7 +4,6 @@ and the power spectrum shows nothing at the tile stride, on blank sky and on a s
 import numpy as np
 import pytest
 import torch
-
 from seeinggan.infer import Deblurrer
 from seeinggan.metrics import periodic_peak
 from seeinggan.models import UNetGenerator

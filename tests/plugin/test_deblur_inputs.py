@@ -80,7 +80,6 @@ def test_no_wcs_pixel_scale_typed_or_from_header(make_napari_viewer, qtbot, tmp_
 
 def test_big_output_is_a_lazy_multiscale_layer(make_napari_viewer):
     import napari
-
     from seeinggan import geometry
 
     viewer = make_napari_viewer()
@@ -106,7 +105,6 @@ def test_big_output_is_a_lazy_multiscale_layer(make_napari_viewer):
 def test_saved_result_keeps_the_input_header(make_napari_viewer, qtbot, tmp_path):
     """Round trip: FITS in -> deblur in the dock -> Save (the plugin's writer) -> FITS out."""
     from astropy.coordinates import SkyCoord
-
     from seeinggan import geometry
     from seeinggan.io.fits import read_image
 

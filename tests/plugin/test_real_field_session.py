@@ -8,7 +8,6 @@ import pytest
 from _dock_helpers import TINY_NETWORK, sky_image, tiny_model, wait_idle
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-
 from seeinggan import geometry
 from seeinggan.io.fits import read_image
 from seeinggan.regions import write_rectangles

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-
 from seeinggan import geometry
 
 from napari_seeinggan import _layers

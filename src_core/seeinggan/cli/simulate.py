@@ -7,7 +7,9 @@ before writing anything if one is in the way.
 
 ``seeinggan simulate --suite NAME -o DIR`` writes a stress suite of `seeinggan.evaluate.suites`
 (always with ``truth/`` and a ``suite.json``; ``-n`` and ``--seed`` may override the suite's);
-``seeinggan simulate --list-suites`` lists them.
+``seeinggan simulate --list-suites`` lists them. ``--prior broad`` draws each pair's settings
+from a training prior of `seeinggan.simulate.priors` (the options given override the drawn
+ones; the evaluation sets' seeds are refused).
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--suite", default=None, metavar="NAME",
                         help="write a stress suite (see --list-suites) with its settings, "
                              "seed, size and noiseless truth")
+    parser.add_argument("--prior", default=None, metavar="NAME",
+                        help="draw each pair's settings from a training prior (default, broad); "
+                             "--seeing/--size/--morphology/--psf override the drawn ones")
     parser.add_argument("--list-suites", action="store_true",
                         help="list the stress suites (name, pairs, seed, what each tests)")
     parser.add_argument("--seeing", type=_seeing, default=None, metavar="LO,HI",
@@ -100,6 +105,8 @@ def run(args) -> int:
         return _list_suites()
     if args.output_dir is None:
         raise CliError("-o DIR is required: the folder to write the pairs to")
+    if args.suite is not None and args.prior is not None:
+        raise CliError("give --suite or --prior, not both")
     if args.suite is not None:
         fixed = [flag for flag, value in (("--seeing", args.seeing), ("--size", args.size),
                                           ("--morphology", args.morphology), ("--psf", args.psf),
@@ -124,6 +131,8 @@ def run(args) -> int:
 
     if args.suite is not None:
         return _write_suite(args, progress, bars)
+    if args.prior is not None:
+        return _write_prior(args, progress, bars)
     seeing = args.seeing or (0.5, 1.2)
     seeing = seeing[0] if seeing[0] == seeing[1] else seeing
     size = args.size or 256
@@ -141,6 +150,45 @@ def run(args) -> int:
             bar.close()
     extra = f", {directory / 'truth'}/" if args.truth else ""
     print(f"wrote {args.number} pairs{extra} and {directory / 'catalogue.csv'}")
+    return 0
+
+
+def _write_prior(args, progress, bars) -> int:
+    from seeinggan.simulate.catalogue import write_simulated
+    from seeinggan.simulate.priors import check_training_seed, get_prior, simulate_from_prior
+
+    seed = 0 if args.seed is None else args.seed
+    try:
+        prior = get_prior(args.prior)
+        check_training_seed(seed)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    overrides: dict = {}
+    if args.seeing is not None:
+        overrides["seeing_fwhm"] = args.seeing[0] if args.seeing[0] == args.seeing[1] else args.seeing
+    if args.size is not None:
+        overrides["space_shape"] = (args.size, args.size)
+    if args.morphology is not None:
+        overrides["morphology"] = args.morphology
+    if args.psf is not None:
+        overrides["psf"] = args.psf
+    if args.no_noise:
+        overrides["noise"] = False
+
+    def simulate(index: int):
+        return simulate_from_prior(prior, seed=seed, index=index, **overrides)
+
+    try:
+        directory = write_simulated(args.output_dir, simulate, n=args.number, truth=args.truth,
+                                    progress=progress)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise CliError(str(error)) from None
+    finally:
+        for bar in bars:
+            bar.close()
+    extra = f", {directory / 'truth'}/" if args.truth else ""
+    print(f"wrote {args.number} pairs from the {prior.name} prior{extra} and "
+          f"{directory / 'catalogue.csv'}")
     return 0
 
 

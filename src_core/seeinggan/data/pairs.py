@@ -70,8 +70,11 @@ class Pair:
     wcs : astropy.wcs.WCS or None
         Celestial WCS of the space grid of this pair (both arrays share it).
     truth : ndarray or None
-        The noiseless space image (float32, same shape), when known: simulated pairs carry the
-        simulator's truth (space PSF, no noise), for losses against it. None otherwise.
+        The noiseless space image (simulated pairs), same shape; training targets it instead of
+        the noisy ``space`` when present and asked for. None for real pairs.
+    psf : ndarray or None
+        The ground image's PSF on the space grid (seeing convolved with the ground pixel;
+        centred, odd side, sum 1) when known: the data-consistency loss re-blurs with it.
     """
 
     ground: np.ndarray
@@ -80,6 +83,7 @@ class Pair:
     meta: dict[str, Any] = field(default_factory=dict)
     wcs: WCS | None = None
     truth: np.ndarray | None = None
+    psf: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Native-endian float32: FITS arrays arrive big-endian, and torch refuses those.
@@ -144,6 +148,7 @@ def make_pair(
     space_wcs: WCS,
     *,
     meta: dict[str, Any] | None = None,
+    truth: np.ndarray | None = None,
 ) -> Pair:
     """Build a `Pair` by resampling ``ground`` onto the grid of ``space``, flux conserved.
 
@@ -155,6 +160,8 @@ def make_pair(
         Their celestial WCS.
     meta : dict, optional
         Added to the pair's meta (pixel scales are filled in).
+    truth : ndarray, optional
+        The noiseless space image (simulations), on the space grid.
 
     Returns
     -------
@@ -182,7 +189,7 @@ def make_pair(
         "space_pixel_scale": float(geometry.pixel_scale(space_wcs)),
     }
     info.update(meta or {})
-    return Pair(ground=resampled, space=space, mask=mask, meta=info, wcs=space_wcs)
+    return Pair(ground=resampled, space=space, mask=mask, meta=info, wcs=space_wcs, truth=truth)
 
 
 def _space_to_ground_pixels(x, y, space_wcs: WCS, ground_wcs: WCS):

@@ -13,13 +13,20 @@ from seeinggan.evaluate.measures import (
     SEEING_BIN_EDGES,
     SURROUNDINGS_ARCSEC,
     flux_aperture,
+    invented_source_positions,
     invented_sources,
     pair_measures,
     relative_flux_error,
     seeing_bin,
     smoothed_noise,
 )
-from seeinggan.evaluate.report import METHOD_TITLES, METHODS, METRIC_TITLES, METRICS, EvaluationReport
+from seeinggan.evaluate.report import (
+    METHOD_TITLES,
+    METHODS,
+    METRIC_TITLES,
+    METRICS,
+    EvaluationReport,
+)
 from seeinggan.evaluate.run import (
     VALIDATION_SEED,
     choose_rl_iterations,
@@ -47,6 +54,7 @@ __all__ = [
     "evaluate_pairs",
     "evaluate_suite",
     "flux_aperture",
+    "invented_source_positions",
     "invented_sources",
     "pair_measures",
     "relative_flux_error",

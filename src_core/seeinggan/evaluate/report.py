@@ -138,7 +138,10 @@ class EvaluationReport:
     def _source(self) -> str:
         s = self.settings
         if s.get("suite"):
-            return f"Suite `{s['suite']}` (simulated, seed {s.get('suite_seed', '?')})"
+            first = (f", its first {s['suite_pairs']} of {s['suite_size']} pairs"
+                     if s.get("suite_pairs") and s.get("suite_size") and s["suite_pairs"] < s["suite_size"] else "")
+            return (f"Stress suite `{s['suite']}` (simulated, seed {s.get('suite_seed', '?')}{first}: "
+                    f"{s.get('suite_description', '')})")
         return f"Pairs: `{s.get('pairs_dir')}`"
 
     def to_markdown(self, *, heading: str = "#") -> str:
@@ -248,13 +251,15 @@ def write_reports(
     names) go into one markdown file, a section each, and one JSON ``{"reports": {name: ...}}``.
     Files are written under temporary names and renamed when complete.
     """
+    from seeinggan.errors import OutputExistsError
+    from seeinggan.io.atomic import atomic_write_text, check_output_folder
+
     directory = Path(directory)
     paths = (directory / "report.md", directory / "report.json")
     if not overwrite:
         for path in paths:
             if path.exists():
-                raise FileExistsError(f"{path}: exists; refusing to overwrite the report")
-    directory.mkdir(parents=True, exist_ok=True)
+                raise OutputExistsError(f"{path}: exists; refusing to overwrite the report")
     if len(reports) == 1:
         (report,) = reports.values()
         markdown, data = report.to_markdown(), report.to_dict()
@@ -264,10 +269,10 @@ def write_reports(
                   for name, report in reports.items()]
         markdown = "\n".join(parts)
         data = {"reports": {name: report.to_dict() for name, report in reports.items()}}
-    for path, text in zip(paths, (markdown, json.dumps(data, indent=2) + "\n")):
-        temporary = path.with_name(f".{path.name}.partial")
-        temporary.write_text(text)
-        os.replace(temporary, path)
+    texts = (markdown, json.dumps(data, indent=2) + "\n")
+    check_output_folder(directory, needed_bytes=sum(len(t) for t in texts), what="the report")
+    for path, text in zip(paths, texts):
+        atomic_write_text(path, text, overwrite=overwrite)  # each whole or absent
     return paths
 
 

@@ -74,6 +74,7 @@ __all__ = [
     "FitsReadError",
     "FitsWriteError",
     "GRID_KEYWORDS",
+    "ImageExtension",
     "derived_header",
     "is_fits_path",
     "read_image",
@@ -456,6 +457,33 @@ _WCS_KEY_PREFIXES = (
 )
 
 
+@dataclass
+class ImageExtension:
+    """An image extension for `write_image`: EXTNAME, data, WCS and keywords (BUNIT...)."""
+
+    name: str
+    data: np.ndarray
+    wcs: WCS | None = None
+    cards: dict = field(default_factory=dict)
+    """Keyword -> value or (value, comment), written after the WCS."""
+
+
+def _extension_hdu(extension: ImageExtension) -> fits.ImageHDU:
+    header = fits.Header()
+    if extension.wcs is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            header.update(extension.wcs.to_header(relax=True))
+    for key, value in extension.cards.items():
+        if key in ("COMMENT", "HISTORY"):
+            for line in [value] if isinstance(value, str) else value:
+                header.add_comment(line) if key == "COMMENT" else header.add_history(line)
+        else:
+            header[key] = value
+    return fits.ImageHDU(data=np.asarray(extension.data, dtype=np.float32), header=header,
+                         name=extension.name)
+
+
 def _strip_celestial_wcs(header: fits.Header) -> None:
     """Remove the WCS keywords of the two image axes before a new WCS is written."""
     for key in list(header.keys()):
@@ -553,6 +581,7 @@ def write_image(
     wcs: WCS | None = None,
     history: Iterable[str] | str = (),
     overwrite: bool = False,
+    extensions: Iterable[ImageExtension] = (),
 ) -> Path:
     """Write an image (2-D or a 3-D cube) to a FITS file.
 
@@ -571,6 +600,9 @@ def write_image(
         history, one ``HISTORY seeinggan <version>: written`` line is written.
     overwrite : bool, optional
         Replace an existing file. Default False: an existing file raises `FitsWriteError`.
+    extensions : iterable of ImageExtension, optional
+        Image extensions written after the primary image, in order (e.g. the ``UNCERTAINTY``
+        and ``CONSISTENCY`` maps of ``seeinggan deblur --maps``), each with its own WCS.
 
     Returns
     -------
@@ -624,18 +656,19 @@ def write_image(
         out_header.add_history(f"seeinggan {__version__}: {line}")
 
     hdu = fits.PrimaryHDU(data=array, header=out_header)
-    # Room for the data and header, checked before writing (a full disk says so, up front).
-    check_output_folder(path.parent, needed_bytes=array.nbytes + 2880 * (len(out_header) // 36 + 2),
-                        what=path.name)
+    hdus = fits.HDUList([hdu, *(_extension_hdu(ext) for ext in extensions)])
+    # Room for the data and headers, checked before writing (a full disk says so, up front).
+    needed = sum((h.data.nbytes if h.data is not None else 0) + 2880 * (len(h.header) // 36 + 2) for h in hdus)
+    check_output_folder(path.parent, needed_bytes=needed, what=path.name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", VerifyWarning)
             with atomic_open(path, "wb", overwrite=overwrite) as handle:
                 if path.name.lower().endswith(".gz"):
                     with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=handle) as zipped:
-                        hdu.writeto(zipped, output_verify="silentfix")
+                        hdus.writeto(zipped, output_verify="silentfix")
                 else:
-                    hdu.writeto(handle, output_verify="silentfix")
+                    hdus.writeto(handle, output_verify="silentfix")
     except OutputExistsError as exc:
         raise FitsExistsError(f"{path}: file exists; refusing to overwrite it") from exc
     except SeeingGANError:

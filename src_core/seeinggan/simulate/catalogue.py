@@ -170,6 +170,8 @@ def write_simulated(
     ``catalogue.csv``; pairs are simulated one at a time (memory stays one pair). Existing
     files raise `FileExistsError` before anything is written unless ``overwrite``.
     """
+    from seeinggan.errors import OutputExistsError
+    from seeinggan.io.atomic import atomic_open
     from seeinggan.io.fits import write_image
 
     root = Path(directory)
@@ -182,13 +184,14 @@ def write_simulated(
     existing = [path for path in targets if path.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{existing[0]} already exists{more}; refusing to overwrite simulated pairs "
             "(choose an empty directory or remove the old files)"
         )
     for part in parts:
         (root / part).mkdir(parents=True, exist_ok=True)
-    with open(catalogue, "w", newline="", encoding="utf-8") as handle:
+    # The catalogue appears (atomically) when the set is complete; each image is atomic too.
+    with atomic_open(catalogue, "w", newline="", overwrite=True) as handle:
         writer = csv.DictWriter(handle, fieldnames=CATALOGUE_COLUMNS)
         writer.writeheader()
         for index, name in enumerate(names):

@@ -233,6 +233,38 @@ class Prior:
             if not (weight > 0 and isinstance(scene, Scene)):
                 raise ValueError(f"prior {self.name!r}: scenes are (positive weight, Scene)")
 
+    def ranges(self) -> dict[str, tuple[float, float] | list[Any]]:
+        """What each setting can take over all scenes: ``(low, high)`` for numbers, else values.
+
+        For a model's record of its training ranges (seeing, pixel scale...). A setting that a
+        scene leaves to the simulator's default is not listed (see `simulate_pair`).
+        """
+        support: dict[str, list] = {}
+        for key, spec in self.common.items():
+            if all(key in scene.settings for _, scene in self.scenes):
+                continue
+            support.setdefault(key, []).extend(bounds_of(spec))
+        for _, scene in self.scenes:
+            for key, spec in scene.settings.items():
+                support.setdefault(key, []).extend(bounds_of(spec))
+        out: dict[str, Any] = {}
+        for key, values in support.items():
+            flat: list[float] = []
+            for value in values:
+                if isinstance(value, tuple) and len(value) == 2 and key != "space_shape" and all(
+                        isinstance(x, (int, float)) for x in value):
+                    flat += [float(x) for x in value]
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    flat.append(float(value))
+                else:
+                    flat = []
+                    break
+            if flat:
+                out[key] = (min(flat), max(flat))
+            else:
+                out[key] = [v for i, v in enumerate(values) if v not in values[:i]]
+        return out
+
     def settings_table(self) -> list[dict[str, str]]:
         """Rows ``{"scene", "weight", "setting", "value"}`` describing the prior (for docs)."""
         total = sum(w for w, _ in self.scenes)
@@ -453,7 +485,7 @@ def check_training_seed(seed: int) -> int:
     for name, reserved in EVALUATION_SEEDS.items():
         if int(seed) == reserved:
             raise ValueError(
-                f"seed {seed} is the evaluation set {name!r}'s; train on another seed")
+                f"seed {seed} belongs to the evaluation set {name!r}; train on another seed")
     return int(seed)
 
 
