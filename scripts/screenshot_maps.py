@@ -51,16 +51,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from seeinggan.simulate import write_pairs
 
-    from napari_seeinggan.__main__ import open_viewer
+    import napari
+
+    from napari_seeinggan.__main__ import PLUGIN, prefer_our_fits_reader
 
     folder = write_pairs(work / "pairs", n=args.index + 1, seed=args.seed)
     ground_path = sorted((folder / "ground").iterdir())[args.index]
-    viewer, docks = open_viewer(sample=False, show=True)
+    prefer_our_fits_reader()
+    viewer = napari.Viewer(title="SeeingGAN", show=True)
+    _dock, deblur = viewer.window.add_plugin_dock_widget(PLUGIN, "Deblur")  # the one dock at work
     app = QApplication.instance()
     viewer.window._qt_window.resize(1366, 740)
     [ground] = viewer.open(str(ground_path), plugin="napari-seeinggan")
     ground.name = "ground"
-    deblur = docks["Deblur"]
     viewer.layers.selection.active = ground
     deblur.image.value = ground
     shipped = [c for c in deblur.model.choices if getattr(c, "kind", "") == "shipped"]
@@ -85,10 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             layer.visible = False
     # Grid mode: one panel per layer, in layer-list order (ground, deblurred, uncertainty, chi).
     viewer.grid.enabled = True
-    viewer.grid.shape = (1, 4)
+    viewer.grid.shape = (2, 2)
     viewer.grid.stride = 1
     viewer.reset_view()
-    wait(app, lambda: False or True, 1, "redraw")
     end = time.perf_counter() + 2.0
     while time.perf_counter() < end:
         app.processEvents()

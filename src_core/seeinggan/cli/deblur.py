@@ -175,7 +175,8 @@ def run(args) -> int:
             maps_options, noise = {}, args.noise
             if getattr(args, "maps", False):
                 settings = dict(psf_settings[number])
-                seeing = settings.pop("seeing") if seeing is None else seeing
+                map_seeing = settings.pop("seeing")  # --seeing, else the header's (checked before work)
+                seeing = map_seeing if seeing is None else seeing
                 header_noise = settings.pop("noise")  # per input pixel, as --noise
                 noise = header_noise if noise is None else noise
                 maps_options = dict(uncertainty=True, consistency=True, **settings)
