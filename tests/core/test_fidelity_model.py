@@ -299,8 +299,9 @@ def test_shipped_model_prints_no_lattice_on_blank_sky():
     three noise images) has no isolated peak at the periods of the generator's resampling
     stages (16 and 8 output pixels: 2**4, 2**3) or at the tile stride (96 px here).
 
-    Measured: the fidelity model's peaks stand at most 4.8x the median of their neighbourhood;
-    the first shipped model (sub-pixel upsampling) showed 27-82x at period 16 and 13-37x at 8.
+    Measured: the fidelity model's peaks stand at most 3.6x the median of their neighbourhood
+    (3.2x at period 16); the first shipped model (sub-pixel upsampling) showed 27-82x at
+    period 16 and 13-37x at 8.
     """
     deblurrer = Deblurrer("default", device="cpu", tile=128, overlap=32, batch_size=4)
     power = 0.0
@@ -312,9 +313,13 @@ def test_shipped_model_prints_no_lattice_on_blank_sky():
         out -= out.mean()
         n = out.shape[0]
         power = power + np.abs(np.fft.fft2(out * np.outer(np.hanning(n), np.hanning(n)))) ** 2
-    for period in (16, 8, 96):
+    # The resampling lattice puts power on the axes and the diagonals; tile seams (straight
+    # rows and columns) on the axes only.
+    checks = [(16, "all"), (8, "all"), (96, "axes")]
+    for period, where in checks:
         k = n / period
-        for a, b in [(0, k), (k, 0), (k, k), (k, -k)]:
+        positions = [(0, k), (k, 0)] + ([(k, k), (k, -k)] if where == "all" else [])
+        for a, b in positions:
             rows = [(int(round(a)) + d) % n for d in range(-6, 7)]
             cols = [(int(round(b)) + d) % n for d in range(-6, 7)]
             block = power[np.ix_(rows, cols)].copy()
