@@ -33,12 +33,11 @@ from astropy.wcs import WCS
 
 from seeinggan.infer.tiling import (
     TileGrid,
-    blend_window,
     plan_tiles,
     read_tile,
     receptive_field_radius,
     reflect_indices,
-    weight_sums,
+    tile_blend,
 )
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
 from seeinggan.transforms import IntensityTransform
@@ -196,6 +195,7 @@ class Deblurrer:
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
         out: str | os.PathLike | np.ndarray | None = None,
+        output_pixel_scale: float | None = None,
     ) -> DeblurResult:
         """Deblur one 2-D image onto the model's pixel grid.
 
@@ -218,12 +218,18 @@ class Deblurrer:
             A ``.npy`` path to stream the output into (memory-mapped, kept), or a float32 array
             of the output shape to fill. By default the output is in memory, or in a deleted-
             on-release temporary memory-mapped file when larger than ``stream_threshold``.
+            With ``output_pixel_scale``, ``out`` receives the model-grid image before binning.
+        output_pixel_scale : float, optional
+            A coarser output grid, a whole multiple of the model's pixel scale: the network runs
+            on the model's grid and its output is binned (flux kept; `seeinggan.geometry.bin_image`),
+            so the result is smaller but not faster to compute. Default: the model's own scale.
 
         Returns
         -------
         DeblurResult
         """
         from seeinggan import geometry
+        from seeinggan.infer.streaming import output_bin
 
         image = _as_2d(data)
         input_scale = self._input_scale(wcs, pixel_scale)
@@ -247,7 +253,25 @@ class Deblurrer:
         metadata = self._result_metadata(
             transform=transform.to_dict(), grid=grid, input_scale=input_scale, out_scale=out_scale, factor=factor
         )
+        k = output_bin(output_pixel_scale, out_scale)
+        if k > 1:  # a coarser output grid (survey): bin the model-grid result, edges aligned
+            result = geometry.bin_image(result, k)
+            out_wcs = geometry.upsampled_wcs(out_wcs, 1.0 / k, work.shape) if out_wcs is not None else None
+            out_scale *= k
+            metadata["pixel_scale"] = float(out_scale)
+            metadata["settings"]["output_bin"] = k
         return DeblurResult(result, out_wcs, float(out_scale), metadata)
+
+    def deblur_to_file(self, data: np.ndarray, path: str | os.PathLike, **options) -> DeblurResult:
+        """Deblur a frame of any size straight into a new FITS file, in bounded memory.
+
+        The streamed path of `seeinggan.infer.streaming.deblur_to_fits` (see there for the
+        options: ``wcs``, ``pixel_scale``, ``header``, ``history``, ``output_pixel_scale``,
+        ``progress``, ``should_stop``); its result's ``data`` is a read-only memory map of the file.
+        """
+        from seeinggan.infer.streaming import deblur_to_fits
+
+        return deblur_to_fits(self, data, path, **options)
 
     def _input_scale(self, wcs: WCS | None, pixel_scale: float | None) -> float:
         from seeinggan import geometry
@@ -280,11 +304,6 @@ class Deblurrer:
         progress: ProgressCallback | None,
         should_stop: StopCallback | None,
     ) -> None:
-        rows, cols = work.shape
-        pad = grid.pad
-        sum_y, sum_x = weight_sums(grid)
-        win_y = blend_window(grid.tile[0], grid.overlap[0])
-        win_x = blend_window(grid.tile[1], grid.overlap[1])
         positions = list(grid.positions())
         total = len(positions)
         done = 0
@@ -296,19 +315,13 @@ class Deblurrer:
             tiles = np.stack([read_tile(work, grid, r, c) for r, c in batch_pos])
             outputs = self._forward(tiles, transform)
             for (r0, c0), tile_out in zip(batch_pos, outputs):
-                # The part of this tile inside the image, in padded coordinates.
-                pr0, pr1 = max(r0, pad), min(r0 + grid.tile[0], pad + rows)
-                pc0, pc1 = max(c0, pad), min(c0 + grid.tile[1], pad + cols)
-                if pr0 >= pr1 or pc0 >= pc1:
+                blend = tile_blend(grid, r0, c0)
+                if blend is None:
                     continue
-                wy = win_y[pr0 - r0 : pr1 - r0] / sum_y[pr0:pr1]
-                wx = win_x[pc0 - c0 : pc1 - c0] / sum_x[pc0:pc1]
-                part = tile_out[pr0 - r0 : pr1 - r0, pc0 - c0 : pc1 - c0] * (wy[:, None] * wx[None, :])
-                out_rows = slice(pr0 - pad, pr1 - pad)
-                out_cols = slice(pc0 - pad, pc1 - pad)
+                part = tile_out[blend.tile_rows, blend.tile_cols] * blend.weights
                 # NaN input pixels stay NaN: every tile adds NaN there.
-                part[np.isnan(work[out_rows, out_cols])] = np.nan
-                result[out_rows, out_cols] += part.astype(np.float32)
+                part[np.isnan(work[blend.rows, blend.cols])] = np.nan
+                result[blend.rows, blend.cols] += part.astype(np.float32)
             done += len(batch_pos)
             if progress is not None:
                 progress(done, total)

@@ -49,6 +49,7 @@ __all__ = [
     "FitsImage",
     "FitsReadError",
     "FitsWriteError",
+    "create_image_file",
     "is_fits_path",
     "read_image",
     "read_images",
@@ -460,6 +461,24 @@ def write_image(
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
 
+    out_header = _output_header(header, wcs, history, ndim=array.ndim)
+    hdu = fits.PrimaryHDU(data=array, header=out_header)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VerifyWarning)
+            hdu.writeto(path, overwrite=overwrite, output_verify="silentfix")
+    except OSError as exc:
+        if path.exists() and not overwrite:
+            raise FitsWriteError(f"{path}: file exists; refusing to overwrite it") from exc
+        raise FitsWriteError(f"{path}: cannot write: {exc}") from exc
+    return path
+
+
+def _output_header(header: fits.Header | None, wcs: WCS | None, history, *, ndim: int) -> fits.Header:
+    """The keywords `write_image` and `create_image_file` write besides the structural ones."""
+    from seeinggan import __version__
+
     out_header = fits.Header()
     if header is not None:
         for card in header.cards:
@@ -481,20 +500,66 @@ def write_image(
             if card.keyword in ("DATE-OBS", "MJD-OBS", "DATEREF", "MJDREFI", "MJDREFF") and card.keyword in out_header:
                 continue
             out_header[card.keyword] = (card.value, card.comment)
-        if array.ndim == 3 and "CTYPE3" in out_header:
+        if ndim == 3 and "CTYPE3" in out_header:
             out_header["WCSAXES"] = 3  # keep the cube's third axis described
     lines = [history] if isinstance(history, str) else list(history)
     for line in lines or ["written"]:
         out_header.add_history(f"seeinggan {__version__}: {line}")
 
-    hdu = fits.PrimaryHDU(data=array, header=out_header)
+    return out_header
+
+
+def create_image_file(
+    path: str | os.PathLike,
+    shape: tuple[int, int],
+    *,
+    header: fits.Header | None = None,
+    wcs: WCS | None = None,
+    history: Iterable[str] | str = (),
+) -> int:
+    """Create a float32 FITS image of ``shape`` with its final header, data to be filled in place.
+
+    The header is that of `write_image` (carried keywords, ``wcs``, HISTORY lines). The data
+    section is allocated as a sparse file of zeros (no disk blocks until written); fill it with
+    ``numpy.memmap(path, dtype=">f4", mode="r+", offset=<returned offset>, shape=...)``, a band of
+    rows at a time. Nothing exists at ``path`` beforehand: an existing file raises
+    `FitsWriteError` (write to a temporary name and rename it when the data are complete).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to create.
+    shape : tuple of int
+        ``(rows, cols)`` of the image.
+    header, wcs, history
+        As in `write_image`.
+
+    Returns
+    -------
+    int
+        Byte offset of the data section in the file (FITS data are big-endian float32, ``>f4``).
+    """
+    path = Path(path)
+    rows, cols = (int(n) for n in shape)
+    if rows < 1 or cols < 1:
+        raise FitsWriteError(f"{path}: cannot create an image of shape {shape}")
+    out_header = _output_header(header, wcs, history, ndim=2)
+    hdu = fits.PrimaryHDU(data=np.zeros((1, 1), dtype=np.float32), header=out_header)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)
+        hdu.verify("silentfix")
+    hdu.header["NAXIS1"] = cols
+    hdu.header["NAXIS2"] = rows
+    text = hdu.header.tostring()  # padded to a multiple of 2880 bytes, END included
+    data_bytes = 4 * rows * cols
+    padded = -(-data_bytes // 2880) * 2880
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", VerifyWarning)
-            hdu.writeto(path, overwrite=overwrite, output_verify="silentfix")
+        with open(path, "xb") as stream:
+            stream.write(text.encode("ascii"))
+            stream.truncate(len(text) + padded)
+    except FileExistsError as exc:
+        raise FitsWriteError(f"{path}: file exists; refusing to overwrite it") from exc
     except OSError as exc:
-        if path.exists() and not overwrite:
-            raise FitsWriteError(f"{path}: file exists; refusing to overwrite it") from exc
         raise FitsWriteError(f"{path}: cannot write: {exc}") from exc
-    return path
+    return len(text)
