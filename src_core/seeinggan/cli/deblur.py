@@ -3,12 +3,21 @@
 Each input ``NAME.fits`` becomes ``OUTDIR/NAME_deblurred.fits`` with the output grid's WCS, the
 input header's other keywords and a HISTORY line naming the model and the settings. Nothing is
 ever overwritten: an existing output, or an output that would be an input, is an error before
-any work starts. Files without a celestial WCS need ``--pixel-scale``.
+any work starts (``--skip-existing`` keeps finished outputs instead, so a survey resumes). Files
+without a celestial WCS need ``--pixel-scale``.
+
+Every file is deblurred by the streamed path (`seeinggan.infer.streaming`): the output is filled
+in place on disk, in memory that does not grow with the frame. ``--catalog`` deblurs a stamp
+around each catalogue source instead (`seeinggan.infer.catalog`). ``--workers N`` or
+``--scheduler ADDRESS`` run one Dask task per file or catalogue chunk (`seeinggan.infer.jobs`);
+without them Dask is not imported.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from seeinggan.cli import CliError
@@ -39,6 +48,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="input pixel scale in arcsec/px, for files without a celestial WCS")
     parser.add_argument("--hdu", default=None, metavar="N",
                         help="HDU index or EXTNAME to read (default: the first image HDU)")
+    parser.add_argument("--output-scale", type=float, default=None, metavar="ARCSEC",
+                        help="output pixel scale, a whole multiple of the model's (default: the model's own); "
+                             "the model's output is binned: smaller files, same network time")
+    survey = parser.add_argument_group("surveys")
+    survey.add_argument("--catalog", type=Path, default=None, metavar="SOURCES.csv",
+                        help="deblur a stamp around each source (CSV columns id,ra,dec in degrees, optional size "
+                             "in arcsec) found in any of the images; writes OUTDIR/<id>_deblurred.fits and "
+                             "OUTDIR/catalog_results.csv")
+    survey.add_argument("--size", type=float, default=7.68, metavar="ARCSEC",
+                        help="stamp side for sources without a size (default 7.68: the paper's 256 px at 0.03\"/px)")
+    survey.add_argument("--skip-existing", action="store_true",
+                        help="keep outputs finished by an earlier run and do the rest (resume a survey)")
+    survey.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="start a local Dask cluster of N worker processes (one file or catalogue chunk per task)")
+    survey.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="use a running Dask scheduler (tcp://host:8786), e.g. from `dask scheduler` or "
+                             "dask-jobqueue; seeinggan must be installed on its workers")
+    survey.add_argument("--chunk-size", type=int, default=32, metavar="N",
+                        help="catalogue sources per task (default 32)")
     parser.set_defaults(run=run)
     return parser
 
@@ -54,7 +82,7 @@ def output_path(input_path: Path, output_dir: Path) -> Path:
 
 
 def _plan(args) -> list[tuple[Path, Path]]:
-    """Check every input and output before any work; return (input, output) pairs."""
+    """Check every input and output before any work; return (input, output) pairs to do."""
     jobs = []
     resolved_inputs = set()
     for path in args.inputs:
@@ -68,8 +96,8 @@ def _plan(args) -> list[tuple[Path, Path]]:
         target = output_path(path, args.output_dir)
         if target.resolve() in resolved_inputs:
             raise CliError(f"{target}: the output would overwrite an input; choose another -o OUTDIR")
-        if target.exists():
-            raise CliError(f"{target}: output exists; remove it or choose another -o OUTDIR")
+        if target.exists() and not args.skip_existing:
+            raise CliError(f"{target}: output exists; remove it, pass --skip-existing or choose another -o OUTDIR")
         if target in seen:
             raise CliError(f"{path} and {seen[target]} would both be written to {target}")
         seen[target] = path
@@ -78,56 +106,171 @@ def _plan(args) -> list[tuple[Path, Path]]:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from seeinggan.io.fits import read_image, write_image
+    from seeinggan.infer.catalog import image_footprint
+    from seeinggan.infer.jobs import DeblurSettings
 
     if args.pixel_scale is not None and not args.pixel_scale > 0:
         raise CliError(f"--pixel-scale must be a positive number of arcsec/px, got {args.pixel_scale}")
+    if args.output_scale is not None and not args.output_scale > 0:
+        raise CliError(f"--output-scale must be a positive number of arcsec/px, got {args.output_scale}")
+    if args.workers is not None and args.workers < 1:
+        raise CliError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise CliError("--workers starts a local cluster and --scheduler uses a running one: give one of them")
+    if args.chunk_size < 1:
+        raise CliError(f"--chunk-size must be at least 1, got {args.chunk_size}")
     hdu = int(args.hdu) if args.hdu is not None and str(args.hdu).lstrip("-").isdigit() else args.hdu
     overlap = args.overlap if args.overlap == "auto" else _int_option("--overlap", args.overlap)
-    jobs = _plan(args)
 
-    # Read every input first: a file without WCS fails before the model is loaded.
-    images = []
-    for source, _ in jobs:
-        image = read_image(source, hdu=hdu)
-        if image.wcs is None and args.pixel_scale is None:
-            raise CliError(f"{image.name}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
-        images.append(image)
+    if args.catalog is not None:
+        from seeinggan.infer.catalog import read_catalog
 
-    from seeinggan.infer import Deblurrer
+        for path in args.inputs:
+            if not path.is_file():
+                raise CliError(f"{path}: file not found")
+        sources = read_catalog(args.catalog, default_size=args.size)
+        footprints = [image_footprint(path, hdu=hdu) for path in args.inputs]
+        jobs = []
+    else:
+        jobs = _plan(args)
+        # Headers first: a file without WCS fails before the model is loaded or any work starts.
+        for source, _ in jobs:
+            footprint = image_footprint(source, hdu=hdu, require_wcs=False)
+            if footprint["wcs"] is None and args.pixel_scale is None:
+                raise CliError(f"{footprint['name']}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
 
     model = args.model if args.model == "default" else Path(args.model)
     if model != "default" and not Path(model).exists() and not Path(str(model) + ".safetensors").exists():
         raise CliError(f"{model}: model file not found")
-    deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
+    local_threads = None
+    if args.workers:
+        local_threads = max(1, (os.cpu_count() or 1) // args.workers)
+    settings = DeblurSettings(
+        model=str(Path(model).resolve()) if model != "default" else "default", device=args.device, tile=args.tile,
+        overlap=overlap, batch_size=args.batch_size, pixel_scale=args.pixel_scale, hdu=hdu,
+        output_pixel_scale=args.output_scale, skip_existing=args.skip_existing, torch_threads=local_threads,
+    )
+    if args.workers is None and not args.scheduler:
+        # Fail early on a bad model or settings, as before any work.
+        from seeinggan.infer.jobs import get_deblurrer
 
+        get_deblurrer(settings)
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    for image, (_, target) in zip(images, jobs):
-        with tqdm(desc=image.name, unit="tile", leave=True) as bar:
+    if args.catalog is not None:
+        return _run_catalog(args, settings, sources, footprints)
+    return _run_files(args, settings, jobs)
+
+
+def _execute(args, units, on_result, *, progress_total: int, unit: str):
+    """Run units here or on Dask, with a terminal progress bar counted in files or sources."""
+    from tqdm import tqdm
+
+    from seeinggan.infer.jobs import run_here, run_on_dask
+
+    if args.workers is None and not args.scheduler:
+        run_here(units, on_result=on_result)
+        return
+    with tqdm(total=progress_total, unit=unit, desc="survey") as bar:
+
+        def counted(result):
+            on_result(result)
+            bar.update(len(result) if isinstance(result, list) else 1)
+
+        run_on_dask(units, on_result=counted, workers=args.workers, scheduler=args.scheduler,
+                    log=lambda line: tqdm.write(line))
+
+
+def _run_files(args, settings, jobs) -> int:
+    from tqdm import tqdm
+
+    from seeinggan.infer.jobs import deblur_file
+
+    local = args.workers is None and not args.scheduler
+    units = []
+    for source, target in jobs:
+        if local and not (settings.skip_existing and target.exists()):
+            bar = tqdm(desc=source.name, unit="tile", leave=True, delay=0.5)
 
             def progress(done: int, total: int, bar=bar) -> None:
                 bar.total = total
                 bar.n = done
                 bar.refresh()
+                if done >= total:
+                    bar.close()
 
-            result = deblurrer.deblur(
-                image.data,
-                wcs=image.wcs,
-                pixel_scale=None if image.wcs is not None else args.pixel_scale,
-                progress=progress,
-            )
-        meta = result.metadata
-        history = [
-            meta["history"],
-            f"deblur: {meta['input_pixel_scale']:.4g} -> {meta['pixel_scale']:.4g} arcsec/px, "
-            f"device {meta['settings']['device']}",
-            f"deblur: input {image.name}",
-        ]
-        write_image(target, result.data, header=image.header, wcs=result.wcs, history=history)
-        print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at {result.pixel_scale:.4g}\"/px)")
+            units.append((deblur_file, (str(source), str(target), settings, progress)))
+        else:
+            units.append((deblur_file, (str(source), str(target), settings)))
+    failures = []
+
+    def report(result):
+        if result.get("status") == "ok":
+            rows, cols = result["shape"]
+            print(f"wrote {result['output']} ({cols}x{rows} px at {result['pixel_scale']:.4g}\"/px, "
+                  f"{result['seconds']:.1f} s)")
+        elif result.get("status") == "exists":
+            print(f"kept {result['output']} (finished earlier)")
+        else:
+            name = Path(str(result.get("input", ""))).name
+            message = result.get("message", "")
+            line = message if name and name in message else f"{result.get('input', '?')}: {message}"
+            failures.append(line)
+            print(f"seeinggan deblur: error: {line}", file=sys.stderr)
+
+    _execute(args, units, report, progress_total=len(units), unit="file")
+    _remove_stale_partials([target for _, target in jobs])
+    if failures:
+        if len(units) > 1:
+            print(f"seeinggan deblur: {len(failures)} of {len(units)} files failed", file=sys.stderr)
+        return 2
     return 0
+
+
+def _run_catalog(args, settings, sources, footprints) -> int:
+    from seeinggan.infer.catalog import output_name, outside_row, plan_chunks, write_results
+    from seeinggan.infer.jobs import deblur_catalog_chunk
+
+    chunks, outside = plan_chunks(sources, footprints, chunk_size=args.chunk_size)
+    rows = [outside_row(s) for s in outside]
+    units = [
+        (deblur_catalog_chunk, (fp["path"], fp["hdu"], members, str(args.output_dir), settings))
+        for fp, members in chunks
+    ]
+
+    def collect(result):
+        if isinstance(result, list):
+            rows.extend(result)
+            return
+        # a whole task lost (e.g. its worker crashed repeatedly): its sources are failures
+        _, _, members, _, _ = result.get("arguments") or (None, None, [], None, None)
+        rows.extend({**outside_row(s), "status": "failed", "message": result.get("message", "")} for s in members)
+
+    _execute(args, units, collect, progress_total=len(sources) - len(outside), unit="source")
+    table = write_results(rows, args.output_dir / "catalog_results.csv", order=[s.id for s in sources])
+    _remove_stale_partials([args.output_dir / output_name(s.id) for s in sources])
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"wrote {table} ({len(sources)} sources: {summary})")
+    for row in rows:
+        if row["status"] == "failed":
+            print(f"seeinggan deblur: error: source {row['id']}: {row['message']}", file=sys.stderr)
+    return 2 if counts.get("failed") else 0
+
+
+def _remove_stale_partials(targets) -> None:
+    """Temporary files of this run's outputs left by a killed process (their outputs were redone)."""
+    folders: dict[Path, set[str]] = {}
+    for target in targets:
+        folders.setdefault(Path(target).parent, set()).add(Path(target).name)
+    for folder, names in folders.items():
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            stale = entry.name.startswith(".") and ".partial-" in entry.name
+            if stale and entry.name[1:].split(".partial-")[0] in names:
+                entry.unlink(missing_ok=True)
 
 
 def _int_option(name: str, value: str) -> int:

@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -273,6 +273,23 @@ class Deblurrer:
 
         return deblur_to_fits(self, data, path, **options)
 
+    def deblur_catalog(
+        self,
+        images: Sequence[str | os.PathLike],
+        catalog: str | os.PathLike,
+        output_dir: str | os.PathLike,
+        **options,
+    ) -> list[dict[str, Any]]:
+        """Deblur a stamp around each catalogue source found in any of ``images``.
+
+        Writes ``OUTDIR/<id>_deblurred.fits`` per source and ``OUTDIR/catalog_results.csv``; see
+        `seeinggan.infer.catalog.deblur_catalog` for the catalogue format and the options
+        (``size``, ``hdu``, ``skip_existing``, ``output_pixel_scale``, ``progress``).
+        """
+        from seeinggan.infer.catalog import deblur_catalog
+
+        return deblur_catalog(self, images, catalog, output_dir, **options)
+
     def _input_scale(self, wcs: WCS | None, pixel_scale: float | None) -> float:
         from seeinggan import geometry
 
@@ -357,7 +374,7 @@ class Deblurrer:
             "pixel_scale": float(out_scale),
             "resample_factor": float(factor),
             "intensity_transform": transform,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seeinggan_version": __version__,
             "history": history,
         }

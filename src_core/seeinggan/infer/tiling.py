@@ -36,14 +36,14 @@ import numpy as np
 from torch import nn
 
 __all__ = [
-    "TileGrid",
     "TileBlend",
+    "TileGrid",
     "blend_window",
-    "tile_blend",
     "plan_tiles",
     "read_tile",
     "receptive_field_radius",
     "reflect_indices",
+    "tile_blend",
     "weight_sums",
 ]
 

@@ -442,7 +442,6 @@ def write_image(
     pathlib.Path
         The file written.
     """
-    from seeinggan import __version__
 
     path = Path(path)
     if path.exists() and not overwrite:
