@@ -130,9 +130,17 @@ def run(args) -> int:
                 raise CliError(f"{path}: file not found")
         sources = read_catalog(args.catalog, default_size=args.size)
         footprints = [image_footprint(path, hdu=hdu) for path in args.inputs]
+        from seeinggan.infer.catalog import output_name
+
+        existing = [s.id for s in sources if (args.output_dir / output_name(s.id)).exists()]
+        if existing and not args.skip_existing:
+            raise CliError(f"{args.output_dir / output_name(existing[0])}: output exists "
+                           f"({len(existing)} in all); remove them, pass --skip-existing or choose another -o OUTDIR")
+        args.existing_at_start = set(existing)
         jobs = []
     else:
         jobs = _plan(args)
+        args.existing_at_start = {str(target) for _, target in jobs if target.exists()}
         # Headers first: a file without WCS fails before the model is loaded or any work starts.
         for source, _ in jobs:
             footprint = image_footprint(source, hdu=hdu, require_wcs=False)
@@ -148,7 +156,9 @@ def run(args) -> int:
     settings = DeblurSettings(
         model=str(Path(model).resolve()) if model != "default" else "default", device=args.device, tile=args.tile,
         overlap=overlap, batch_size=args.batch_size, pixel_scale=args.pixel_scale, hdu=hdu,
-        output_pixel_scale=args.output_scale, skip_existing=args.skip_existing, torch_threads=local_threads,
+        # Outputs present before the run were refused above unless --skip-existing; one that appears
+        # later was written by an earlier attempt of its own task (a lost worker): keep it.
+        output_pixel_scale=args.output_scale, skip_existing=True, torch_threads=local_threads,
     )
     if args.workers is None and not args.scheduler:
         # Fail early on a bad model or settings, as before any work.
@@ -189,16 +199,7 @@ def _run_files(args, settings, jobs) -> int:
     units = []
     for source, target in jobs:
         if local and not (settings.skip_existing and target.exists()):
-            bar = tqdm(desc=source.name, unit="tile", leave=True, delay=0.5)
-
-            def progress(done: int, total: int, bar=bar) -> None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-                if done >= total:
-                    bar.close()
-
-            units.append((deblur_file, (str(source), str(target), settings, progress)))
+            units.append((deblur_file, (str(source), str(target), settings, _tile_bar(source.name))))
         else:
             units.append((deblur_file, (str(source), str(target), settings)))
     failures = []
@@ -208,8 +209,10 @@ def _run_files(args, settings, jobs) -> int:
             rows, cols = result["shape"]
             print(f"wrote {result['output']} ({cols}x{rows} px at {result['pixel_scale']:.4g}\"/px, "
                   f"{result['seconds']:.1f} s)")
-        elif result.get("status") == "exists":
+        elif result.get("status") == "exists" and result["output"] in args.existing_at_start:
             print(f"kept {result['output']} (finished earlier)")
+        elif result.get("status") == "exists":
+            print(f"wrote {result['output']} (by an earlier attempt of its task)")
         else:
             name = Path(str(result.get("input", ""))).name
             message = result.get("message", "")
@@ -224,6 +227,25 @@ def _run_files(args, settings, jobs) -> int:
             print(f"seeinggan deblur: {len(failures)} of {len(units)} files failed", file=sys.stderr)
         return 2
     return 0
+
+
+def _tile_bar(name: str):
+    """A progress callback that opens its tqdm bar on first use and closes it when done."""
+    from tqdm import tqdm
+
+    state = {}
+
+    def progress(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(desc=name, unit="tile", total=total, leave=True, delay=0.5)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
 
 
 def _run_catalog(args, settings, sources, footprints) -> int:
@@ -246,6 +268,9 @@ def _run_catalog(args, settings, sources, footprints) -> int:
         rows.extend({**outside_row(s), "status": "failed", "message": result.get("message", "")} for s in members)
 
     _execute(args, units, collect, progress_total=len(sources) - len(outside), unit="source")
+    for row in rows:
+        if row["status"] == "exists" and row["id"] not in args.existing_at_start:
+            row.update(status="ok", message="written by an earlier attempt of its task (a worker was lost)")
     table = write_results(rows, args.output_dir / "catalog_results.csv", order=[s.id for s in sources])
     _remove_stale_partials([args.output_dir / output_name(s.id) for s in sources])
     counts: dict[str, int] = {}

@@ -267,12 +267,6 @@ def deblur_source(
         "x": "", "y": "", "size_arcsec": source.size, "edge": "", "coverage": "",
         "seeing_arcsec": header_seeing(image.header) or "", "seconds": "", "output": str(target), "message": "",
     }
-    if target.exists():
-        if skip_existing:
-            row.update(status="exists", message="finished by an earlier run; kept")
-            return row
-        row.update(status="failed", message=f"{target} exists; refusing to overwrite it")
-        return row
     try:
         from astropy.coordinates import SkyCoord
 
@@ -287,12 +281,18 @@ def deblur_source(
         except NoOverlapError:
             row.update(status="outside", message="the stamp does not overlap the image")
             return row
-        stamp = np.asarray(cut.data, dtype=np.float32)
         (ys, xs) = cut.slices_cutout
         real = (ys.stop - ys.start) * (xs.stop - xs.start)
         coverage = real / float(side * side)
         edge = coverage < 1.0
         row.update(edge=bool(edge), coverage=round(coverage, 4))
+        if target.exists():
+            if skip_existing:
+                row.update(status="exists", message="finished earlier; kept")
+            else:
+                row.update(status="failed", message=f"{target} exists; refusing to overwrite it")
+            return row
+        stamp = np.asarray(cut.data, dtype=np.float32)
         result = deblurrer.deblur(stamp, wcs=cut.wcs, output_pixel_scale=output_pixel_scale)
         header = image.header.copy()
         header["SOURCEID"] = (source.id, "catalogue id of the source")
