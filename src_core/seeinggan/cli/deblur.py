@@ -191,7 +191,6 @@ def _execute(args, units, on_result, *, progress_total: int, unit: str):
 
 
 def _run_files(args, settings, jobs) -> int:
-    from tqdm import tqdm
 
     from seeinggan.infer.jobs import deblur_file
 
