@@ -7,12 +7,12 @@ them from the test's own environment. A dependency missing from pyproject.toml, 
 in napari or a Qt binding, fails the test.
 """
 
-import importlib.metadata as metadata
 import os
 import re
 import subprocess
 import sys
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
