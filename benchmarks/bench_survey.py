@@ -2,7 +2,8 @@
 
     python benchmarks/bench_survey.py frames                  # 512², 2048² and 8192² ground frames
     python benchmarks/bench_survey.py frame 2048 --path stream  # one frame, one path
-    python benchmarks/bench_survey.py throughput               # files/min and cutouts/min, 1 and 2 workers
+    python benchmarks/bench_survey.py throughput 256 --files 8 --cutouts 64   # files/min, cutouts/min
+                                                               # on 1 and 2 local Dask workers
 
 ``frame`` runs in a fresh process per measurement, so its peak RSS (``ru_maxrss``: resident pages,
 file-backed ones included) is its own. ``--path stream`` is `Deblurrer.deblur_to_file` (a FITS
@@ -121,10 +122,8 @@ def frames(args) -> int:
             cmd += ["--model", args.model]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
-        if size >= 8192:
+        if size >= 2048 and (args.max_tiles or size >= 8192):
             cmd += ["--max-tiles", str(args.max_tiles or 1000)]
-        elif args.max_tiles:
-            cmd += ["--max-tiles", str(args.max_tiles)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if out.returncode:
             print(out.stdout, out.stderr)
@@ -146,6 +145,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--cutouts", type=int, default=64)
+    parser.add_argument("--worker-counts", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args(argv)
     if args.part == "frames":
         return frames(args)
@@ -156,8 +156,53 @@ def main(argv=None) -> int:
     return throughput(args)
 
 
-def throughput(args) -> int:  # filled in below
-    raise SystemExit("throughput: not written yet")
+def throughput(args) -> int:
+    """Files/min and cutouts/min through `seeinggan.infer.jobs` on 1 and 2 local Dask workers."""
+    from astropy.io import fits
+    from seeinggan.infer.catalog import Source, image_footprint, plan_chunks
+    from seeinggan.infer.jobs import DeblurSettings, deblur_catalog_chunk, deblur_file, run_on_dask
+    from seeinggan.io.fits import write_image
+
+    size = args.size
+    with tempfile.TemporaryDirectory(dir=args.tmpdir) as folder:
+        folder = Path(folder)
+        frames = []
+        for k in range(args.files):
+            image, wcs = _frame(size, seed=10 + k)
+            frames.append(write_image(folder / f"frame{k:03d}.fits", image, wcs=wcs, header=fits.Header({"SEEING": 0.7})))
+        fp = image_footprint(frames[0])
+        rng = np.random.default_rng(0)
+        xs, ys = rng.uniform(20, size - 20, args.cutouts), rng.uniform(20, size - 20, args.cutouts)
+        sky = fp["wcs"].pixel_to_world(xs, ys)
+        sources = [Source(f"g{k:04d}", float(sky.ra.deg[k]), float(sky.dec.deg[k]), 7.68) for k in range(args.cutouts)]
+        chunks, _ = plan_chunks(sources, [fp], chunk_size=max(1, args.cutouts // 8))
+        print(f"[throughput] {args.files} frames of {size}² ground px (0.202\"/px -> 0.03\"/px), "
+              f"{args.cutouts} cutouts of 7.68\" in {len(chunks)} tasks; default model; "
+              f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+        for workers in args.worker_counts:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            settings = DeblurSettings(model=args.model, device="cpu", batch_size=args.batch_size, skip_existing=True,
+                                      torch_threads=threads)
+            out = folder / f"out{workers}"
+            results = []
+            t0 = time.perf_counter()
+            run_on_dask([(deblur_file, (str(f), str(out / f"{f.stem}_deblurred.fits"), settings)) for f in frames],
+                        on_result=results.append, workers=workers, log=lambda line: None)
+            files_wall = time.perf_counter() - t0
+            ok = [r for r in results if r.get("status") == "ok"]
+            rows = []
+            t0 = time.perf_counter()
+            run_on_dask([(deblur_catalog_chunk, (fp["path"], fp["hdu"], members, str(out / "cat"), settings))
+                         for fp, members in chunks], on_result=rows.extend, workers=workers, log=lambda line: None)
+            cut_wall = time.perf_counter() - t0
+            done = [r for r in rows if r.get("status") == "ok"]
+            per_file = np.median([r["seconds"] for r in ok]) if ok else float("nan")
+            per_cut = np.median([r["seconds"] for r in done]) if done else float("nan")
+            print(f"[throughput] {workers} worker(s) x {threads} torch thread(s): {len(ok)} files in {files_wall:.1f} s "
+                  f"= {60 * len(ok) / files_wall:.2f} files/min (median {per_file:.1f} s per file on a worker; "
+                  f"wall time includes cluster start and one model load per worker); {len(done)} cutouts in "
+                  f"{cut_wall:.1f} s = {60 * len(done) / cut_wall:.1f} cutouts/min (median {per_cut:.2f} s each)")
+    return 0
 
 
 if __name__ == "__main__":
