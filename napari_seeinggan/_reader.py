@@ -58,7 +58,14 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
     for p in paths:
         images = read_images(p)
         for image in images:
-            layer = image_layer_data(image)
+            try:
+                layer = image_layer_data(image)
+            except ValueError as error:  # a WCS astropy parses but the sky plane cannot use
+                if image.wcs is None:
+                    raise FitsReadError(f"{image.name}: cannot be shown: {error}") from error
+                image.wcs, image.pixel_scale = None, None
+                image.notes.append(f"WCS ignored: {error}")
+                layer = image_layer_data(image)
             layers.append(layer)
             for note in image.notes:
                 _tell_user(f"{image.name}: {note}")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from seeinggan.errors import InputError, SeeingGANError
 
 __all__ = [
     "DeblurRequest",
@@ -84,7 +85,7 @@ class Outcome:
         if self.error is None:
             return "stopped" if self.cancelled else "done"
         text = str(self.error).strip() or type(self.error).__name__
-        return text if isinstance(self.error, ValueError | OSError) else (
+        return text if isinstance(self.error, SeeingGANError | ValueError | OSError) else (
             f"{type(self.error).__name__}: {text}")
 
 
@@ -250,11 +251,11 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
     if request.folder is not None:
         return pairs_api.folder_pairs(Path(request.folder))
     if request.frames is None:
-        raise ValueError("choose a ground layer and a space layer, or a folder of pairs")
+        raise InputError("choose a ground layer and a space layer, or a folder of pairs")
     ground, ground_wcs, space, space_wcs = request.frames
     if request.regions is not None:
         if not request.regions:
-            raise ValueError("draw at least one rectangle on the shapes layer to train on")
+            raise InputError("draw at least one rectangle on the shapes layer to train on")
         return pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs,
                                             request.regions)
 
@@ -280,10 +281,9 @@ def warm_up_training_imports() -> threading.Thread:
     global _WARM_UP
     if _WARM_UP is None:
         def target() -> None:
-            import torch._dynamo  # noqa: F401
-
             import seeinggan.data  # noqa: F401
             import seeinggan.train  # noqa: F401
+            import torch._dynamo  # noqa: F401
 
         _WARM_UP = threading.Thread(target=target, name="napari-seeinggan warm-up", daemon=True)
         _WARM_UP.start()
@@ -347,7 +347,7 @@ def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[An
     emit(Status("cutting training pairs"))
     pairs = build_pairs(request, stop=stop, emit=emit)
     if len(pairs) < 2:
-        raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
+        raise InputError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
                          "(a bigger overlap of the two layers, or more rectangles)")
     emit(Status(pairs_summary(pairs)))
     train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,

@@ -20,7 +20,9 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.errors import InputError
 
+from napari_seeinggan._errors import install_log_forwarding, report_error
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -94,6 +96,7 @@ class DeblurWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
         self._viewer = viewer
         self.state = DeblurState()
         self.registry = model_registry()
@@ -218,18 +221,18 @@ class DeblurWidget(Container):
 
         layer = self.image.value
         if layer is None:
-            raise ValueError("open or select an image layer to deblur")
+            raise InputError("open or select an image layer to deblur")
         entry = self.model.value
         if not isinstance(entry, ModelEntry):
-            raise ValueError("choose a model (none is installed yet: load one from a file, or "
+            raise InputError("choose a model (none is installed yet: load one from a file, or "
                              "train one in the Fine-tune dock)")
         data, wcs, pixel_scale = layer_geometry(layer)
         data = np.asarray(data)
         if data.ndim != 2:
-            raise ValueError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
+            raise InputError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
         rows, cols = self._region_slices(layer, data.shape)
         if rows.stop - rows.start < 2 or cols.stop - cols.start < 2:
-            raise ValueError(f"the {self.region.value} does not overlap layer {layer.name!r}")
+            raise InputError(f"the {self.region.value} does not overlap layer {layer.name!r}")
         full = (rows.start, rows.stop, cols.start, cols.stop) == (0, data.shape[0], 0,
                                                                    data.shape[1])
         if not full:
@@ -266,7 +269,7 @@ class DeblurWidget(Container):
         else:
             shapes = self.shapes.value
             if shapes is None or len(shapes.data) == 0:
-                raise ValueError("draw a rectangle on a shapes layer first (region: drawn "
+                raise InputError("draw a rectangle on a shapes layer first (region: drawn "
                                  "rectangle)")
             chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
             vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
@@ -298,11 +301,14 @@ class DeblurWidget(Container):
         worker = make_worker(deblur_updates, request, stop=self._stop)
         worker.yielded.connect(self._on_update)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._fail)
+        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
         worker.finished.connect(self._on_finished)
         self.worker = worker
         worker.start()
         return worker
+
+    def _on_errored(self, error):
+        self._fail(error, notify=False)
 
     def cancel(self, _=None):
         """Ask the running deblur to stop (it stops within one tile)."""
@@ -339,10 +345,13 @@ class DeblurWidget(Container):
     def _on_finished(self):
         finish_run(self)
 
-    def _fail(self, error):
-        text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
+    def _fail(self, error, *, notify: bool = True):
+        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
+            text = report_error(error, context="Deblur failed", notify=notify)
+        else:
+            text = str(error)
+            show_error(f"Deblur failed: {text}")
         assign(self.state, {"status": FAILED, "message": text})
-        show_error(f"Deblur failed: {text}")
 
     def _add_result(self, result):
         from napari_seeinggan._layers import layer_data_from_array
@@ -383,9 +392,8 @@ class DeblurWidget(Container):
 
 def provenance_header(provenance: dict):
     """A FITS header whose HISTORY says how the layer was made (kept by the plugin's writer)."""
-    from astropy.io import fits
-
     import seeinggan
+    from astropy.io import fits
 
     header = fits.Header()
     header["HISTORY"] = (f"Deblurred with SeeingGAN {seeinggan.__version__} on "

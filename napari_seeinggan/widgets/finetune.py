@@ -27,7 +27,9 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.errors import InputError
 
+from napari_seeinggan._errors import install_log_forwarding, report_error
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -90,6 +92,7 @@ class FinetuneWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
         self._viewer = viewer
         self.state = FinetuneState()
         self.log = TrainingLog()
@@ -246,7 +249,7 @@ class FinetuneWidget(Container):
         vgg = self.vgg_weights.value
         vgg = str(vgg) if vgg not in (None, "") and Path(vgg).is_file() else None
         if self.perceptual_weight.value > 0 and vgg is None:
-            raise ValueError("a perceptual weight above 0 needs a VGG-19 weights file "
+            raise InputError("a perceptual weight above 0 needs a VGG-19 weights file "
                              "(advanced); set the weight to 0 to train without it")
         every = int(self.report_every.value)
         return {
@@ -290,7 +293,7 @@ class FinetuneWidget(Container):
         if self.source.value == FROM_FOLDER:
             folder = self.folder.value
             if folder in (None, "") or not Path(folder).is_dir():
-                raise ValueError(f"choose a folder of pairs (got {folder!s})")
+                raise InputError(f"choose a folder of pairs (got {folder!s})")
             request.folder = Path(folder)
             return request
         request.frames = self._frames()
@@ -303,14 +306,14 @@ class FinetuneWidget(Container):
 
         ground, space = self.ground.value, self.space.value
         if ground is None or space is None:
-            raise ValueError("open a ground image and a space image of the same field")
+            raise InputError("open a ground image and a space image of the same field")
         if ground is space:
-            raise ValueError("the ground layer and the space layer must be different layers")
+            raise InputError("the ground layer and the space layer must be different layers")
         g_data, g_wcs, _ = layer_geometry(ground)
         s_data, s_wcs, _ = layer_geometry(space)
         for layer, wcs in ((ground, g_wcs), (space, s_wcs)):
             if wcs is None:
-                raise ValueError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
+                raise InputError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
                                  "position needs FITS images with WCS")
         return (np.array(g_data, dtype=np.float32), g_wcs,
                 np.array(s_data, dtype=np.float32), s_wcs)
@@ -318,7 +321,7 @@ class FinetuneWidget(Container):
     def _regions(self) -> list[np.ndarray]:
         shapes, space = self.shapes.value, self.space.value
         if shapes is None:
-            raise ValueError("add a shapes layer and draw rectangles on the field")
+            raise InputError("add a shapes layer and draw rectangles on the field")
         regions = []
         for kind, vertices in zip(shapes.shape_type, shapes.data, strict=True):
             if kind != "rectangle":
@@ -327,7 +330,7 @@ class FinetuneWidget(Container):
             # In space-frame pixels, as seeinggan.data.pairs_from_regions expects.
             regions.append(np.array([np.asarray(space.world_to_data(w))[-2:] for w in world]))
         if not regions:
-            raise ValueError(f"no rectangle on shapes layer {shapes.name!r}")
+            raise InputError(f"no rectangle on shapes layer {shapes.name!r}")
         return regions
 
     # --- running ------------------------------------------------------------------------------
@@ -385,7 +388,7 @@ class FinetuneWidget(Container):
         worker = make_worker(finetune_updates, request, stop=self._stop)
         worker.yielded.connect(self._on_update)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._fail)
+        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
         worker.finished.connect(self._on_finished)
         self.worker = worker
         worker.start()
@@ -454,12 +457,18 @@ class FinetuneWidget(Container):
     def _on_finished(self):
         finish_run(self)
 
-    def _fail(self, error):
-        text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
+    def _on_errored(self, error):
+        self._fail(error, notify=False)
+
+    def _fail(self, error, *, notify: bool = True):
+        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
+            text = report_error(error, context="Fine-tuning failed", notify=notify)
+        else:
+            text = str(error)
+            show_error(f"Fine-tuning failed: {text}")
         assign(self.state, {"status": FAILED, "message": text,
                             "can_resume": self.trainer is not None
                             or self.last_checkpoint is not None})
-        show_error(f"Fine-tuning failed: {text}")
 
     # --- saving -------------------------------------------------------------------------------
 

@@ -1,9 +1,13 @@
-"""The "Score region" dock: CW-SSIM, SSIM and PSNR of layers against a reference, in a rectangle.
+"""The "Score region" dock: fidelity measures, CW-SSIM, SSIM and PSNR of layers against a
+reference, in a rectangle.
 
 Pick a reference layer (for example the space image) and test layers (the ground image, a
 deblurred one), draw a rectangle on the "score region" shapes layer (the dock adds it, in
-rectangle mode): the table shows each test's scores over the rectangle, with the CW-SSIM change
-in % against the first test (the paper's Table 2), and follows the rectangle as it moves.
+rectangle mode): the table shows each test's scores over the rectangle and follows the rectangle
+as it moves. First the measures texture cannot game: the band error and band power ratio in the
+band the seeing removed (0.5/FWHM-2/FWHM; the seeing from a test layer's header, SEEING or FWHM,
+else the dock's seeing field) and the Fourier-ring resolution in arcsec; then CW-SSIM, SSIM,
+PSNR and the CW-SSIM change in % against the first test (the paper's Table 2).
 
 No science here: the rectangle becomes a box of reference pixels, each test is brought onto it and
 scored by `seeinggan.metrics` (`box_from_pixels`, `onto_region`, `score_region`), off the GUI
@@ -22,14 +26,34 @@ import napari
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Table
 from napari.utils.notifications import show_info, show_warning
+from seeinggan.errors import InputError
 
 from napari_seeinggan.widgets._common import image_layer_choices
 
 SHAPES_NAME = "score region"
 DEBOUNCE_MS = 250
-COLUMNS = ["CW-SSIM", "SSIM", "PSNR (dB)", "CW-SSIM change"]
-CELL_FORMATS = ("{:.3f}", "{:.3f}", "{:.2f}", "{:+.1f}%")
+COLUMNS = ["Band err", "Power", 'FRC "', "CW-SSIM", "SSIM", "PSNR", "Change"]
+ROW_KEYS = ("band_error", "band_power_ratio", "frc_scale_arcsec", "cw_ssim", "ssim", "psnr", "cw_ssim_change_percent")
+"""The `seeinggan.metrics.score_region` key shown in each column."""
+CELL_FORMATS = ("{:.3f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.3f}", "{:.2f}", "{:+.1f}%")
 """How each column is shown (the table keeps the full-precision numbers)."""
+COLUMN_TIPS = (
+    "Band error: sum|X-T|^2 / sum|T|^2 over spatial frequencies 0.5/FWHM-2/FWHM (what the seeing "
+    "removed). 0 = restored; ~1 = nothing restored; above the ground's = worse than doing nothing",
+    "Band power ratio: the test's power over the reference's in that band (1 = as much structure; "
+    "above 1 = invented texture or noise)",
+    "Fourier-ring resolution (arcsec): 1 / the frequency where the Fourier ring correlation with "
+    "the reference falls below 0.5; smaller is better",
+    "CW-SSIM (the paper's metric; rewards texture of the right energy anywhere: read it with the "
+    "band error)",
+    "SSIM",
+    "PSNR in dB (data range 1 after the normalisation of docs/metrics.md)",
+    "CW-SSIM change in % against the first test layer",
+)
+ROW_HEADER_WIDTH = 140
+"""Largest width (px) of the layer-name column: names elide in the middle beyond it."""
+DEFAULT_SEEING = 0.9
+"""Seeing FWHM (arcsec) of the dock's field, used when no test layer's header gives one."""
 
 
 @dataclass
@@ -42,6 +66,9 @@ class ScoreRequest:
     reference_wcs: object = None
     tests: list[tuple[str, np.ndarray, object, np.ndarray | None]] = field(default_factory=list)
     # (name, data, wcs or None, pixel map reference (row, col) -> layer (row, col) or None)
+    pixel_scale: float | None = None  # arcsec per reference pixel (None: no fidelity measures)
+    seeing_fwhm: float | None = None  # arcsec, sets the band of the band error and power ratio
+    seeing_source: str = ""
 
 
 @dataclass
@@ -76,7 +103,8 @@ def _score_rows(request: ScoreRequest) -> list[dict]:
         except ValueError as error:
             raise RegionError(f"{name}: does not overlap the rectangle ({error})") from None
         on_grid[name] = image
-    return score_region(request.reference, on_grid, box=request.box)
+    return score_region(request.reference, on_grid, box=request.box, pixel_scale=request.pixel_scale,
+                        seeing_fwhm=request.seeing_fwhm)
 
 
 def _signals():
@@ -102,8 +130,9 @@ class ScoreRegionWidget(Container):
     Attributes
     ----------
     rows : list of dict
-        The last scores (``name``, ``cw_ssim``, ``ssim``, ``psnr``, ``cw_ssim_change_percent``,
-        ``valid_fraction``), as `seeinggan.metrics.score_table` returns them.
+        The last scores (``name``, ``band_error``, ``band_power_ratio``, ``frc_scale_arcsec``,
+        ``texture_rms``, ``cw_ssim``, ``ssim``, ``psnr``, ``cw_ssim_change_percent``,
+        ``valid_fraction``), as `seeinggan.metrics.score_region` returns them.
     worker : napari worker or None
         The running (or last) scoring worker.
     signals : QObject
@@ -157,6 +186,14 @@ class ScoreRegionWidget(Container):
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         self.native.destroyed.connect(self._timer.stop)
+
+        from magicgui.widgets import FloatSpinBox
+
+        self.seeing = FloatSpinBox(label='seeing (")', value=DEFAULT_SEEING, min=0.05, max=10.0, step=0.05,
+                                   tooltip="Seeing FWHM of the test images (arcsec), for the band error and "
+                                           "band power ratio, when no test layer's header has SEEING or FWHM")
+        self.insert(2, self.seeing)
+        self.seeing.changed.connect(self._schedule)
 
         self._on_layers_changed(initial=True)
         self.shapes_layer()
@@ -224,21 +261,25 @@ class ScoreRegionWidget(Container):
         reference = self.reference.value
         tests = [layer for layer in self.tests.value if layer in self._viewer.layers]
         if reference is None:
-            raise ValueError("add an image layer to score against")
+            raise InputError("add an image layer to score against")
         if not tests:
-            raise ValueError("choose at least one test layer")
+            raise InputError("choose at least one test layer")
         shapes = self.shapes_layer()
         if len(shapes.data) == 0:
-            raise ValueError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
+            raise InputError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
         chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
         vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
         world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
         corners = np.array([np.asarray(reference.world_to_data(w))[-2:] for w in world])
         (r0, c0), (r1, c1) = corners.min(axis=0), corners.max(axis=0)
-        ref_data, ref_wcs, _scale = layer_geometry(reference)
+        ref_data, ref_wcs, ref_scale = layer_geometry(reference)
         box = box_from_pixels(c0, r0, c1, r1, shape=np.shape(ref_data)[-2:])
+        seeing, source = _header_seeing(tests)
+        if seeing is None:
+            seeing, source = float(self.seeing.value), "the seeing field"
         request = ScoreRequest(reference_name=reference.name, reference=np.asarray(ref_data),
-                               box=box, reference_wcs=ref_wcs)
+                               box=box, reference_wcs=ref_wcs, pixel_scale=ref_scale, seeing_fwhm=seeing,
+                               seeing_source=source)
         for layer in tests:
             data, wcs, _ = layer_geometry(layer)
             pixel_map = None if (wcs is not None and ref_wcs is not None) else _pixel_map(reference, layer)
@@ -260,7 +301,9 @@ class ScoreRegionWidget(Container):
         rows, cols = request.box.shape
         self.status.value = f"Scoring a {cols} x {rows} pixel region of {request.reference_name}..."
         self._request = request
-        worker = create_worker(score_request, request, _start_thread=False)
+        # napari's worker sends an error to the notification manager (with its traceback);
+        # _ignore_errors: not raised a second time (the dock's slot only records it).
+        worker = create_worker(score_request, request, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._on_scored)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
@@ -277,16 +320,21 @@ class ScoreRegionWidget(Container):
             return
         self.rows = rows
         self.table.value = {
-            "data": [[row["cw_ssim"], row["ssim"], row["psnr"], row["cw_ssim_change_percent"]] for row in rows],
+            "data": [[row.get(key, math.nan) for key in ROW_KEYS] for row in rows],
             "index": [row["name"] for row in rows],
             "columns": COLUMNS,
         }
+        _header_tips(self.table.native)
         self.export_button.enabled = bool(rows)
         self.table.native.resizeColumnsToContents()
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
         rows_px, cols_px = self._request.box.shape
         text = (f"Scored {len(rows)} layer(s) against {self._request.reference_name} over "
                 f"{cols_px} x {rows_px} reference pixels.")
+        if self._request.pixel_scale is None:
+            text += " No pixel scale for the reference: band error, power and FRC not measured."
+        else:
+            text += f' Band from seeing {self._request.seeing_fwhm:g}" ({self._request.seeing_source}).'
         if partial:
             text += " Partly outside the rectangle: " + ", ".join(partial) + " (NaN pixels left out)."
         self.status.value = text
@@ -306,8 +354,12 @@ class ScoreRegionWidget(Container):
         self.export_button.enabled = False
 
     def _on_error(self, error: Exception):
+        """A worker failure: napari has shown it (with its traceback); the dock says it once,
+        in its status line, without a second notification."""
+        from napari_seeinggan._errors import report_error
+
         self._clear()
-        self._report(f"scoring failed: {type(error).__name__}: {error}")
+        self.status.value = "scoring failed: " + report_error(error, context="Score region", notify=False)
 
     def _on_finished(self):
         self.busy = False
@@ -324,15 +376,21 @@ class ScoreRegionWidget(Container):
 
     def export_csv(self, path: str | Path) -> Path:
         """Write the table (with the valid fraction of each layer) to ``path`` as CSV."""
+        from seeinggan.io.atomic import atomic_open
+
         path = Path(path)
-        with path.open("w", newline="") as handle:
+        # The file dialog already asked before replacing: whole file or nothing, under the name.
+        with atomic_open(path, "w", newline="", overwrite=True) as handle:
             writer = csv.writer(handle)
             writer.writerow(["layer", "reference", "cw_ssim", "ssim", "psnr_db",
-                             "cw_ssim_change_percent", "valid_fraction"])
+                             "cw_ssim_change_percent", "valid_fraction", "band_error", "band_power_ratio",
+                             "frc_scale_arcsec", "texture_rms", "seeing_fwhm_arcsec"])
+            seeing = self._request.seeing_fwhm if self._request is not None else None
             for row in self.rows:
                 writer.writerow([row["name"], self.reference.value.name if self.reference.value else "",
                                  row["cw_ssim"], row["ssim"], row["psnr"], row["cw_ssim_change_percent"],
-                                 row["valid_fraction"]])
+                                 row["valid_fraction"], row.get("band_error"), row.get("band_power_ratio"),
+                                 row.get("frc_scale_arcsec"), row.get("texture_rms"), seeing])
         show_info(f"Score region: table saved to {path}")
         return path
 
@@ -342,6 +400,35 @@ class ScoreRegionWidget(Container):
         path, _ = QFileDialog.getSaveFileName(self.native, "Export scores", "scores.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
+
+
+def _header_seeing(layers) -> tuple[float | None, str]:
+    """The seeing FWHM (arcsec) in the first of ``layers`` whose header (``metadata["header"]``)
+    has SEEING or FWHM, and where it came from."""
+    from seeinggan.metrics import seeing_from_header
+
+    for layer in layers:
+        seeing = seeing_from_header((layer.metadata or {}).get("header"))
+        if seeing is not None:
+            return seeing, f"header of {layer.name}"
+    return None, ""
+
+
+def _header_tips(table) -> None:
+    """Column tooltips, and a narrow table: long layer names are elided (full name in the tooltip
+    of the row header), columns as wide as their numbers, so seven columns fit a laptop dock."""
+    from qtpy.QtCore import Qt
+
+    for column, tip in enumerate(COLUMN_TIPS):
+        item = table.horizontalHeaderItem(column)
+        if item is not None:
+            item.setToolTip(tip)
+    for row in range(table.rowCount()):
+        item = table.verticalHeaderItem(row)
+        if item is not None:
+            item.setToolTip(item.text())
+    table.verticalHeader().setMaximumWidth(ROW_HEADER_WIDTH)
+    table.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
 
 def _finest(layers):
@@ -371,8 +458,9 @@ def _pixel_map(reference, layer) -> np.ndarray:
 
 
 def cell_text(column: int, value) -> str:
-    """How the table shows ``value`` in ``column``: CW-SSIM and SSIM with 3 decimals, PSNR with 2,
-    the change with 1 and a % sign; inf and NaN as words (identical images: PSNR inf)."""
+    """How the table shows ``value`` in ``column`` (`CELL_FORMATS`): band error, FRC scale, CW-SSIM
+    and SSIM with 3 decimals, band power and PSNR with 2, the change with 1 and a % sign; inf and
+    NaN as words (identical images: PSNR inf)."""
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -102,9 +102,14 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
     if sorted((wcs.wcs.lng, wcs.wcs.lat)) != [0, 1]:
         return None
     try:
-        cel.pixel_to_world_values(0.0, 0.0)
+        world = cel.pixel_to_world_values(0.0, 0.0)
+        position = cel.pixel_to_world(0.0, 0.0)
     except Exception as exc:
         raise ValueError(f"the celestial WCS cannot be evaluated: {exc}") from exc
+    if not isinstance(position, SkyCoord):  # e.g. a frame astropy cannot name: a list back
+        raise ValueError("the celestial WCS does not give sky positions (unknown frame)")  # noqa: TRY004 - a bad header value
+    if not np.all(np.isfinite(np.asarray(world, dtype=float))):
+        raise ValueError("the celestial WCS gives no finite sky position at pixel (0, 0)")
     matrix = cel.pixel_scale_matrix
     if not abs(np.linalg.det(matrix)) > 1e-10 * float(np.sum(matrix**2)):
         raise ValueError("the celestial WCS matrix (CD or PC x CDELT) is singular")
@@ -166,7 +171,7 @@ def upsampled_shape(shape: tuple[int, ...], factor: float) -> tuple[int, ...]:
     if factor <= 0:
         raise ValueError(f"factor must be positive, got {factor}")
     lead = tuple(int(n) for n in shape[:-2])
-    return lead + tuple(max(1, int(round(int(n) * factor))) for n in shape[-2:])
+    return lead + tuple(max(1, round(int(n) * factor)) for n in shape[-2:])
 
 
 def upsampled_wcs(wcs: WCS, factor: float, shape: tuple[int, int] | None = None) -> WCS:
@@ -682,4 +687,7 @@ def wcs_from_sky_affine(
 def sky_center(wcs: WCS, shape: tuple[int, int]) -> SkyCoord:
     """Sky position of the centre of an image of ``shape`` ``(rows, cols)`` with ``wcs``."""
     rows, cols = (int(n) for n in shape[-2:])
-    return wcs.pixel_to_world((cols - 1) / 2.0, (rows - 1) / 2.0).icrs
+    position = wcs.pixel_to_world((cols - 1) / 2.0, (rows - 1) / 2.0)
+    if not isinstance(position, SkyCoord):  # a corrupt header: the axes are not a sky frame
+        raise ValueError("the WCS does not give sky positions (its celestial frame is unknown)")  # noqa: TRY004 - a bad header value
+    return position.icrs

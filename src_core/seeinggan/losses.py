@@ -25,9 +25,11 @@ __all__ = [
     "StructuralLoss",
     "GeneratorObjective",
     "OBJECTIVE_TERMS",
+    "data_consistency",
+    "band_error",
 ]
 
-OBJECTIVE_TERMS = ("l1", "structural", "perceptual", "adversarial")
+OBJECTIVE_TERMS = ("l1", "structural", "perceptual", "adversarial", "consistency", "band")
 """Names of the generator objective's terms, in the order they are reported."""
 
 
@@ -119,11 +121,108 @@ class StructuralLoss(nn.Module):
         return 1 - score.mean()
 
 
+def data_consistency(
+    output: torch.Tensor,
+    inputs: torch.Tensor,
+    psf: torch.Tensor,
+    *,
+    softening: float = 3.0,
+    weight: torch.Tensor | None = None,
+    border: int = 16,
+) -> torch.Tensor:
+    """The output, re-blurred by the ground PSF, against the ground input, in noise units.
+
+    Both images are in network units ``asinh((f - sky) / (softening * noise))``, so
+    ``softening * sinh(.)`` is ``(f - sky) / noise``: the flux in units of the input's noise.
+    ``chi = softening * (psf * sinh(output) - sinh(input))`` is the residual of the re-blurred
+    output (circular FFT convolution; `border` pixels at each edge are left out, where the
+    wrap-around lands) against the input, per pixel in noise units, and the loss is its
+    Charbonnier mean ``sqrt(1 + chi^2) - 1`` (quadratic within the noise, linear beyond, so bright
+    cores do not swamp the batch).
+
+    Parameters
+    ----------
+    output, inputs : torch.Tensor
+        ``[B, 1, H, W]`` network units.
+    psf : torch.Tensor
+        ``[B, H, W]``: each sample's PSF on the same grid, centred at pixel (0, 0) and wrapped.
+    softening : float
+        The intensity transform's softening.
+    weight : torch.Tensor, optional
+        ``[B]`` per-sample weights (0 for samples without a known PSF).
+    border : int
+        Pixels left out at each edge.
+    """
+    shape = output.shape[-2:]
+    flux = torch.sinh(output.float().clamp(-15.0, 15.0))
+    blurred = torch.fft.irfft2(torch.fft.rfft2(flux) * torch.fft.rfft2(psf.float())[:, None], s=shape)
+    chi = softening * (blurred - torch.sinh(inputs.float().clamp(-15.0, 15.0)))
+    if border:
+        chi = chi[..., border:-border, border:-border]
+    per_sample = (torch.sqrt(1.0 + chi.pow(2)) - 1.0).flatten(1).mean(1)
+    if weight is None:
+        return per_sample.mean()
+    weight = weight.float()
+    return (per_sample * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def band_error(
+    output: torch.Tensor,
+    target: torch.Tensor,
+    seeing: torch.Tensor,
+    *,
+    pixel_scale: float = 0.03,
+    softening: float = 3.0,
+) -> torch.Tensor:
+    """The restoration-band error of issue 9 as a loss: phase-sensitive, so texture cannot game it.
+
+    For each sample, ``sum |X - T|^2 / (sum |T|^2 + noise floor)`` over the Hann-apodised
+    Fourier transforms of output and target taken back to linear flux (``softening * sinh``:
+    noise units), summed over the band ``0.5 / FWHM <= |f| <= 2 / FWHM`` cycles per arcsec that
+    the seeing removed. The floor is the band power of white noise of one noise unit, so a
+    crop of blank sky is scored in units of the noise rather than of its own (vanishing) power.
+    Structure in the wrong place costs as much as structure missing.
+
+    Parameters
+    ----------
+    output, target : torch.Tensor
+        ``[B, 1, H, W]`` network units.
+    seeing : torch.Tensor
+        ``[B]`` seeing FWHM in arcsec.
+    pixel_scale : float
+        Arcsec per pixel of the images.
+    softening : float
+        The intensity transform's softening.
+    """
+    height, width = output.shape[-2:]
+    window = torch.outer(torch.hann_window(height, periodic=False, device=output.device),
+                         torch.hann_window(width, periodic=False, device=output.device))
+    x = softening * torch.sinh(output.float().clamp(-15.0, 15.0))[:, 0] * window
+    t = softening * torch.sinh(target.float().clamp(-15.0, 15.0))[:, 0] * window
+    fy = torch.fft.fftfreq(height, d=pixel_scale, device=output.device)
+    fx = torch.fft.rfftfreq(width, d=pixel_scale, device=output.device)
+    radius = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)[None]
+    fwhm = seeing.float().reshape(-1, 1, 1)
+    band = ((radius >= 0.5 / fwhm) & (radius <= 2.0 / fwhm)).float()
+    # rfft2 holds each non-zero column's conjugate twin once: weight them twice
+    weight = torch.full((width // 2 + 1,), 2.0, device=output.device)
+    weight[0] = 1.0
+    if width % 2 == 0:
+        weight[-1] = 1.0
+    band = band * weight
+    ft_x, ft_t = torch.fft.rfft2(x), torch.fft.rfft2(t)
+    error = ((ft_x - ft_t).abs() ** 2 * band).sum((-2, -1))
+    floor = band.sum((-2, -1)) * window.pow(2).sum()
+    power = ((ft_t.abs() ** 2) * band).sum((-2, -1))
+    return (error / (power + floor)).mean()
+
+
 class GeneratorObjective(nn.Module):
     """The generator's loss: a weighted sum of named terms.
 
     ``total = l1 * |G(x) - y| + structural * (1 - CW-SSIM) + perceptual * VGG-MSE
-    + adversarial * (-D(G(x), x))``; terms with weight 0 are not computed.
+    + adversarial * (-D(G(x), x)) + consistency * data_consistency(G(x), x, psf)``; terms with
+    weight 0 are not computed.
 
     Parameters
     ----------
@@ -144,8 +243,10 @@ class GeneratorObjective(nn.Module):
         vgg19_weights: str | Path | None = None,
         vgg19_layer: str = "conv3_1",
         structural_levels: int | tuple[int, ...] = (2, 3, 4),
+        softening: float = 3.0,
     ):
         super().__init__()
+        self.softening = float(softening)
         unknown = set(weights) - set(OBJECTIVE_TERMS)
         if unknown:
             raise ValueError(
@@ -181,6 +282,10 @@ class GeneratorObjective(nn.Module):
             if self.structural is not None
             else None,
             "perceptual": {"network": "vgg19", "layer": self.vgg19_layer} if self.perceptual is not None else None,
+            **({"consistency": {"metric": "charbonnier(chi), psf * output vs input, noise units"}}
+               if self.weights["consistency"] else {}),
+            **({"band": {"metric": "restoration-band error, 0.5/FWHM..2/FWHM, Hann, flux units"}}
+               if self.weights["band"] else {}),
         }
 
     def forward(
@@ -190,6 +295,8 @@ class GeneratorObjective(nn.Module):
         *,
         fake_scores: torch.Tensor | None = None,
         adversarial: bool = True,
+        inputs: torch.Tensor | None = None,
+        extras: Mapping[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(total, {term: unweighted value})`` for the terms with non-zero weight.
 
@@ -207,6 +314,16 @@ class GeneratorObjective(nn.Module):
             if fake_scores is None:
                 raise ValueError("the adversarial term needs the critic's scores (fake_scores)")
             terms["adversarial"] = wasserstein_generator_loss(fake_scores)
+        if self.weights["band"]:
+            if extras is None or "seeing" not in extras:
+                raise ValueError("the band term needs each sample's seeing (extras)")
+            terms["band"] = band_error(output, target, extras["seeing"], softening=self.softening)
+        if self.weights["consistency"]:
+            if inputs is None or extras is None or "psf" not in extras:
+                raise ValueError("the consistency term needs the inputs and each sample's psf (extras)")
+            terms["consistency"] = data_consistency(
+                output, inputs, extras["psf"], softening=self.softening, weight=extras.get("has_psf")
+            )
         if not terms:
             raise ValueError("all loss weights are zero")
         total = sum(self.weights[name] * value for name, value in terms.items())

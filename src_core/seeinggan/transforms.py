@@ -29,7 +29,6 @@ DEFAULT_SOFTENING = 3.0
 """Noise units at which asinh turns from linear to logarithmic (3 sigma)."""
 
 _KIND = "noise_scaled_asinh"
-_MAD_TO_SIGMA = 1.482602218505602  # 1 / Phi^-1(3/4): MAD of a Gaussian -> its sigma
 _MAX_FIT_PIXELS = 4_000_000  # a regular subsample is plenty for two numbers; keeps big frames fast
 
 
@@ -38,8 +37,10 @@ def measure_sky_noise(
 ) -> tuple[float, float]:
     """Measure the sky level and the per-pixel noise of an image, robustly.
 
-    The sky is the sigma-clipped median; the noise is the MAD-based standard deviation
-    (``1.4826 * MAD``) of the clipped pixels. Non-finite pixels (NaN, inf) are ignored.
+    The sky is the sigma-clipped median and the noise the MAD-based standard deviation
+    (``1.4826 * MAD``) of the clipped pixels, both from iterative clipping with `astropy.stats.mad_std`.
+    Non-finite pixels (NaN, inf) are ignored. Measure them on a whole frame: on a cutout filled
+    by a galaxy they measure galaxy light (`seeinggan.infer.Deblurrer` takes ``sky=``/``noise=``).
     Images larger than 4 million pixels are measured on a regular subsample.
 
     Parameters
@@ -63,6 +64,8 @@ def measure_sky_noise(
     ValueError
         If the image has no finite pixel.
     """
+    from astropy.stats import mad_std
+
     values = np.asarray(data)
     if values.size > _MAX_FIT_PIXELS:
         step = math.ceil(values.size / _MAX_FIT_PIXELS)
@@ -70,18 +73,22 @@ def measure_sky_noise(
     values = values[np.isfinite(values)].astype(np.float64, copy=False).reshape(-1)
     if values.size == 0:
         raise ValueError("cannot measure sky and noise: the image has no finite pixel")
+    # Iterative sigma clipping about the median with astropy's MAD-based standard deviation
+    # (what astropy.stats.sigma_clipped_stats(cenfunc="median", stdfunc="mad_std") computes, on
+    # plain arrays: several times faster than its masked-array path, and training calls it for
+    # every sample).
     kept = values
     for _ in range(maxiters):
         sky = float(np.median(kept))
-        noise = _MAD_TO_SIGMA * float(np.median(np.abs(kept - sky)))
-        if noise <= 0:
+        noise = float(mad_std(kept))
+        if not noise > 0:
             break
         clipped = kept[np.abs(kept - sky) <= sigma * noise]
         if clipped.size == kept.size or clipped.size < 16:
             break
         kept = clipped
     sky = float(np.median(kept))
-    noise = _MAD_TO_SIGMA * float(np.median(np.abs(kept - sky)))
+    noise = float(mad_std(kept))
     if not noise > 0:
         noise = float(np.std(values))
     if not noise > 0:

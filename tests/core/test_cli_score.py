@@ -97,3 +97,32 @@ def test_score_errors_are_one_clear_line(pair_files, capsys, tmp_path):
     fits.PrimaryHDU(pair_files["pair"].ground.astype(np.float32)).writeto(bare)
     code, _, err = _run(capsys, space, bare)
     assert code == 2 and "bare.fits[0]: no celestial WCS" in err
+
+
+def test_score_leads_with_fidelity_measures_seeing_from_the_header(pair_files, capsys):
+    files, pair = pair_files, pair_files["pair"]
+    ground = write_image(files["folder"] / "ground_hdr.fits", pair.ground, header=pair.ground_header,
+                         wcs=pair.ground_wcs, overwrite=True)
+    code, out, err = _run(capsys, files["space"], ground, files["sharper"], files["space"])
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["seeing_fwhm"] == pytest.approx(0.9)
+    assert report["seeing_source"] == "header of ground_hdr.fits[0]"
+    assert report["pixel_scale_arcsec"] == pytest.approx(0.03)
+    ground_row, sharper_row, itself = report["tests"]
+    assert list(ground_row)[:5] == ["name", "band_error", "band_power_ratio", "frc_scale_arcsec", "texture_rms"]
+    assert itself["band_error"] == 0.0 and itself["band_power_ratio"] == pytest.approx(1.0)
+    assert itself["texture_rms"] == pytest.approx(1.0)
+    # The seeing removed most of the band; a 0.21"-FWHM smoothing of the space image keeps most.
+    assert ground_row["band_error"] > 0.5 > sharper_row["band_error"]
+    assert ground_row["band_power_ratio"] < sharper_row["band_power_ratio"] < 1.0
+    assert ground_row["frc_scale_arcsec"] > sharper_row["frc_scale_arcsec"]
+    # --seeing overrides the header; without either the band measures are null.
+    code, out, err = _run(capsys, files["space"], files["ground"], "--seeing", "1.5")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["seeing_fwhm"] == 1.5 and report["seeing_source"] == "--seeing"
+    code, out, err = _run(capsys, files["space"], files["ground"])
+    report = json.loads(out)
+    assert report["seeing_fwhm"] is None and report["tests"][0]["band_error"] is None
+    assert report["tests"][0]["frc_scale_arcsec"] > 0.3

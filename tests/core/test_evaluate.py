@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from seeinggan.evaluate import (
     EvaluationReport,
     evaluate_pairs,
@@ -201,3 +200,126 @@ def test_ripples_on_a_bright_disk_are_not_invented_sources_but_an_added_star_is(
     assert invented_sources(rippled, truth, pixel_scale=0.03, noise=noise) == 0
     star = np.exp(-((yy - 40) ** 2 + (xx - 90) ** 2) / (2 * 1.5**2)) * 80.0
     assert invented_sources(rippled + star, truth, pixel_scale=0.03, noise=noise) == 1
+
+
+@pytest.fixture(scope="module")
+def truth_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("truth_pairs")
+    return write_pairs(root / "test", n=3, seed=31, space_shape=(128, 128), truth=True)
+
+
+def test_several_models_side_by_side_and_the_report_leads_with_fidelity(truth_dir, tmp_path):
+    torch.manual_seed(0)
+    identity = UNetGenerator(base_channels=4, n_down=2, n_res=1)  # untrained residual: the identity
+    report = evaluate_pairs(
+        truth_dir, models={"identity": (identity, {"name": "identity"}), "again": (identity, {"name": "again"})},
+        rl_iterations=10, device="cpu",
+    )
+    assert report.methods == ["ground", "richardson_lucy", "identity", "again"]
+    assert set(report.settings["models"]) == {"identity", "again"}
+    assert report.settings["fidelity_reference"] == "truth"
+    assert report.settings["seeing_source"] == "the pairs' catalogue (seeing_fwhm)"
+    fid = report.fidelity()
+    for row in report.rows:
+        # the identity returns the ground image: the same band error (to float32 rounding)
+        assert row["identity_band_error"] == pytest.approx(row["ground_band_error"], rel=1e-3)
+        # Richardson-Lucy with the true PSF puts some of the band back (measured 0.70-0.86 vs 0.79-0.93)
+        assert row["richardson_lucy_band_error"] < row["ground_band_error"] < 1.0
+        assert 0 < row["ground_band_power_ratio"] < 0.1
+        assert row["richardson_lucy_frc_scale_arcsec"] <= row["ground_frc_scale_arcsec"]
+    assert fid["richardson_lucy"]["band_error_below_ground"] == 1.0
+    assert fid["ground"]["band_error"]["mean"] == pytest.approx(
+        np.mean([r["ground_band_error"] for r in report.rows]))
+    md, js = report.write(tmp_path / "rep")
+    text = md.read_text()
+    assert text.index("## Fidelity") < text.index("## Table 1") < text.index("## Table 2")
+    assert "| Band error, mean" in text and "SeeingGAN identity" in text and "SeeingGAN again" in text
+    assert "against the noiseless truth" in text
+    data = json.loads(js.read_text())
+    assert list(data)[:5] == ["settings", "methods", "n_pairs", "fidelity", "table1"]
+    assert data["fidelity"]["richardson_lucy"]["band_error_below_ground"] == 1.0
+
+
+def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path, capsys):
+    import shutil
+
+    from seeinggan.cli import main
+    from seeinggan.models import save_model
+
+    torch.manual_seed(0)
+    model_file = save_model(tmp_path / "identity", UNetGenerator(base_channels=4, n_down=2, n_res=1),
+                            metadata={"name": "identity"})
+    # A folder whose catalogue lost its seeing: the ground headers' SEEING is used.
+    folder = tmp_path / "no_seeing"
+    shutil.copytree(truth_dir, folder)
+    lines = (folder / "catalogue.csv").read_text().splitlines()
+    column = lines[0].split(",").index("seeing_fwhm")
+    (folder / "catalogue.csv").write_text(
+        "\n".join(",".join(c for i, c in enumerate(line.split(",")) if i != column) for line in lines) + "\n")
+    out = tmp_path / "rep"
+    code = main(["evaluate", str(folder), "--model", str(model_file), "--model", str(model_file),
+                 "--rl-iterations", "3", "--device", "cpu", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads((out / "report.json").read_text())
+    assert data["methods"] == ["ground", "richardson_lucy", "identity", "identity'"]
+    assert data["settings"]["seeing_source"] == "the ground headers (SEEING/FWHM)"
+    original = evaluate_pairs(truth_dir, model=None, rl_iterations=3)
+    for row, again in zip(original.rows, data["pairs"]):
+        assert again["seeing_fwhm"] == pytest.approx(row["seeing_fwhm"], abs=1e-4)
+        assert again["ground_band_error"] == pytest.approx(row["ground_band_error"], rel=1e-3)
+    capsys.readouterr()
+    assert main(["evaluate", str(folder), "--model", "nonesuch", "-o", str(tmp_path / "x")]) == 2
+    assert "nonesuch: model not found" in capsys.readouterr().err
+    assert main(["evaluate", "-o", str(tmp_path / "x")]) == 2
+    assert "PAIRS_DIR" in capsys.readouterr().err
+    assert main(["evaluate", "--suite", "nonesuch", "-o", str(tmp_path / "x")]) == 2
+    assert "unknown suite 'nonesuch'" in capsys.readouterr().err
+
+
+def test_richardson_lucy_path_is_scikit_image_at_every_count():
+    from seeinggan.evaluate.baselines import richardson_lucy_path
+    from seeinggan.transforms import measure_sky_noise
+    from skimage.restoration import richardson_lucy
+
+    psf = ground_psf_on_space_grid({"seeing_fwhm": 1.0, "psf_model": "moffat", "moffat_beta": 3.0})
+    image = _gaussian((96, 120), 40, 70, 3.0, 30.0) + np.random.default_rng(4).normal(0, 0.2, (96, 120))
+    path = richardson_lucy_path(image, psf, iterations=(2, 7))
+    assert sorted(path) == [2, 7]
+    sky, noise = measure_sky_noise(image)
+    offset = noise - float(image.min())
+    for count, result in path.items():
+        expected = richardson_lucy(image + offset, psf, num_iter=count, clip=False, filter_epsilon=1e-12) - offset
+        np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(richardson_lucy_deconvolve(image, psf, iterations=7), path[7])
+
+
+def test_cli_evaluate_stress_suites_in_one_run(tmp_path, capsys):
+    from seeinggan.cli import main
+    from seeinggan.evaluate.suites import SUITES, simulate_suite
+
+    out = tmp_path / "suites"
+    code = main(["evaluate", "--suite", "psf", "--suite", "cutouts", "--suite-pairs", "2", "--model", "none",
+                 "--rl-iterations", "5", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads((out / "report.json").read_text())
+    assert list(data["reports"]) == ["psf", "cutouts"]
+    for name, report in data["reports"].items():
+        settings = report["settings"]
+        assert settings["suite"] == name and settings["suite_seed"] == SUITES[name].seed
+        assert settings["fidelity_reference"] == "truth" and report["n_pairs"] == 2
+        # Richardson-Lucy with the true PSF restores some of the band on every pair.
+        for row in report["pairs"]:
+            assert row["richardson_lucy_band_error"] < row["ground_band_error"]
+            assert 0 < row["ground_band_power_ratio"] < 1
+    # The psf suite's seeing (0.4-1.6") comes from its catalogue, pair by pair.
+    drawn = simulate_suite("psf", n=2)
+    assert [row["seeing_fwhm"] for row in data["reports"]["psf"]["pairs"]] == pytest.approx(
+        [drawn.settings(i)["seeing_fwhm"] for i in range(2)], abs=1e-4)  # 0.904", 0.433"
+    text = (out / "report.md").read_text()
+    assert text.index("## psf") < text.index("## cutouts")
+    assert "Stress suite `psf`" in text and "its first 2 of 300 pairs" in text
+    assert text.index("### Fidelity") < text.index("### Table 1")
+    capsys.readouterr()
+    assert main(["evaluate", "--list-suites"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in SUITES)

@@ -201,7 +201,7 @@ def test_save_load_round_trip_gives_identical_outputs(tmp_path):
     path = save_model(
         tmp_path / "mine",
         generator,
-        metadata={"intensity_transform": {"kind": "asinh", "softening": 3.0}, "description": "test",
+        metadata={"intensity_transform": {"kind": "noise_scaled_asinh", "softening": 3.0}, "description": "test",
                   "training": {"steps": np.int64(5)}},
     )
     assert path == tmp_path / "mine.safetensors"

@@ -124,16 +124,13 @@ def test_streamed_fit_on_windows_for_large_frames_agrees_with_the_whole_frame(mo
 
 
 def test_a_full_disk_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    from seeinggan.errors import NoSpaceError
+    from seeinggan.io import atomic
+
     image, wcs = _frame(nan=False)
     deblurrer = Deblurrer((_generator(), {}), device="cpu", tile=64, overlap=16)
-    real = streaming.shutil.disk_usage
-
-    def small_disk(path):
-        usage = real(path)
-        return type(usage)(usage.total, usage.total - 100_000, 100_000)
-
-    monkeypatch.setattr(streaming.shutil, "disk_usage", small_disk)
-    with pytest.raises(ValueError, match=r"needs 0\.00 GB but .* has only 0\.00 GB free"):
+    monkeypatch.setattr(atomic, "free_disk", lambda folder: 100_000)  # a nearly full disk
+    with pytest.raises(NoSpaceError, match=r"no space left for x\.fits: about 1\.\d MiB needed"):
         deblurrer.deblur_to_file(image, tmp_path / "x.fits", wcs=wcs)
     assert os.listdir(tmp_path) == []
 

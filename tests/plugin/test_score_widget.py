@@ -61,16 +61,17 @@ def test_rectangle_over_the_galaxy_fills_the_table(pair_viewer, qtbot, tmp_path)
     assert rows[space.name]["cw_ssim_change_percent"] > 0
     table = dock.table.data.to_list()
     assert dock.table.row_headers == (ground.name, space.name)
-    assert table[1][0] == pytest.approx(1.0)
-    assert table[0][0] == pytest.approx(rows[ground.name]["cw_ssim"], abs=1e-4)
+    cw = 3  # CW-SSIM's column, after band error, band power ratio and FRC resolution
+    assert table[1][cw] == pytest.approx(1.0)
+    assert table[0][cw] == pytest.approx(rows[ground.name]["cw_ssim"], abs=1e-4)
     # Shown with fixed decimals: CW-SSIM and SSIM 3, PSNR 2, the change 1 with a % sign.
     ground_row = rows[ground.name]
-    shown = [dock.displayed_text(0, c) for c in range(4)]
-    print("ground row as shown:", shown, "space row:", [dock.displayed_text(1, c) for c in range(4)])
+    shown = [dock.displayed_text(0, c) for c in range(cw, cw + 4)]
+    print("ground row as shown:", shown, "space row:", [dock.displayed_text(1, c) for c in range(7)])
     assert shown == [f"{ground_row['cw_ssim']:.3f}", f"{ground_row['ssim']:.3f}", f"{ground_row['psnr']:.2f}", "+0.0%"]
-    assert dock.displayed_text(1, 0) == "1.000" and dock.displayed_text(1, 2) == "inf"
+    assert dock.displayed_text(1, cw) == "1.000" and dock.displayed_text(1, cw + 2) == "inf"
     change = rows[space.name]["cw_ssim_change_percent"]
-    assert dock.displayed_text(1, 3) == f"+{change:.1f}%" and "e" not in dock.displayed_text(1, 3)
+    assert dock.displayed_text(1, cw + 3) == f"+{change:.1f}%" and "e" not in dock.displayed_text(1, cw + 3)
     assert "Scored 2 layer(s)" in dock.status.value and "176 x 176" in dock.status.value
 
     # CSV export holds the same numbers.
@@ -90,6 +91,38 @@ def test_rectangle_over_the_galaxy_fills_the_table(pair_viewer, qtbot, tmp_path)
         qtbot.waitUntil(lambda: not dock.busy and not dock._timer.isActive(), timeout=30000)
         qtbot.wait(100)
         viewer.screenshot(os.environ["SEEINGGAN_SCREENSHOT"], canvas_only=False, flash=False)
+
+
+def test_fidelity_columns_with_the_seeing_from_the_header_or_the_field(pair_viewer, qtbot, tmp_path):
+    viewer, ground, space = pair_viewer
+    dock = ScoreRegionWidget(viewer)
+    dock.tests.value = [ground, space]
+    dock.shapes_layer().add_rectangles(_rectangle_world(space, (40, 215), (40, 215)))
+    _score(qtbot, dock)
+    rows = {row["name"]: row for row in dock.rows}
+    print({name: {k: round(v, 4) for k, v in row.items() if k != "name"} for name, row in rows.items()})
+    # The sample's ground header says SEEING = 0.9.
+    assert 'seeing 0.9" (header of' in dock.status.value
+    ground_row, itself = rows[ground.name], rows[space.name]
+    assert itself["band_error"] == 0.0 and itself["band_power_ratio"] == pytest.approx(1.0)
+    assert itself["frc_scale_arcsec"] == pytest.approx(0.06)  # agrees up to Nyquist of 0.03"/px
+    # The ground image lost most of the band (measured 0.72, power 0.04, FRC 0.62").
+    assert 0.6 < ground_row["band_error"] < 1.05
+    assert ground_row["band_power_ratio"] < 0.2
+    assert ground_row["frc_scale_arcsec"] > 0.3
+    assert [dock.displayed_text(0, c) for c in range(3)] == [
+        f"{ground_row['band_error']:.3f}", f"{ground_row['band_power_ratio']:.2f}", f"{ground_row['frc_scale_arcsec']:.3f}"]
+    assert dock.table.native.horizontalHeaderItem(0).toolTip().startswith("Band error")
+    # Without a header seeing, the dock's field sets the band: a wider band, another error.
+    ground.metadata["header"] = None
+    space.metadata["header"] = None
+    dock.seeing.value = 1.6
+    _score(qtbot, dock)
+    assert 'seeing 1.6" (the seeing field)' in dock.status.value
+    assert dock.rows[0]["band_error"] != pytest.approx(ground_row["band_error"], abs=1e-3)
+    exported = list(csv.DictReader(dock.export_csv(tmp_path / "s.csv").open()))
+    assert float(exported[0]["band_error"]) == pytest.approx(dock.rows[0]["band_error"])
+    assert float(exported[0]["seeing_fwhm_arcsec"]) == 1.6
 
 
 def test_moving_the_rectangle_rescores(pair_viewer, qtbot):

@@ -2,9 +2,11 @@
 
 Each input ``NAME.fits`` becomes ``OUTDIR/NAME_deblurred.fits`` with the output grid's WCS, the
 input header's other keywords and a HISTORY line naming the model and the settings. Nothing is
-ever overwritten: an existing output, or an output that would be an input, is an error before
-any work starts (``--skip-existing`` keeps finished outputs instead, so a survey resumes). Files
-without a celestial WCS need ``--pixel-scale``.
+ever overwritten without ``--overwrite``: an existing output, or an output that would be an input,
+is an error before any work starts (``--skip-existing`` continues a run that was interrupted).
+Before any work: the output folder must be writable and hold the estimated outputs ("no space
+left" otherwise). Outputs are written atomically (`seeinggan.io.atomic`): a killed run leaves
+only whole files under final names. Files without a celestial WCS need ``--pixel-scale``.
 
 Every file is deblurred by the streamed path (`seeinggan.infer.streaming`): the output is filled
 in place on disk, in memory that does not grow with the frame. ``--catalog`` deblurs a stamp
@@ -48,6 +50,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="input pixel scale in arcsec/px, for files without a celestial WCS")
     parser.add_argument("--hdu", default=None, metavar="N",
                         help="HDU index or EXTNAME to read (default: the first image HDU)")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="leave existing outputs as they are (continue an interrupted run or survey)")
+    parser.add_argument("--seeing", type=float, default=None, metavar="ARCSEC",
+                        help="seeing FWHM in arcsec (default: the header's SEEING/FWHM/PSF_FWHM keyword; "
+                             "else the middle of the model's trained range, with a warning)")
+    parser.add_argument("--sky", type=float, default=None, metavar="LEVEL",
+                        help="sky level in the input's units per pixel (default: measured on the whole HDU)")
+    parser.add_argument("--noise", type=float, default=None, metavar="SIGMA",
+                        help="per-pixel noise in the input's units (default: measured on the whole HDU)")
     parser.add_argument("--output-scale", type=float, default=None, metavar="ARCSEC",
                         help="output pixel scale, a whole multiple of the model's (default: the model's own); "
                              "the model's output is binned: smaller files, same network time")
@@ -58,8 +71,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "OUTDIR/catalog_results.csv")
     survey.add_argument("--size", type=float, default=7.68, metavar="ARCSEC",
                         help="stamp side for sources without a size (default 7.68: the paper's 256 px at 0.03\"/px)")
-    survey.add_argument("--skip-existing", action="store_true",
-                        help="keep outputs finished by an earlier run and do the rest (resume a survey)")
     survey.add_argument("--workers", type=int, default=None, metavar="N",
                         help="start a local Dask cluster of N worker processes (one file or catalogue chunk per task)")
     survey.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -96,8 +107,9 @@ def _plan(args) -> list[tuple[Path, Path]]:
         target = output_path(path, args.output_dir)
         if target.resolve() in resolved_inputs:
             raise CliError(f"{target}: the output would overwrite an input; choose another -o OUTDIR")
-        if target.exists() and not args.skip_existing:
-            raise CliError(f"{target}: output exists; remove it, pass --skip-existing or choose another -o OUTDIR")
+        if target.exists() and not (args.skip_existing or args.overwrite):
+            raise CliError(f"{target}: output exists; remove it, choose another -o OUTDIR, or pass "
+                           "--overwrite (or --skip-existing)")
         if target in seen:
             raise CliError(f"{path} and {seen[target]} would both be written to {target}")
         seen[target] = path
@@ -108,9 +120,15 @@ def _plan(args) -> list[tuple[Path, Path]]:
 def run(args) -> int:
     from seeinggan.infer.catalog import image_footprint
     from seeinggan.infer.jobs import DeblurSettings
+    from seeinggan.infer.sanity import check_pixel_scale
+    from seeinggan.infer.streaming import estimate_output_bytes, output_grid
+    from seeinggan.io.atomic import check_output_folder
 
-    if args.pixel_scale is not None and not args.pixel_scale > 0:
-        raise CliError(f"--pixel-scale must be a positive number of arcsec/px, got {args.pixel_scale}")
+    if args.pixel_scale is not None:
+        check_pixel_scale(args.pixel_scale, what="--pixel-scale")
+    for option, value in (("--seeing", args.seeing), ("--noise", args.noise)):
+        if value is not None and not value > 0:
+            raise CliError(f"{option} must be a positive number, got {value}")
     if args.output_scale is not None and not args.output_scale > 0:
         raise CliError(f"--output-scale must be a positive number of arcsec/px, got {args.output_scale}")
     if args.workers is not None and args.workers < 1:
@@ -135,17 +153,20 @@ def run(args) -> int:
         existing = [s.id for s in sources if (args.output_dir / output_name(s.id)).exists()]
         if existing and not args.skip_existing:
             raise CliError(f"{args.output_dir / output_name(existing[0])}: output exists "
-                           f"({len(existing)} in all); remove them, pass --skip-existing or choose another -o OUTDIR")
+                           f"({len(existing)} in all); remove them, choose another -o OUTDIR, or pass "
+                           "--skip-existing")
         args.existing_at_start = set(existing)
         jobs = []
     else:
         jobs = _plan(args)
-        args.existing_at_start = {str(target) for _, target in jobs if target.exists()}
+        args.existing_at_start = set() if args.overwrite else {str(t) for _, t in jobs if t.exists()}
         # Headers first: a file without WCS fails before the model is loaded or any work starts.
+        footprints = []
         for source, _ in jobs:
             footprint = image_footprint(source, hdu=hdu, require_wcs=False)
             if footprint["wcs"] is None and args.pixel_scale is None:
                 raise CliError(f"{footprint['name']}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
+            footprints.append(footprint)
 
     model = args.model if args.model == "default" else Path(args.model)
     if model != "default" and not Path(model).exists() and not Path(str(model) + ".safetensors").exists():
@@ -156,16 +177,32 @@ def run(args) -> int:
     settings = DeblurSettings(
         model=str(Path(model).resolve()) if model != "default" else "default", device=args.device, tile=args.tile,
         overlap=overlap, batch_size=args.batch_size, pixel_scale=args.pixel_scale, hdu=hdu,
-        # Outputs present before the run were refused above unless --skip-existing; one that appears
-        # later was written by an earlier attempt of its own task (a lost worker): keep it.
-        output_pixel_scale=args.output_scale, skip_existing=True, torch_threads=local_threads,
+        seeing=args.seeing, sky=args.sky, noise=args.noise, overwrite=args.overwrite,
+        # Outputs present before the run were refused above unless --skip-existing or --overwrite;
+        # one that appears later was written by an earlier attempt of its own task (a lost worker):
+        # keep it (with --overwrite the retry writes it again).
+        output_pixel_scale=args.output_scale, skip_existing=not args.overwrite, torch_threads=local_threads,
     )
     if args.workers is None and not args.scheduler:
         # Fail early on a bad model or settings, as before any work.
         from seeinggan.infer.jobs import get_deblurrer
 
         get_deblurrer(settings)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    # Writable, and room for every output (float32 on the output grid), before any work.
+    needed = 0
+    if args.catalog is None:
+        from seeinggan.models.io import default_model_path, read_metadata
+
+        meta = read_metadata(default_model_path() if settings.model == "default" else settings.model)
+        model_scale = float(meta.get("pixel_scale_arcsec", 0.03))
+        for footprint, (source, target) in zip(footprints, jobs):
+            if args.skip_existing and target.exists():
+                continue
+            scale = footprint["pixel_scale"] if footprint["wcs"] is not None else args.pixel_scale
+            grid = output_grid(footprint["shape"], input_scale=check_pixel_scale(scale, what=f"{source}: pixel scale"),
+                               model_scale=model_scale, output_pixel_scale=args.output_scale)
+            needed += estimate_output_bytes(grid["shape"])
+    check_output_folder(args.output_dir, needed_bytes=needed, what="the deblurred images")
     if args.catalog is not None:
         return _run_catalog(args, settings, sources, footprints)
     return _run_files(args, settings, jobs)
@@ -191,8 +228,8 @@ def _execute(args, units, on_result, *, progress_total: int, unit: str):
 
 
 def _run_files(args, settings, jobs) -> int:
-
     from seeinggan.infer.jobs import deblur_file
+    from seeinggan.io.atomic import clean_stale_temporaries
 
     local = args.workers is None and not args.scheduler
     units = []
@@ -204,6 +241,9 @@ def _run_files(args, settings, jobs) -> int:
     failures = []
 
     def report(result):
+        for warning in result.get("warnings", ()):
+            # One line per warning (out of the trained range, seeing assumed), naming the file.
+            print(f"seeinggan deblur: warning: {Path(result['input']).name}: {warning}", file=sys.stderr)
         if result.get("status") == "ok":
             rows, cols = result["shape"]
             print(f"wrote {result['output']} ({cols}x{rows} px at {result['pixel_scale']:.4g}\"/px, "
@@ -220,7 +260,7 @@ def _run_files(args, settings, jobs) -> int:
             print(f"seeinggan deblur: error: {line}", file=sys.stderr)
 
     _execute(args, units, report, progress_total=len(units), unit="file")
-    _remove_stale_partials([target for _, target in jobs])
+    clean_stale_temporaries(args.output_dir)  # a killed worker's unfinished file (its task was redone)
     if failures:
         if len(units) > 1:
             print(f"seeinggan deblur: {len(failures)} of {len(units)} files failed", file=sys.stderr)
@@ -248,8 +288,9 @@ def _tile_bar(name: str):
 
 
 def _run_catalog(args, settings, sources, footprints) -> int:
-    from seeinggan.infer.catalog import output_name, outside_row, plan_chunks, write_results
+    from seeinggan.infer.catalog import outside_row, plan_chunks, write_results
     from seeinggan.infer.jobs import deblur_catalog_chunk
+    from seeinggan.io.atomic import clean_stale_temporaries
 
     chunks, outside = plan_chunks(sources, footprints, chunk_size=args.chunk_size)
     rows = [outside_row(s) for s in outside]
@@ -271,7 +312,7 @@ def _run_catalog(args, settings, sources, footprints) -> int:
         if row["status"] == "exists" and row["id"] not in args.existing_at_start:
             row.update(status="ok", message="written by an earlier attempt of its task (a worker was lost)")
     table = write_results(rows, args.output_dir / "catalog_results.csv", order=[s.id for s in sources])
-    _remove_stale_partials([args.output_dir / output_name(s.id) for s in sources])
+    clean_stale_temporaries(args.output_dir)  # a killed worker's unfinished files (their tasks were redone)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -281,20 +322,6 @@ def _run_catalog(args, settings, sources, footprints) -> int:
         if row["status"] == "failed":
             print(f"seeinggan deblur: error: source {row['id']}: {row['message']}", file=sys.stderr)
     return 2 if counts.get("failed") else 0
-
-
-def _remove_stale_partials(targets) -> None:
-    """Temporary files of this run's outputs left by a killed process (their outputs were redone)."""
-    folders: dict[Path, set[str]] = {}
-    for target in targets:
-        folders.setdefault(Path(target).parent, set()).add(Path(target).name)
-    for folder, names in folders.items():
-        if not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            stale = entry.name.startswith(".") and ".partial-" in entry.name
-            if stale and entry.name[1:].split(".partial-")[0] in names:
-                entry.unlink(missing_ok=True)
 
 
 def _int_option(name: str, value: str) -> int:

@@ -1,8 +1,12 @@
-"""``seeinggan evaluate PAIRS_DIR``: the paper's Tables 1 and 2 on a pairs folder (markdown + JSON)."""
+"""``seeinggan evaluate [PAIRS_DIR] [--suite NAME]... [--model NAME_OR_FILE]...``: fidelity
+measures and the paper's Tables 1 and 2 for ground, Richardson-Lucy and each model, on a pairs
+folder and/or simulated stress suites (markdown + JSON)."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
 
 from seeinggan.cli import CliError
@@ -11,20 +15,33 @@ from seeinggan.cli import CliError
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "evaluate",
-        help="score ground, Richardson-Lucy and SeeingGAN on a pairs folder",
+        help="score ground, Richardson-Lucy and models on a pairs folder or stress suites",
         description=(
             "Score the ground image resampled onto the space grid, Richardson-Lucy deconvolution "
-            "with the true PSF and SeeingGAN against the space images of a pairs folder (as written "
-            "by `seeinggan simulate`): the paper's Tables 1 and 2, by morphological class and "
-            "seeing bin, flux conservation and invented sources. Writes REPORT_DIR/report.md and "
-            "REPORT_DIR/report.json."
+            "with the true PSF and each --model on a pairs folder (as written by `seeinggan "
+            "simulate`) and/or simulated stress suites (--suite). The report leads with the "
+            "fidelity measures (band error in the band the seeing removed, band power ratio, "
+            "Fourier-ring resolution, texture rms and power, invented sources, flux errors; "
+            "against the noiseless truth when there is one, else the space image), then the "
+            "paper's Tables 1 and 2 (CW-SSIM, SSIM, PSNR), by morphological class and seeing bin. "
+            "Writes REPORT_DIR/report.md and REPORT_DIR/report.json (one section per suite)."
         ),
     )
-    parser.add_argument("pairs_dir", type=Path, metavar="PAIRS_DIR", help="folder with ground/, space/, catalogue.csv")
-    parser.add_argument("--model", default="default", metavar="FILE",
-                        help="model file (default: the shipped model); 'none' scores the baselines only")
+    parser.add_argument("pairs_dir", type=Path, nargs="?", default=None, metavar="PAIRS_DIR",
+                        help="folder with ground/, space/, catalogue.csv (optional with --suite)")
+    parser.add_argument("--model", action="append", default=None, metavar="NAME_OR_FILE",
+                        help="a model to score: 'default', a saved model's name or a model file; repeat "
+                             "for several models side by side (default: default); 'none': baselines only")
+    parser.add_argument("--suite", action="append", default=None, metavar="NAME",
+                        help="also simulate and score this stress suite (repeatable; see --list-suites)")
+    parser.add_argument("--suite-pairs", type=int, default=None, metavar="N",
+                        help="score each suite's first N pairs instead of all (quick runs)")
+    parser.add_argument("--list-suites", action="store_true", help="print the stress suites' names and exit")
+    parser.add_argument("--seeing", type=float, default=None, metavar="ARCSEC",
+                        help="seeing FWHM for pairs whose catalogue and ground header give none")
     parser.add_argument("-o", "--output-dir", type=Path, default=None, metavar="REPORT_DIR",
-                        help="where report.md and report.json go (default: PAIRS_DIR/report)")
+                        help="where report.md and report.json go (default: PAIRS_DIR/report; "
+                             "required with --suite alone)")
     parser.add_argument("--rl-iterations", default="auto", metavar="auto|N",
                         help="Richardson-Lucy iterations, or 'auto' (best on a simulated validation set)")
     parser.add_argument("--n-validation", type=int, default=20, metavar="N",
@@ -34,13 +51,59 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def _models(values: list[str] | None) -> dict[str, str | Path]:
+    """``{column name: model}`` for the ``--model`` values: names of shipped or saved models
+    (`seeinggan.models.io.list_models`) or files."""
+    from seeinggan.models.io import list_models
+
+    values = values or ["default"]
+    if any(v.lower() == "none" for v in values):
+        if len(values) > 1:
+            raise CliError("--model none scores the baselines only; do not combine it with other --model")
+        return {}
+    known = {m.name: m for m in list_models()}
+    models: dict[str, str | Path] = {}
+    for value in values:
+        if value == "default":
+            model: str | Path = "default"
+        elif value in known:
+            model = known[value].path
+        elif Path(value).exists():
+            model = Path(value)
+        else:
+            names = ", ".join(sorted({"default", *known}))
+            raise CliError(f"{value}: model not found (not a file, nor a model name: {names})")
+        label = value if value in known or value == "default" else Path(value).name.split(".")[0]
+        while label in models or label in ("ground", "richardson_lucy"):
+            label += "'"
+        models[label] = model
+    return models
+
+
 def run(args) -> int:
     from tqdm import tqdm
 
-    from seeinggan.evaluate import evaluate_pairs
+    from seeinggan.evaluate import available_suites, evaluate_pairs, evaluate_suite, write_reports
 
-    if not args.pairs_dir.is_dir():
+    if args.list_suites:
+        from seeinggan.evaluate.suites import suite_table
+
+        for row in suite_table():
+            print(f"{row['name']:<14} {row['n']:>4} pairs  seed {row['seed']:<6} {row['description']}")
+        return 0
+    if args.pairs_dir is None and not args.suite:
+        raise CliError("give a PAIRS_DIR, one or more --suite NAME, or both")
+    if args.pairs_dir is not None and not args.pairs_dir.is_dir():
         raise CliError(f"{args.pairs_dir}: pairs folder not found")
+    if args.suite:
+        names = available_suites()
+        for name in args.suite:
+            if name not in names:
+                raise CliError(f"unknown suite {name!r}; the suites are: {', '.join(names)}")
+    if args.suite_pairs is not None and args.suite_pairs < 1:
+        raise CliError(f"--suite-pairs must be a positive integer, got {args.suite_pairs}")
+    if args.seeing is not None and not args.seeing > 0:
+        raise CliError(f"--seeing must be a positive number of arcsec, got {args.seeing}")
     if args.rl_iterations != "auto":
         try:
             iterations: int | str = int(args.rl_iterations)
@@ -50,23 +113,35 @@ def run(args) -> int:
             raise CliError(f"--rl-iterations must be 'auto' or a positive integer, got {iterations}")
     else:
         iterations = "auto"
+    if args.output_dir is None and args.pairs_dir is None:
+        raise CliError("with --suite alone, say where the report goes: -o REPORT_DIR")
     out_dir = args.output_dir or args.pairs_dir / "report"
     for name in ("report.md", "report.json"):
         if (out_dir / name).exists():
             raise CliError(f"{out_dir / name}: exists; remove it or choose another -o REPORT_DIR")
-    model = None if str(args.model).lower() == "none" else args.model
-    if model not in (None, "default") and not Path(model).exists():
-        raise CliError(f"{model}: model file not found")
-    with tqdm(desc="evaluate", unit="pair") as bar:
+    models = _models(args.model)
+    options = {"models": models, "seeing": args.seeing, "rl_iterations": iterations,
+               "n_validation": args.n_validation, "device": args.device}
+    command = "seeinggan " + shlex.join(sys.argv[1:]) if sys.argv and "evaluate" in sys.argv else None
+    reports = {}
+    sources = ([("folder", args.pairs_dir)] if args.pairs_dir is not None else []) + [
+        ("suite", name) for name in (args.suite or [])]
+    for kind, source in sources:
+        label = str(source) if kind == "folder" else f"suite {source}"
+        with tqdm(desc=label, unit="pair") as bar:
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
 
-        report = evaluate_pairs(args.pairs_dir, model=model, rl_iterations=iterations,
-                                n_validation=args.n_validation, device=args.device, progress=progress)
-    md, js = report.write(out_dir)
-    print(report.to_markdown())
+            if kind == "folder":
+                reports[str(source)] = evaluate_pairs(source, progress=progress, **options)
+            else:
+                reports[source] = evaluate_suite(source, n=args.suite_pairs, progress=progress, **options)
+        if command:
+            reports[str(source)].settings["command"] = command
+    md, js = write_reports(reports, out_dir)
+    print(md.read_text())
     print(f"wrote {md} and {js}")
     return 0

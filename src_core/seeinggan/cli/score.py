@@ -1,8 +1,12 @@
 """``seeinggan score REFERENCE.fits TEST.fits... [--region RA,DEC,WIDTH | --pixels X0,Y0,X1,Y1]``.
 
 Scores each test image against the reference over a region of the reference grid and prints
-JSON: per test, CW-SSIM, SSIM, PSNR and the CW-SSIM change in % against the first test (the
-paper's Tables 1 and 2). Tests are resampled onto the reference grid by their WCS
+JSON: per test, the fidelity measures (band error and band power ratio in the restoration band
+0.5/FWHM-2/FWHM, Fourier-ring resolution in arcsec, texture rms; `seeinggan.metrics.fidelity`),
+then CW-SSIM, SSIM, PSNR and the CW-SSIM change in % against the first test (the paper's Tables 1
+and 2). The seeing FWHM comes from ``--seeing``, else from the first test whose header has
+``SEEING`` or ``FWHM`` (the ground image does); without one the two band measures are null. The
+pixel scale is the reference's (WCS, else ``PIXSCALE``). Tests are resampled onto the reference grid by their WCS
 (`seeinggan.geometry.resample_to_grid`, flux conserved) and brought to comparable units as
 `seeinggan.metrics.compare` documents (``docs/metrics.md``).
 """
@@ -38,6 +42,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                        help="a box of reference pixels (0-based x = column, y = row; corners inclusive)")
     parser.add_argument("--hdu", default=None, metavar="N",
                         help="HDU index or EXTNAME to read in every file (default: the first image HDU)")
+    parser.add_argument("--seeing", type=float, default=None, metavar="ARCSEC",
+                        help="seeing FWHM of the restored image(s), for the band error and band power "
+                             "ratio (default: SEEING or FWHM in the first test's header that has one)")
     parser.add_argument("--indent", type=int, default=2, metavar="N", help="JSON indent (default 2)")
     parser.set_defaults(run=run)
     return parser
@@ -71,6 +78,37 @@ def _read(path: Path, hdu):
 def _json_number(value):
     # JSON has no inf/NaN: PSNR of identical images is reported as null (see "psnr_note").
     return value if isinstance(value, str) or math.isfinite(value) else None
+
+
+_LEADING = ("name", "band_error", "band_power_ratio", "frc_scale_arcsec", "texture_rms")
+
+
+def _ordered(row: dict) -> dict:
+    """Fidelity measures first, then the paper's scores."""
+    return {**{key: row[key] for key in _LEADING if key in row}, **row}
+
+
+def _scale_and_seeing(reference, tests, given: float | None):
+    """The reference's pixel scale (WCS, else PIXSCALE; None if neither), and the seeing FWHM
+    with where it came from."""
+    from seeinggan.metrics import seeing_from_header
+
+    scale = None
+    if reference.wcs is not None:
+        from seeinggan.geometry import pixel_scale
+
+        scale = float(pixel_scale(reference.wcs))
+    elif reference.header is not None and "PIXSCALE" in reference.header:
+        scale = float(reference.header["PIXSCALE"])
+    if given is not None:
+        if not (math.isfinite(given) and given > 0):
+            raise CliError(f"--seeing must be a positive number of arcsec, got {given}")
+        return scale, float(given), "--seeing"
+    for image in tests:
+        seeing = seeing_from_header(image.header)
+        if seeing is not None:
+            return scale, seeing, f"header of {image.name}"
+    return scale, None, "unknown: pass --seeing ARCSEC for band_error and band_power_ratio"
 
 
 def run(args) -> int:
@@ -122,7 +160,8 @@ def run(args) -> int:
             while name in on_grid:  # two files with one display name
                 name += "'"
             on_grid[name] = grid
-        rows = score_region(reference.data, on_grid, box=box)
+        scale, seeing, seeing_source = _scale_and_seeing(reference, tests, args.seeing)
+        rows = score_region(reference.data, on_grid, box=box, pixel_scale=scale, seeing_fwhm=seeing)
     except (RegionError, RegionTooSmallError) as error:
         raise CliError(str(error)) from None
     report = {
@@ -132,7 +171,16 @@ def run(args) -> int:
         "region_shape": list(box.shape),
         "units": "each image minus its own sky, divided by the reference's 99.5th percentile; data_range 1",
         "psnr_note": "PSNR in dB; null for identical images (infinite)",
-        "tests": [{key: _json_number(value) for key, value in row.items()} for row in rows],
+        "pixel_scale_arcsec": scale,
+        "seeing_fwhm": seeing,
+        "seeing_source": seeing_source,
+        "fidelity_note": (
+            "band_error = sum|X-T|^2/sum|T|^2 and band_power_ratio = sum|X|^2/sum|T|^2 over spatial "
+            "frequencies 0.5/FWHM-2/FWHM (Hann-apodised FFTs); frc_scale_arcsec: 1/frequency where "
+            "the Fourier ring correlation first falls below 0.5; texture_rms: rms about a 0.5\" "
+            "Gaussian-smoothed self over the reference's; docs/metrics.md"
+        ),
+        "tests": [{key: _json_number(value) for key, value in _ordered(row).items()} for row in rows],
     }
     if reference.wcs is not None:
         centre = reference.wcs.pixel_to_world((box.x0 + box.x1 - 1) / 2, (box.y0 + box.y1 - 1) / 2).icrs

@@ -51,6 +51,11 @@ class Sample:
     k: int
     window: tuple[int, int, int, int]
     meta: dict[str, Any]
+    extras: dict[str, torch.Tensor] | None = None
+    """With ``extras=True``: ``conditions`` ``[2]`` (seeing, input pixel scale, normalised by
+    `seeinggan.models.conditions`), ``psf`` ``[crop, crop]`` (the pair's ground PSF, centred at
+    pixel (0, 0) and wrapped, flipped/rotated like the images; a delta when unknown) and
+    ``has_psf`` (1.0 or 0.0)."""
 
 
 def _resolve_transform(transform: Any) -> IntensityTransform | None:
@@ -92,21 +97,35 @@ def make_sample(
     augment: bool,
     crop: str,
     transform: IntensityTransform | None,
+    target: str = "space",
+    jitter: tuple[float, float] = (0.0, 0.0),
+    extras: bool = False,
 ) -> Sample:
-    """Build one `Sample` from a pair (see the module docstring for the steps)."""
+    """Build one `Sample` from a pair (see the module docstring for the steps).
+
+    ``target="truth"`` takes the pair's noiseless ``truth`` as the target when it has one (else
+    its space image). ``jitter = (sky_sigmas, noise_fraction)`` perturbs the fitted transform's
+    sky by up to that many noise units and its noise by up to that fraction (uniform), so that
+    a model learns not to depend on exact sky and noise estimates.
+    """
     mask = pair.mask
     if not mask.any():
         raise ValueError(f"pair {pair.name!r} has no valid pixel")
     if transform is not None:
         fitted = transform.fit(np.where(mask, pair.ground, np.nan))
         fill = np.float32(fitted.sky)
+        if jitter[0] > 0 or jitter[1] > 0:
+            sky = fitted.sky + float(rng.uniform(-jitter[0], jitter[0])) * fitted.noise
+            noise = fitted.noise * (1.0 + float(rng.uniform(-jitter[1], jitter[1])))
+            fitted = IntensityTransform(sky=sky, noise=noise, softening=fitted.softening)
     else:
         fitted = None
         fill = np.float32(np.median(pair.ground[mask]))
+    wanted = pair.truth if (target == "truth" and pair.truth is not None) else pair.space
     stack = np.stack(
         [
             np.where(mask, pair.ground, fill),
-            np.where(mask, pair.space, fill),
+            np.where(mask, wanted, fill),
             mask.astype(np.float32),
         ]
     )
@@ -128,6 +147,7 @@ def make_sample(
     if fitted is not None:
         images = fitted.forward(images)
     images = np.ascontiguousarray(images, dtype=np.float32)
+    extra = _extras(pair, stack.shape[-2:], k) if extras else None
     return Sample(
         input=torch.from_numpy(images[0:1].copy()),
         target=torch.from_numpy(images[1:2].copy()),
@@ -136,7 +156,37 @@ def make_sample(
         k=k,
         window=window,
         meta=pair.meta,
+        extras=extra,
     )
+
+
+def _extras(pair: Pair, shape: tuple[int, int], k: int) -> dict[str, torch.Tensor]:
+    from seeinggan.models.conditions import condition_vector
+
+    meta = pair.meta
+    seeing = meta.get("seeing_fwhm")
+    scale = meta.get("ground_pixel_scale")
+    conditions = condition_vector(
+        seeing=float(seeing) if seeing is not None else None,
+        input_pixel_scale=float(scale) if scale is not None else None,
+    )
+    psf = np.zeros(shape, dtype=np.float32)
+    has_psf = pair.psf is not None
+    if has_psf:
+        kernel = dihedral(np.asarray(pair.psf, dtype=np.float32)[None], k)[0]
+        half_r, half_c = min(kernel.shape[0] // 2, shape[0] // 2 - 1), min(kernel.shape[1] // 2, shape[1] // 2 - 1)
+        cr, cc = kernel.shape[0] // 2, kernel.shape[1] // 2
+        kernel = kernel[cr - half_r : cr + half_r + 1, cc - half_c : cc + half_c + 1]
+        psf[: 2 * half_r + 1, : 2 * half_c + 1] = kernel / kernel.sum()
+        psf = np.roll(psf, (-half_r, -half_c), axis=(0, 1))
+    else:
+        psf[0, 0] = 1.0
+    return {
+        "seeing": torch.tensor(float(seeing) if seeing is not None and np.isfinite(float(seeing)) else 1.0),
+        "conditions": torch.from_numpy(conditions),
+        "psf": torch.from_numpy(psf),
+        "has_psf": torch.tensor(1.0 if has_psf else 0.0),
+    }
 
 
 class PairDataset(Dataset):
@@ -163,6 +213,12 @@ class PairDataset(Dataset):
         Where crops are taken; use "center" for validation.
     return_mask : bool, optional
         ``__getitem__`` returns ``(input, target, mask)`` instead of ``(input, target)``.
+    target : {"space", "truth"}, optional
+        Train towards the space image, or towards the noiseless truth where a pair has one.
+    jitter : (float, float), optional
+        Sky (noise units) and noise (fraction) perturbation of the fitted transform.
+    extras : bool, optional
+        ``__getitem__`` appends a dict of ``conditions``, ``psf``, ``has_psf`` (see `Sample`).
 
     Notes
     -----
@@ -180,7 +236,15 @@ class PairDataset(Dataset):
         transform: str | IntensityTransform | None = "asinh",
         crop: str = "random",
         return_mask: bool = False,
+        target: str = "space",
+        jitter: tuple[float, float] = (0.0, 0.0),
+        extras: bool = False,
     ) -> None:
+        if target not in ("space", "truth"):
+            raise ValueError(f"target must be 'space' or 'truth', got {target!r}")
+        self.target = target
+        self.jitter = (float(jitter[0]), float(jitter[1]))
+        self.extras = bool(extras)
         if crop_size is not None and int(crop_size) < 1:
             raise ValueError(f"crop_size must be positive, got {crop_size}")
         if crop not in ("random", "center"):
@@ -218,13 +282,19 @@ class PairDataset(Dataset):
             augment=self.augment,
             crop=self.crop,
             transform=self.transform,
+            target=self.target,
+            jitter=self.jitter,
+            extras=self.extras,
         )
 
     def __getitem__(self, index: int):
         sample = self.sample(int(index))
+        items = (sample.input, sample.target)
         if self.return_mask:
-            return sample.input, sample.target, sample.mask
-        return sample.input, sample.target
+            items += (sample.mask,)
+        if self.extras:
+            items += (sample.extras,)
+        return items
 
 
 class SimulatedPairDataset(PairDataset):

@@ -69,6 +69,12 @@ class Pair:
         ``bbox`` on the space frame).
     wcs : astropy.wcs.WCS or None
         Celestial WCS of the space grid of this pair (both arrays share it).
+    truth : ndarray or None
+        The noiseless space image (simulated pairs), same shape; training targets it instead of
+        the noisy ``space`` when present and asked for. None for real pairs.
+    psf : ndarray or None
+        The ground image's PSF on the space grid (seeing convolved with the ground pixel;
+        centred, odd side, sum 1) when known: the data-consistency loss re-blurs with it.
     """
 
     ground: np.ndarray
@@ -76,6 +82,8 @@ class Pair:
     mask: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     wcs: WCS | None = None
+    truth: np.ndarray | None = None
+    psf: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Native-endian float32: FITS arrays arrive big-endian, and torch refuses those.
@@ -83,6 +91,12 @@ class Pair:
         self.space = np.asarray(self.space, dtype=np.float32)
         self.mask = np.asarray(self.mask, dtype=bool)
         name = self.meta.get("name", "pair")
+        if self.truth is not None:
+            self.truth = np.asarray(self.truth, dtype=np.float32)
+            if self.truth.shape != self.space.shape:
+                raise ValueError(
+                    f"pair {name!r}: truth {self.truth.shape} must have the space image's shape "
+                    f"{self.space.shape}")
         if self.ground.ndim != 2:
             raise ValueError(f"pair {name!r}: images must be 2-D, got shape {self.ground.shape}")
         if not self.ground.shape == self.space.shape == self.mask.shape:
@@ -134,6 +148,7 @@ def make_pair(
     space_wcs: WCS,
     *,
     meta: dict[str, Any] | None = None,
+    truth: np.ndarray | None = None,
 ) -> Pair:
     """Build a `Pair` by resampling ``ground`` onto the grid of ``space``, flux conserved.
 
@@ -145,6 +160,8 @@ def make_pair(
         Their celestial WCS.
     meta : dict, optional
         Added to the pair's meta (pixel scales are filled in).
+    truth : ndarray, optional
+        The noiseless space image (simulations), on the space grid.
 
     Returns
     -------
@@ -172,7 +189,7 @@ def make_pair(
         "space_pixel_scale": float(geometry.pixel_scale(space_wcs)),
     }
     info.update(meta or {})
-    return Pair(ground=resampled, space=space, mask=mask, meta=info, wcs=space_wcs)
+    return Pair(ground=resampled, space=space, mask=mask, meta=info, wcs=space_wcs, truth=truth)
 
 
 def _space_to_ground_pixels(x, y, space_wcs: WCS, ground_wcs: WCS):

@@ -1,5 +1,11 @@
 """Inference: `Deblurrer` resamples, tiles, blends and returns flux units with the output WCS."""
 
-from seeinggan.infer.deblurrer import Deblurrer, DeblurResult, resolve_device
+from seeinggan.infer.deblurrer import (
+    AssumedSeeingWarning,
+    DeblurResult,
+    Deblurrer,
+    OutOfRangeWarning,
+    resolve_device,
+)
 
-__all__ = ["DeblurResult", "Deblurrer", "resolve_device"]
+__all__ = ["Deblurrer", "DeblurResult", "OutOfRangeWarning", "AssumedSeeingWarning", "resolve_device"]

@@ -17,6 +17,9 @@ The paper's unit of work is a stamp around a galaxy, not a whole frame. Here:
   ``OUTDIR/catalog_results.csv``: one row per source with its status (``ok``, ``exists``,
   ``outside``, ``failed``), the image used, the pixel position, edge flag and coverage, the
   image's seeing (header ``SEEING``/``FWHM``..., arcsec) and the time taken.
+- The model is told the image's seeing (``--seeing``, else the header) and the sky and noise of
+  the whole image (measured once per image, `seeinggan.transforms.measure_sky_noise`, unless
+  given): a stamp is often filled by its galaxy, so its own pixels would misjudge the sky.
   `seeinggan.infer.jobs` runs the same chunks on Dask.
 """
 
@@ -51,9 +54,6 @@ RESULT_COLUMNS = (
     "seeing_arcsec", "seconds", "output", "message",
 )
 """Columns of ``catalog_results.csv``, in order."""
-
-SEEING_KEYWORDS = ("SEEING", "FWHM", "PSF_FWHM", "FWHMPSF", "SEEING_FWHM")
-"""Header keywords read, in this order, for an image's seeing FWHM in arcsec."""
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
@@ -192,21 +192,16 @@ def image_footprint(
         wcs.pixel_shape = (cols, rows)
     return {
         "path": str(path), "hdu": index, "name": f"{path.name}[{index}]", "shape": (rows, cols), "wcs": wcs,
-        "seeing": header_seeing(header),
+        "pixel_scale": geometry.pixel_scale(wcs) if wcs is not None else None, "seeing": header_seeing(header),
     }
 
 
 def header_seeing(header) -> float | None:
-    """Seeing FWHM in arcsec from the first of `SEEING_KEYWORDS` that holds a positive number."""
-    for key in SEEING_KEYWORDS:
-        value = header.get(key)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(number) and number > 0:
-            return number
-    return None
+    """Seeing FWHM in arcsec from the header (`seeinggan.models.conditions.seeing_from_header`)."""
+    from seeinggan.models.conditions import seeing_from_header
+
+    found = seeing_from_header(header)
+    return None if found is None else found[0]
 
 
 def locate_sources(
@@ -249,8 +244,15 @@ def deblur_source(
     *,
     skip_existing: bool = False,
     output_pixel_scale: float | None = None,
+    seeing: float | None = None,
+    sky: float | None = None,
+    noise: float | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Cut, deblur and write the stamp of one source from one image (a `FitsImage`).
+
+    ``seeing`` defaults to the image header's; ``sky`` and ``noise`` (input units per input
+    pixel) to the stamp's own (`deblur_chunk` gives the whole image's).
 
     Returns the source's row of ``catalog_results.csv`` (see `RESULT_COLUMNS`); failures are
     reported in the row (status ``failed`` and the message), not raised.
@@ -286,15 +288,26 @@ def deblur_source(
         coverage = real / float(side * side)
         edge = coverage < 1.0
         row.update(edge=bool(edge), coverage=round(coverage, 4))
-        if target.exists():
+        if target.exists() and not overwrite:
             if skip_existing:
                 row.update(status="exists", message="finished earlier; kept")
             else:
                 row.update(status="failed", message=f"{target} exists; refusing to overwrite it")
             return row
         stamp = np.asarray(cut.data, dtype=np.float32)
-        result = deblurrer.deblur(stamp, wcs=cut.wcs, output_pixel_scale=output_pixel_scale)
-        header = image.header.copy()
+        from seeinggan.infer.header import deblurred_header
+        from seeinggan.models.conditions import seeing_from_header
+
+        seeing_keyword = "--seeing" if seeing is not None else None
+        if seeing is None and (found := seeing_from_header(image.header)) is not None:
+            seeing, seeing_keyword = found
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = deblurrer.deblur(stamp, wcs=cut.wcs, output_pixel_scale=output_pixel_scale, seeing=seeing,
+                                      sky=sky, noise=noise)
+        if caught:
+            row["message"] = "; ".join(str(w.message) for w in caught)[:300]
+        header = deblurred_header(image.header, result.metadata, seeing_keyword=seeing_keyword)
         header["SOURCEID"] = (source.id, "catalogue id of the source")
         header["SRC_RA"] = (source.ra, "[deg] catalogue RA of the source")
         header["SRC_DEC"] = (source.dec, "[deg] catalogue Dec of the source")
@@ -306,17 +319,9 @@ def deblur_source(
             f"deblur: {meta['input_pixel_scale']:.4g} -> {meta['pixel_scale']:.4g} arcsec/px",
             f"deblur: stamp of {source.id} from {image.name}"[:60],
         ]
-        temporary = target.parent / f".{target.name}.partial-{os.getpid()}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            write_image(temporary, np.asarray(result.data), header=header, wcs=result.wcs, history=history,
-                        overwrite=True)
-            if target.exists():
-                raise FileExistsError(f"{target} appeared while it was being written")
-            os.replace(temporary, target)
-        finally:
-            if temporary.exists():
-                temporary.unlink()
+        # atomic: a temporary name in the folder, renamed when whole (seeinggan.io.atomic)
+        write_image(target, np.asarray(result.data), header=header, wcs=result.wcs, history=history,
+                    overwrite=overwrite)
         row.update(status="ok")
     except Exception as error:  # noqa: BLE001 - one source failing must not stop the others
         row.update(status="failed", message=f"{type(error).__name__}: {error}"[:300])
@@ -333,9 +338,16 @@ def deblur_chunk(
     *,
     skip_existing: bool = False,
     output_pixel_scale: float | None = None,
+    seeing: float | None = None,
+    sky: float | None = None,
+    noise: float | None = None,
+    overwrite: bool = False,
 ) -> list[dict[str, Any]]:
-    """Deblur several sources from one image (read once): one task of a catalogue run."""
+    """Deblur several sources from one image (read once): one task of a catalogue run.
+
+    The image's sky and noise are measured once on the whole image unless given."""
     from seeinggan.io.fits import read_image
+    from seeinggan.transforms import measure_sky_noise
 
     plain = [s[0] if isinstance(s, tuple) else s for s in sources]
     try:
@@ -346,9 +358,14 @@ def deblur_chunk(
              "image": str(image_path), "size_arcsec": s.size, "message": f"{error}"[:300]}
             for s in plain
         ]
+    if sky is None or noise is None:
+        measured = measure_sky_noise(image.data if image.data.ndim == 2 else image.data[0])
+        sky = measured[0] if sky is None else sky
+        noise = measured[1] if noise is None else noise
     return [
         deblur_source(deblurrer, image, s, output_dir, skip_existing=skip_existing,
-                      output_pixel_scale=output_pixel_scale)
+                      output_pixel_scale=output_pixel_scale, seeing=seeing, sky=sky, noise=noise,
+                      overwrite=overwrite)
         for s in plain
     ]
 

@@ -5,7 +5,11 @@ The steps of `Deblurrer.deblur`, each in its one home:
 1. the input goes onto the model's working pixel scale (``metadata["pixel_scale_arcsec"]``,
    0.03"/px for the paper's HST grid) with `seeinggan.geometry.zoom_to_scale` (``conserve="flux"``:
    counts per output pixel) and its WCS with `seeinggan.geometry.upsampled_wcs`;
-2. the `seeinggan.transforms.IntensityTransform` is fitted once on that resampled image;
+2. the `seeinggan.transforms.IntensityTransform` is fitted once on that resampled image (the whole
+   image given), or built from the ``sky=`` / ``noise=`` the caller measured on a whole frame;
+   a seeing-conditioned model is told the seeing (``seeing=``) and the input pixel scale, and
+   an image outside the model's trained ranges raises an `OutOfRangeWarning` (a warning: the
+   result is still made);
 3. tiles (`seeinggan.infer.tiling`) go through the network ``batch_size`` at a time under
    ``torch.inference_mode`` in float32; NaN pixels are given the sky level for the network;
 4. each tile's output returns to flux units (the transform's inverse) and is blended into the
@@ -18,9 +22,11 @@ is released) above ``stream_threshold`` bytes.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +37,7 @@ import numpy as np
 import torch
 from astropy.wcs import WCS
 
+from seeinggan.infer import sanity
 from seeinggan.infer.tiling import (
     TileGrid,
     plan_tiles,
@@ -39,10 +46,21 @@ from seeinggan.infer.tiling import (
     reflect_indices,
     tile_blend,
 )
+from seeinggan.models.conditions import (
+    DEFAULT_SEEING,
+    AssumedSeeingWarning,
+    OutOfRangeWarning,
+    as_arcsec,
+    condition_vector,
+    out_of_range,
+    trained_ranges,
+)
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
 from seeinggan.transforms import IntensityTransform
 
-__all__ = ["DeblurResult", "Deblurrer", "resolve_device"]
+logger = logging.getLogger(__name__)
+
+__all__ = ["DeblurResult", "Deblurrer", "OutOfRangeWarning", "AssumedSeeingWarning", "resolve_device"]
 
 DEFAULT_STREAM_THRESHOLD = 1 << 30
 """Outputs larger than this (bytes, float32) are memory-mapped to a temporary file."""
@@ -175,6 +193,8 @@ class Deblurrer:
         self.stream_threshold = int(stream_threshold)
         template = {k: v for k, v in (metadata.get("intensity_transform") or {}).items() if k in ("kind", "softening")}
         self.transform_template = IntensityTransform.from_dict(template)
+        self.n_conditions = int(getattr(generator, "n_conditions", 0) or 0)
+        self.trained_ranges = trained_ranges(metadata)
 
     def __repr__(self) -> str:
         return (
@@ -196,6 +216,10 @@ class Deblurrer:
         should_stop: StopCallback | None = None,
         out: str | os.PathLike | np.ndarray | None = None,
         output_pixel_scale: float | None = None,
+        seeing: float | None = None,
+        sky: float | None = None,
+        noise: float | None = None,
+        input_pixel_scale: float | None = None,
     ) -> DeblurResult:
         """Deblur one 2-D image onto the model's pixel grid.
 
@@ -223,17 +247,40 @@ class Deblurrer:
             A coarser output grid, a whole multiple of the model's pixel scale: the network runs
             on the model's grid and its output is binned (flux kept; `seeinggan.geometry.bin_image`),
             so the result is smaller but not faster to compute. Default: the model's own scale.
+        seeing : float or astropy Quantity, optional
+            Seeing FWHM of the image in arcsec (from the header's SEEING/FWHM keywords, see
+            `seeinggan.models.conditions.seeing_from_header`, or measured on stars). A
+            seeing-conditioned model without it assumes the middle of its trained range and
+            warns (`AssumedSeeingWarning`); older models ignore it except for the range check.
+        sky, noise : float, optional
+            Sky level and per-pixel noise of the input, in its own flux units per input pixel,
+            measured on the whole frame (e.g. `seeinggan.transforms.measure_sky_noise` on the
+            full HDU) or from the header. Give them when `data` is a cutout filled by a galaxy:
+            by default they are measured on `data` itself. Either may be given alone.
+        input_pixel_scale : float or astropy Quantity, optional
+            For an image already resampled from a coarser grid (e.g. a training pair's ground
+            image on the space grid): the pixel scale it was observed with, in arcsec/px, which
+            a conditioned model is told and the range check uses. Default: its own pixel scale.
 
         Returns
         -------
         DeblurResult
+            ``metadata`` also holds ``seeing`` (the value the model was given), ``seeing_source``
+            (``"given"`` or ``"assumed"``), ``sky_noise_source`` and ``out_of_range`` (the
+            warnings' sentences).
         """
         from seeinggan import geometry
         from seeinggan.infer.streaming import output_bin
 
         image = _as_2d(data)
         input_scale = self._input_scale(wcs, pixel_scale)
+        seeing = as_arcsec(seeing, what="seeing")
+        observed_scale = as_arcsec(input_pixel_scale, what="input_pixel_scale", per_pixel=True) or input_scale
         factor = input_scale / self.pixel_scale
+        # Sizes, memory and time before any work (seeinggan.infer.sanity; warns when long).
+        sanity.check_pixel_scale(input_scale, what="input pixel scale")
+        sanity.plan_deblur(image.shape, factor, device=str(self.device),
+                           in_memory_output=out is None and image.size * factor**2 * 4 <= self.stream_threshold)
         if abs(factor - 1.0) < 1e-3:
             factor = 1.0
             work = image.astype(np.float32, copy=False)
@@ -244,15 +291,28 @@ class Deblurrer:
             out_wcs = geometry.upsampled_wcs(wcs, factor, image.shape) if wcs is not None else None
             out_scale = input_scale / factor
         work = np.ascontiguousarray(work, dtype=np.float32)
-        transform = self.transform_template.fit(work)
+        if sanity.has_no_signal(work):  # nothing to deblur: do not invent structure
+            logger.warning("the image has no signal (constant or all zero): returned resampled, "
+                           "not deblurred")
+            metadata = self._result_metadata(transform={}, grid=None, input_scale=input_scale,
+                                              out_scale=out_scale, factor=factor)
+            metadata["history"] = "deblur: no signal (constant image): resampled only"
+            metadata["no_signal"] = True
+            return DeblurResult(work, out_wcs, float(out_scale), metadata)
+        transform, source = self._fit_transform(work, factor=factor, sky=sky, noise=noise)
+        conditions, seeing_used, seeing_source = self._conditions(seeing, observed_scale)
+        problems = self._check_ranges(seeing, observed_scale, work, transform)
         grid = plan_tiles(work.shape, tile=self.tile, overlap=self.overlap, multiple=self.multiple)
         result = _allocate_output(work.shape, out, self.stream_threshold)
-        self._run_tiles(work, grid, transform, result, progress=progress, should_stop=should_stop)
+        self._run_tiles(work, grid, transform, result, progress=progress, should_stop=should_stop,
+                        conditions=conditions)
         if isinstance(result, np.memmap):
             result.flush()
         metadata = self._result_metadata(
             transform=transform.to_dict(), grid=grid, input_scale=input_scale, out_scale=out_scale, factor=factor
         )
+        metadata.update(seeing=seeing_used, seeing_source=seeing_source, sky_noise_source=source,
+                        out_of_range=problems, observed_pixel_scale=float(observed_scale))
         k = output_bin(output_pixel_scale, out_scale)
         if k > 1:  # a coarser output grid (survey): bin the model-grid result, edges aligned
             result = geometry.bin_image(result, k)
@@ -290,6 +350,55 @@ class Deblurrer:
 
         return deblur_catalog(self, images, catalog, output_dir, **options)
 
+    # --- what the model is told ----------------------------------------------------------------
+
+    def _fit_transform(self, work: np.ndarray, *, factor: float, sky: float | None, noise: float | None):
+        """The intensity transform: measured on `work` (the whole resampled image), with the
+        caller's sky/noise (input units per input pixel) taking precedence where given."""
+        fitted = None
+        if sky is None or noise is None:
+            fitted = self.transform_template.fit(work)
+        if sky is None and noise is None:
+            return fitted, "measured on the image"
+        area = factor * factor  # flux per input pixel -> per model pixel
+        sky_work = fitted.sky if sky is None else float(sky) / area
+        noise_work = fitted.noise if noise is None else float(noise) * resampled_noise_gain(factor) / area
+        if not (math.isfinite(sky_work) and math.isfinite(noise_work) and noise_work > 0):
+            raise ValueError(f"sky must be finite and noise positive, got sky={sky!r}, noise={noise!r}")
+        transform = IntensityTransform(sky=sky_work, noise=noise_work, softening=self.transform_template.softening)
+        return transform, "given" if sky is not None and noise is not None else "given in part"
+
+    def _conditions(self, seeing: float | None, input_scale: float):
+        """``(conditions [2] or None, seeing given to the model, "given"/"assumed"/None)``."""
+        if not self.n_conditions:
+            return None, seeing, ("given" if seeing is not None else None)
+        if seeing is None:
+            span = self.trained_ranges.get("seeing_fwhm_arcsec")
+            assumed = 0.5 * (float(span[0]) + float(span[1])) if span else DEFAULT_SEEING
+            warnings.warn(
+                f"seeing unknown: assumed {assumed:.2f}\" FWHM (the middle of the trained range); "
+                "pass seeing= or set the SEEING keyword for a better result",
+                AssumedSeeingWarning,
+                stacklevel=3,
+            )
+            seeing, source = assumed, "assumed"
+        else:
+            source = "given"
+        return condition_vector(seeing=seeing, input_pixel_scale=input_scale), float(seeing), source
+
+    def _check_ranges(self, seeing, input_scale, work: np.ndarray, transform: IntensityTransform) -> list[str]:
+        peak = np.nanmax(work) if np.isfinite(work).any() else np.nan
+        snr = float((peak - transform.sky) / transform.noise) if np.isfinite(peak) else None
+        problems = out_of_range(self.trained_ranges, seeing=seeing, input_pixel_scale=input_scale, peak_snr=snr)
+        if problems:
+            warnings.warn(
+                f"model {self.model_name!r} was not trained on this image: {'; '.join(problems)}; "
+                "treat the result with care",
+                OutOfRangeWarning,
+                stacklevel=3,
+            )
+        return problems
+
     def _input_scale(self, wcs: WCS | None, pixel_scale: float | None) -> float:
         from seeinggan import geometry
 
@@ -320,6 +429,7 @@ class Deblurrer:
         *,
         progress: ProgressCallback | None,
         should_stop: StopCallback | None,
+        conditions: np.ndarray | None = None,
     ) -> None:
         positions = list(grid.positions())
         total = len(positions)
@@ -330,7 +440,7 @@ class Deblurrer:
             check_stop(should_stop)
             batch_pos = positions[first : first + self.batch_size]
             tiles = np.stack([read_tile(work, grid, r, c) for r, c in batch_pos])
-            outputs = self._forward(tiles, transform)
+            outputs = self._forward(tiles, transform, conditions=conditions)
             for (r0, c0), tile_out in zip(batch_pos, outputs):
                 blend = tile_blend(grid, r0, c0)
                 if blend is None:
@@ -344,13 +454,29 @@ class Deblurrer:
                 progress(done, total)
 
     @torch.inference_mode()
-    def _forward(self, tiles: np.ndarray, transform: IntensityTransform) -> np.ndarray:
-        """Flux-unit tiles ``[B, H, W]`` -> flux-unit network outputs ``[B, H, W]`` (float64)."""
+    def _forward(
+        self, tiles: np.ndarray, transform: IntensityTransform, *, conditions: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Flux-unit tiles ``[B, H, W]`` -> flux-unit network outputs ``[B, H, W]`` (float64).
+
+        `conditions` ``[n_conditions]`` (one image's) are given to every tile of a conditioned
+        model; None for models without conditions.
+        """
         x = transform.forward(tiles.astype(np.float64))
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
-        y = self.generator(torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last))
+        y = self._network(torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last),
+                          conditions)
         y = y[:, 0].float().cpu().numpy().astype(np.float64)
         return transform.inverse(y)
+
+    def _network(self, x: torch.Tensor, conditions: np.ndarray | None) -> torch.Tensor:
+        """The generator on a batch ``x``, with the image's conditions repeated per sample."""
+        if self.n_conditions:
+            if conditions is None:
+                conditions = condition_vector(seeing=None, input_pixel_scale=None)
+            c = torch.from_numpy(np.asarray(conditions, dtype=np.float32)).to(self.device)
+            return self.generator(x, c.reshape(1, -1).expand(x.shape[0], -1))
+        return self.generator(x)
 
     def _result_metadata(self, *, transform, grid: TileGrid | None, input_scale, out_scale, factor) -> dict[str, Any]:
         from seeinggan import __version__
@@ -390,6 +516,10 @@ class Deblurrer:
         pixel_scale: float,
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
+        seeing: float | Sequence[float] | None = None,
+        sky: float | None = None,
+        noise: float | None = None,
+        input_pixel_scale: float | None = None,
     ) -> DeblurResult:
         """Deblur a stack of same-sized cutouts, ``batch_size`` cutouts per forward pass.
 
@@ -406,6 +536,13 @@ class Deblurrer:
             Their pixel scale, arcsec/px (the model's own scale means no resampling).
         progress, should_stop : callable, optional
             As in `deblur`, counted in cutouts.
+        seeing : float or sequence of float, optional
+            As in `deblur`: one value for all cutouts, or one per cutout.
+        sky, noise : float, optional
+            As in `deblur`, one value for all cutouts (cutouts of one frame: measure the sky and
+            noise on the frame, not on each galaxy-filled cutout).
+        input_pixel_scale : float, optional
+            As in `deblur` (cutouts already resampled from a coarser grid).
 
         Returns
         -------
@@ -419,6 +556,14 @@ class Deblurrer:
         if stack.ndim != 3:
             raise ValueError(f"deblur_cutouts takes a stack [N, H, W], got shape {stack.shape}")
         input_scale = self._input_scale(None, pixel_scale)
+        observed_scale = as_arcsec(input_pixel_scale, what="input_pixel_scale", per_pixel=True) or input_scale
+        if seeing is not None and np.ndim(seeing if not hasattr(seeing, "unit") else seeing.value) == 1:
+            seeings = [as_arcsec(v, what="seeing") for v in seeing]
+            if len(seeings) != stack.shape[0]:
+                raise ValueError(f"seeing has {len(seeings)} values for {stack.shape[0]} cutouts")
+        else:
+            seeings = [as_arcsec(seeing, what="seeing")] * stack.shape[0]
+        seeing = seeings[0] if len(set(seeings)) == 1 else None
         factor = input_scale / self.pixel_scale
         if abs(factor - 1.0) < 1e-3:
             factor = 1.0
@@ -429,7 +574,15 @@ class Deblurrer:
             out_scale = input_scale / factor
         n, rows, cols = work.shape
         if max(rows, cols) > self.tile:
-            results = [self.deblur(plane, pixel_scale=out_scale).data for plane in work]
+            area = factor * factor
+            results = [
+                self.deblur(
+                    plane, pixel_scale=out_scale, seeing=plane_seeing, input_pixel_scale=observed_scale,
+                    sky=None if sky is None else float(sky) / area,
+                    noise=None if noise is None else float(noise) * resampled_noise_gain(factor) / area,
+                ).data
+                for plane, plane_seeing in zip(work, seeings)
+            ]
             metadata = self._result_metadata(
                 transform=[], grid=plan_tiles((rows, cols), tile=self.tile, overlap=self.overlap, multiple=self.multiple),
                 input_scale=input_scale, out_scale=out_scale, factor=factor,
@@ -441,18 +594,25 @@ class Deblurrer:
         cols_idx = reflect_indices(0, size_c, cols)
         result = np.empty((n, rows, cols), dtype=np.float32)
         transforms = []
+        per_cutout = [self._conditions(value, observed_scale) for value in (seeings if seeing is None else [seeing])]
+        seeing_used, seeing_source = per_cutout[0][1], per_cutout[0][2]
+        if seeing is None and len(per_cutout) > 1:
+            seeing_used = [c[1] for c in per_cutout]
         if progress is not None:
             progress(0, n)
         for first in range(0, n, self.batch_size):
             check_stop(should_stop)
             chunk = work[first : first + self.batch_size]
-            fitted = [self.transform_template.fit(plane) for plane in chunk]
+            fitted = [self._fit_transform(plane, factor=factor, sky=sky, noise=noise)[0] for plane in chunk]
             x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk)])
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)[:, rows_idx][:, :, cols_idx]
+            batch = torch.from_numpy(x[:, None].astype(np.float32)).to(self.device).contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
-                y = self.generator(
-                    torch.from_numpy(x[:, None].astype(np.float32)).to(self.device).contiguous(memory_format=torch.channels_last)
-                )
+                if self.n_conditions and len(per_cutout) > 1:
+                    c = np.stack([per_cutout[first + k][0] for k in range(len(chunk))])
+                    y = self.generator(batch, torch.from_numpy(c).to(self.device))
+                else:
+                    y = self._network(batch, per_cutout[0][0])
             y = y[:, 0, :rows, :cols].float().cpu().numpy().astype(np.float64)
             for k, (t, plane) in enumerate(zip(fitted, chunk)):
                 out = t.inverse(y[k])
@@ -465,7 +625,41 @@ class Deblurrer:
             transform=transforms, grid=None, input_scale=input_scale, out_scale=out_scale, factor=factor
         )
         metadata["settings"]["tile"] = [size_r, size_c]
+        problems = sorted({p for value in seeings
+                           for p in out_of_range(self.trained_ranges, seeing=value, input_pixel_scale=observed_scale)})
+        if problems:
+            warnings.warn(
+                f"model {self.model_name!r} was not trained on these cutouts: {'; '.join(problems)}",
+                OutOfRangeWarning, stacklevel=2,
+            )
+        metadata.update(seeing=seeing_used, seeing_source=seeing_source, out_of_range=problems,
+                        sky_noise_source="given" if sky is not None and noise is not None else "measured on each cutout")
         return DeblurResult(result, None, float(out_scale), metadata)
+
+
+_NOISE_GAIN_CACHE: dict[float, float] = {}
+
+
+def resampled_noise_gain(factor: float) -> float:
+    """Per-pixel noise of white noise after `zoom_to_scale` by `factor` (cubic, flux kept),
+    relative to ``noise / factor**2``: the interpolation smooths the noise, so the resampled
+    image's pixel scatter is below the plain area scaling. Measured once per factor on a fixed
+    white-noise image (the same `measure_sky_noise` the transform uses)."""
+    from seeinggan import geometry
+    from seeinggan.transforms import measure_sky_noise
+
+    key = round(float(factor), 4)
+    if key not in _NOISE_GAIN_CACHE:
+        if abs(key - 1.0) < 1e-3:
+            _NOISE_GAIN_CACHE[key] = 1.0
+        else:
+            side = max(16, int(math.ceil(256 / key)))
+            white = np.random.default_rng(12345).normal(0.0, 1.0, size=(side, side)).astype(np.float32)
+            zoomed = geometry.zoom_to_scale(white, factor=key, order=3, conserve="flux")
+            margin = int(math.ceil(4 * key))
+            _, measured = measure_sky_noise(zoomed[margin:-margin, margin:-margin])
+            _NOISE_GAIN_CACHE[key] = float(measured * key * key)
+    return _NOISE_GAIN_CACHE[key]
 
 
 def _as_2d(data: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -50,6 +51,10 @@ class DeblurSettings:
     output_pixel_scale: float | None = None
     skip_existing: bool = False
     torch_threads: int | None = None
+    seeing: float | None = None
+    sky: float | None = None
+    noise: float | None = None
+    overwrite: bool = False
 
 
 _CACHE: dict[DeblurSettings, Any] = {}
@@ -59,7 +64,8 @@ _LOCK = threading.Lock()
 def get_deblurrer(settings: DeblurSettings):
     """The process's `Deblurrer` for ``settings`` (built, and the model loaded, on first use)."""
     key = DeblurSettings(**{**asdict(settings), "pixel_scale": None, "hdu": None, "output_pixel_scale": None,
-                            "skip_existing": False})
+                            "skip_existing": False, "seeing": None, "sky": None, "noise": None,
+                            "overwrite": False})
     with _LOCK:
         if key not in _CACHE:
             if settings.torch_threads:
@@ -85,12 +91,13 @@ def deblur_file(
     -------
     dict
         ``kind`` ("file"), ``input``, ``output``, ``status`` (``ok``, ``exists``, ``failed``),
-        ``seconds``, ``shape`` (output rows, cols), ``message``, ``host`` and ``pid``.
+        ``seconds``, ``shape`` (output rows, cols), ``message``, ``warnings`` (the model's: seeing
+        assumed, out of the trained range), ``host`` and ``pid``.
     """
     start = time.perf_counter()
     result: dict[str, Any] = {"kind": "file", "input": str(source), "output": str(target), "status": "",
-                              "seconds": 0.0, "shape": None, "message": "", "host": os.uname().nodename,
-                              "pid": os.getpid()}
+                              "seconds": 0.0, "shape": None, "message": "", "warnings": [],
+                              "host": os.uname().nodename, "pid": os.getpid()}
     if Path(target).exists() and settings.skip_existing:
         result.update(status="exists", message="finished by an earlier run; kept")
         return result
@@ -100,12 +107,23 @@ def deblur_file(
         image = read_image(source, hdu=settings.hdu)
         if image.wcs is None and settings.pixel_scale is None:
             raise ValueError(f"{image.name}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
+        from seeinggan.models.conditions import seeing_from_header
+
+        seeing, seeing_keyword = settings.seeing, "--seeing" if settings.seeing is not None else None
+        if seeing is None and (found := seeing_from_header(image.header)) is not None:
+            seeing, seeing_keyword = found
         deblurrer = get_deblurrer(settings)
-        out = deblurrer.deblur_to_file(
-            image.data, target, wcs=image.wcs, pixel_scale=None if image.wcs is not None else settings.pixel_scale,
-            header=image.header, history=[f"deblur: input {image.name}"[:60]],
-            output_pixel_scale=settings.output_pixel_scale, progress=progress,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = deblurrer.deblur_to_file(
+                image.data, target, wcs=image.wcs,
+                pixel_scale=None if image.wcs is not None else settings.pixel_scale,
+                header=image.header, history=[f"deblur: input {image.name}"[:60]],
+                output_pixel_scale=settings.output_pixel_scale, progress=progress, seeing=seeing,
+                sky=settings.sky, noise=settings.noise, seeing_keyword=seeing_keyword,
+                overwrite=settings.overwrite,
+            )
+        result["warnings"] = [str(w.message) for w in caught]
         result.update(status="ok", shape=list(out.data.shape), pixel_scale=out.pixel_scale)
         del out
     except Exception as error:  # noqa: BLE001 - one file failing must not stop the others
@@ -128,7 +146,8 @@ def deblur_catalog_chunk(
         return [{**{c: "" for c in RESULT_COLUMNS}, "id": s.id, "ra": s.ra, "dec": s.dec, "status": "failed",
                  "image": image_path, "message": str(error)[:300]} for s in sources]
     return deblur_chunk(deblurrer, image_path, hdu, sources, output_dir, skip_existing=settings.skip_existing,
-                        output_pixel_scale=settings.output_pixel_scale)
+                        output_pixel_scale=settings.output_pixel_scale, seeing=settings.seeing, sky=settings.sky,
+                        noise=settings.noise, overwrite=settings.overwrite)
 
 
 def run_here(

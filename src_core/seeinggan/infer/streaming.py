@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,10 @@ from seeinggan.transforms import IntensityTransform
 __all__ = [
     "WHOLE_FIT_PIXELS",
     "deblur_to_fits",
+    "estimate_output_bytes",
     "fit_frame_transform",
+    "frame_fit_sample",
+    "output_bin",
     "output_grid",
 ]
 
@@ -62,8 +64,6 @@ _FIT_WINDOWS_PER_AXIS = 8
 _CHUNK_PIXELS = 1 << 20
 """Model-grid pixels of input resampled at once (a few tiles of one tile row)."""
 
-DISK_RESERVE_BYTES = 64 * 1024**2
-"""Free space left on the disk after the output, so the rest of the system keeps working."""
 
 
 def _snap_factor(input_scale: float, model_scale: float) -> float:
@@ -139,7 +139,12 @@ def output_bin(output_pixel_scale: float | None, model_scale: float) -> int:
 def fit_frame_transform(
     image: np.ndarray, *, factor: float, template: IntensityTransform
 ) -> IntensityTransform:
-    """Fit the intensity transform once for a whole frame, in bounded memory.
+    """`IntensityTransform` of a frame fitted on `frame_fit_sample` (see there)."""
+    return template.fit(frame_fit_sample(image, factor=factor))
+
+
+def frame_fit_sample(image: np.ndarray, *, factor: float) -> np.ndarray:
+    """The resampled pixels the intensity transform of a whole frame is fitted on, in bounded memory.
 
     The transform's sky and noise are those of the network's input: the frame resampled onto the
     model grid (the convention the model was trained with; a fit at the native scale would need
@@ -149,18 +154,17 @@ def fit_frame_transform(
     evenly over the frame, `FIT_SAMPLE_PIXELS` resampled pixels in all.
     """
     if factor == 1.0:
-        return template.fit(image)
+        return np.asarray(image)
     work_shape = geometry.upsampled_shape(image.shape, factor)
     if work_shape[0] * work_shape[1] <= WHOLE_FIT_PIXELS:
-        work = geometry.zoom_to_scale(np.asarray(image, dtype=np.float32), factor=factor, order=3, conserve="flux")
-        return template.fit(work)
+        return geometry.zoom_to_scale(np.asarray(image, dtype=np.float32), factor=factor, order=3, conserve="flux")
     side = int(math.sqrt(FIT_SAMPLE_PIXELS / _FIT_WINDOWS_PER_AXIS**2))
     pieces = []
     for r in _spread(work_shape[0], side, _FIT_WINDOWS_PER_AXIS):
         for c in _spread(work_shape[1], side, _FIT_WINDOWS_PER_AXIS):
             block = geometry.zoom_window(image, factor=factor, rows=r, cols=c)
             pieces.append(block.ravel())
-    return template.fit(np.concatenate(pieces))
+    return np.concatenate(pieces)
 
 
 def _spread(length: int, side: int, count: int) -> list[tuple[int, int]]:
@@ -168,20 +172,6 @@ def _spread(length: int, side: int, count: int) -> list[tuple[int, int]]:
     n = max(1, min(count, length // side))
     starts = np.linspace(0, length - side, n).round().astype(int)
     return [(int(s), int(s) + side) for s in np.unique(starts)]
-
-
-def check_disk_space(folder: str | os.PathLike, nbytes: int, *, what: str) -> None:
-    """Raise ValueError when ``folder``'s disk cannot hold ``nbytes`` more (and a small reserve)."""
-    folder = Path(folder)
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
-    if nbytes + DISK_RESERVE_BYTES > free:
-        raise ValueError(
-            f"{what}: the output needs {nbytes / 1e9:.2f} GB but {folder} has only {free / 1e9:.2f} GB free; "
-            "free some space, choose another -o folder, or a coarser --output-scale"
-        )
 
 
 def estimate_output_bytes(shape: tuple[int, int]) -> int:
@@ -202,6 +192,11 @@ def deblur_to_fits(
     output_pixel_scale: float | None = None,
     progress: ProgressCallback | None = None,
     should_stop: StopCallback | None = None,
+    seeing: float | None = None,
+    sky: float | None = None,
+    noise: float | None = None,
+    seeing_keyword: str | None = None,
+    overwrite: bool = False,
 ):
     """Deblur one 2-D frame into a new FITS file, streaming (see the module docstring).
 
@@ -223,38 +218,64 @@ def deblur_to_fits(
     output_pixel_scale : float, optional
         Output grid scale, a whole multiple of the model's (see `output_grid`). Coarser grids
         make smaller files; the network still runs on the model's grid.
-    progress, should_stop
-        As in `Deblurrer.deblur` (counted in tiles).
+    progress, should_stop, seeing, sky, noise
+        As in `Deblurrer.deblur` (progress counted in tiles; the model's warnings are raised
+        as there, before any tile).
+    seeing_keyword : str, optional
+        The input header keyword the seeing came from (for `seeinggan.infer.header`).
+    overwrite : bool, optional
+        Replace an existing ``path`` (atomically, at the end). Default: an existing file is an
+        error before any work.
 
     Returns
     -------
     DeblurResult
         ``data`` is a read-only memory map of the written file's data (big-endian float32).
     """
+    from seeinggan.infer import sanity
     from seeinggan.infer.deblurrer import DeblurResult, _as_2d
-    from seeinggan.io.fits import FitsWriteError, create_image_file
+    from seeinggan.infer.header import deblurred_header
+    from seeinggan.io.atomic import atomic_path, check_output_folder
+    from seeinggan.io.fits import FitsExistsError, create_image_file
+    from seeinggan.models.conditions import as_arcsec
 
     path = Path(path)
-    if path.exists():
-        raise FitsWriteError(f"{path}: file exists; refusing to overwrite it")
+    if path.exists() and not overwrite:
+        raise FitsExistsError(f"{path}: file exists; refusing to overwrite it")
     image = _as_2d(data)
-    input_scale = deblurrer._input_scale(wcs, pixel_scale)
+    input_scale = sanity.check_pixel_scale(deblurrer._input_scale(wcs, pixel_scale), what="input pixel scale")
+    seeing = as_arcsec(seeing, what="seeing")
     plan = output_grid(
         image.shape, input_scale=input_scale, model_scale=deblurrer.pixel_scale, wcs=wcs,
         output_pixel_scale=output_pixel_scale,
     )
     factor, work_shape, k = plan["factor"], plan["work_shape"], plan["bin"]
     out_rows, out_cols = plan["shape"]
-    check_disk_space(path.parent, estimate_output_bytes(plan["shape"]), what=str(path))
+    if work_shape[0] * work_shape[1] > sanity.MAX_OUTPUT_PIXELS:
+        raise sanity.InputError(f"{path.name}: a {work_shape[1]}x{work_shape[0]} px model grid; check the pixel scale")
+    check_output_folder(path.parent, needed_bytes=estimate_output_bytes(plan["shape"]), what=path.name)
 
-    transform = fit_frame_transform(image, factor=factor, template=deblurrer.transform_template)
+    # What the model is told: the Deblurrer's own pieces, fitted once on the frame.
+    sample = frame_fit_sample(image, factor=factor)
+    no_signal = sanity.has_no_signal(sample)
+    transform, source = deblurrer._fit_transform(sample, factor=factor, sky=sky, noise=noise) if not no_signal else (
+        IntensityTransform(sky=0.0, noise=1.0), "none")
+    conditions, seeing_used, seeing_source = deblurrer._conditions(seeing, input_scale)
+    # the range check's peak: the frame's brightest pixel, in model-grid units
+    peak = np.nanmax(image) / factor**2 if np.isfinite(image).any() else np.nan
+    problems = [] if no_signal else deblurrer._check_ranges(seeing, input_scale, np.array([peak]), transform)
     grid = plan_tiles(work_shape, tile=deblurrer.tile, overlap=deblurrer.overlap, multiple=deblurrer.multiple)
     metadata = deblurrer._result_metadata(
-        transform=transform.to_dict(), grid=grid, input_scale=input_scale, out_scale=plan["pixel_scale"],
-        factor=factor,
+        transform=transform.to_dict() if not no_signal else {}, grid=grid, input_scale=input_scale,
+        out_scale=plan["pixel_scale"], factor=factor,
     )
+    metadata.update(seeing=seeing_used, seeing_source=seeing_source, sky_noise_source=source,
+                    out_of_range=problems, observed_pixel_scale=float(input_scale))
     metadata["settings"]["streamed"] = True
     metadata["settings"]["output_bin"] = k
+    if no_signal:
+        metadata["history"] = "deblur: no signal (constant image): resampled only"
+        metadata["no_signal"] = True
     lines = [
         metadata["history"],
         f"deblur: {input_scale:.4g} -> {plan['pixel_scale']:.4g} arcsec/px, device {metadata['settings']['device']}",
@@ -262,23 +283,16 @@ def deblur_to_fits(
     if k > 1:
         lines.append(f"deblur: model grid {input_scale / factor:.4g}\"/px binned {k}x{k}")
     lines.extend(history)
+    out_header = deblurred_header(header, metadata, seeing_keyword=seeing_keyword)
 
-    temporary = path.parent / f".{path.name}.partial-{os.getpid()}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    offset = create_image_file(temporary, plan["shape"], header=header, wcs=plan["wcs"], history=lines)
-    try:
+    with atomic_path(path, overwrite=overwrite) as temporary:
+        offset = create_image_file(temporary, plan["shape"], header=out_header, wcs=plan["wcs"], history=lines)
         writer = _RowWriter(temporary, offset, plan["shape"], work_shape, k)
-        _stream_tiles(deblurrer, image, factor, grid, transform, writer, progress=progress, should_stop=should_stop)
+        forward = (lambda tiles: tiles.astype(np.float64)) if no_signal else (
+            lambda tiles: deblurrer._forward(tiles, transform, conditions=conditions))
+        _stream_tiles(image, factor, grid, forward, deblurrer.batch_size, writer, progress=progress,
+                      should_stop=should_stop)
         writer.close()
-        with open(temporary, "rb+") as stream:
-            os.fsync(stream.fileno())
-        if path.exists():
-            raise FitsWriteError(f"{path}: appeared while it was being written; the result is left in {temporary}")
-        os.replace(temporary, path)
-    except BaseException:
-        if temporary.exists():
-            temporary.unlink()
-        raise
     result = np.memmap(path, dtype=">f4", mode="r", offset=offset, shape=(out_rows, out_cols))
     return DeblurResult(result, plan["wcs"], float(plan["pixel_scale"]), metadata)
 
@@ -325,12 +339,12 @@ class _RowWriter:
         self.rows_done += n
 
 
-def _stream_tiles(deblurrer, image, factor, grid, transform, writer: _RowWriter, *, progress, should_stop) -> None:
+def _stream_tiles(image, factor, grid, forward, batch_size: int, writer: _RowWriter, *, progress, should_stop) -> None:
     rows, cols = grid.shape
     tile_r, tile_c = grid.tile
     col_starts = grid.starts[1]
     stride_c = col_starts[1] - col_starts[0] if len(col_starts) > 1 else tile_c
-    per_chunk = max(deblurrer.batch_size, _CHUNK_PIXELS // (tile_r * stride_c))
+    per_chunk = max(batch_size, _CHUNK_PIXELS // (tile_r * stride_c))
     total = grid.n_tiles
     done = 0
     if progress is not None:
@@ -355,10 +369,10 @@ def _stream_tiles(deblurrer, image, factor, grid, transform, writer: _RowWriter,
                 block = np.asarray(image[r_lo:r_hi, c_lo:c_hi], dtype=np.float32)
             else:
                 block = geometry.zoom_window(image, factor=factor, rows=(r_lo, r_hi), cols=(c_lo, c_hi))
-            for b in range(0, len(chunk), deblurrer.batch_size):
-                batch = list(range(b, min(b + deblurrer.batch_size, len(chunk))))
+            for b in range(0, len(chunk), batch_size):
+                batch = list(range(b, min(b + batch_size, len(chunk))))
                 tiles = np.stack([block[np.ix_(row_idx - r_lo, col_idx[t] - c_lo)] for t in batch])
-                outputs = deblurrer._forward(tiles, transform)
+                outputs = forward(tiles)
                 for t, tile_out in zip(batch, outputs):
                     blend = tile_blend(grid, r0, chunk[t])
                     if blend is None:

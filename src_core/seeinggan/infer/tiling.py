@@ -266,6 +266,11 @@ def receptive_field_radius(network: nn.Module) -> int:
             jump *= max(module.stride)
         elif isinstance(module, nn.PixelShuffle):
             jump /= module.upscale_factor
+        elif isinstance(module, nn.Upsample):
+            # a bilinear x2 resize reads two neighbours: one more feature pixel each side
+            scale = module.scale_factor if isinstance(module.scale_factor, (int, float)) else max(module.scale_factor)
+            field += jump
+            jump /= scale
         elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
             k = module.kernel_size if isinstance(module.kernel_size, int) else max(module.kernel_size)
             s = module.stride if isinstance(module.stride, int) else max(module.stride)

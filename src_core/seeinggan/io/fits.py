@@ -5,7 +5,14 @@ Reading (`read_images`, `read_image`)
 - Every image HDU with data is returned, in file order: the primary HDU, image extensions and
   tile-compressed extensions (``.fits.fz``). An empty primary HDU (as in compressed and
   multi-extension files) is skipped silently; table HDUs are skipped with a note.
-- ``.gz`` files are read by astropy's gzip support (decompressed in memory: no memory map).
+- Before astropy touches a file, `seeinggan.io.fits_guard` reads its headers and checks every
+  structural keyword (BITPIX, NAXIS/NAXISn, PCOUNT/GCOUNT, TFIELDS, ZNAXISn...) against FITS's
+  rules and the file's size, so no corrupt header can make astropy loop or allocate for ever;
+  astropy then reads only the HDUs checked. Memory for the floats is checked before converting
+  (`seeinggan.io.resources.check_memory`; `ResourceLimitError` says how much is needed).
+- ``.gz`` (and ``.bz2``) files, recognised by their first bytes, are decompressed in pieces with a
+  cap (the memory available; the size the header announces is checked first), in memory: no
+  memory map. A corrupt or truncated stream fails at once.
 - 3-D cubes stay 3-D (``(planes, rows, cols)``).
 - Values: ``BSCALE``/``BZERO`` are applied and ``BLANK`` integers become NaN; the data come back as
   native-byte-order float32, or float64 when float32 would lose the data's precision (integers
@@ -20,17 +27,22 @@ Reading (`read_images`, `read_image`)
   the float result only).
 - The returned header has ``BSCALE``/``BZERO``/``BLANK`` removed (the data are already scaled).
 
-Errors: `FitsReadError` (a ValueError) names the file and the problem: not a FITS file, truncated
-or corrupt, a header astropy cannot parse, no image data.
+Errors: `FitsReadError` (a `seeinggan.errors.SeeingGANError` and ValueError) names the file and
+the problem: not a FITS file, truncated or corrupt, a header astropy cannot parse, no image data;
+`ResourceLimitError` when the image needs more memory than is free (it says how much).
 
 Writing (`write_image`)
 -----------------------
 Data + header + WCS + a ``HISTORY seeinggan <version>: ...`` line; an existing file is never
-replaced unless ``overwrite=True``.
+replaced unless ``overwrite=True``. The file is written atomically (`seeinggan.io.atomic`): a
+temporary name in the same folder, flushed and fsync'ed, then renamed; the free space is checked
+first (`NoSpaceError`, "no space left"), and a full disk or a kill never leaves a partial file
+under the final name.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 import warnings
 from collections.abc import Iterable
@@ -42,6 +54,18 @@ from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
+
+from seeinggan.errors import (
+    FitsExistsError,
+    FitsReadError,
+    FitsWriteError,
+    OutputExistsError,
+    ResourceLimitError,
+    SeeingGANError,
+)
+from seeinggan.io.atomic import atomic_open, check_output_folder
+from seeinggan.io.fits_guard import HduLayout, compression_of, decompress, scan_hdus
+from seeinggan.io.resources import check_memory, format_bytes
 
 __all__ = [
     "FITS_SUFFIXES",
@@ -64,14 +88,6 @@ MEMMAP_THRESHOLD_BYTES = 256 * 1024**2
 
 _SCALE_KEYWORDS = ("BSCALE", "BZERO", "BLANK")
 _BLOCK_BYTES = 32 * 1024**2  # block size for converting integer data without a second full copy
-
-
-class FitsReadError(ValueError):
-    """A FITS file could not be read; the message names the file and the problem."""
-
-
-class FitsWriteError(OSError):
-    """A FITS file could not be written; the message names the file and the problem."""
 
 
 @dataclass
@@ -121,18 +137,48 @@ def _display_name(path: Path) -> str:
     return path.name
 
 
-def _open(path: Path) -> fits.HDUList:
+def _open(path: Path) -> tuple[fits.HDUList, list[HduLayout], bool]:
+    """Check the file's structure (`seeinggan.io.fits_guard`), then open it with astropy.
+
+    Returns the HDU list (lazily loaded: only the checked HDUs are ever touched), the checked
+    layouts and whether the file was compressed (gzip/bzip2, decompressed in memory).
+    """
     if not path.exists():
         raise FitsReadError(f"{path}: no such file")
     if path.is_dir():
         raise FitsReadError(f"{path}: is a folder, not a FITS file")
     try:
+        with open(path, "rb") as handle:
+            kind = compression_of(handle.read(8))
+            if kind is None:
+                size = os.fstat(handle.fileno()).st_size
+
+                def read_at(offset: int, n: int) -> bytes:
+                    handle.seek(offset)
+                    return handle.read(n)
+
+                layouts = scan_hdus(read_at, size, path)
+    except OSError as exc:
+        raise FitsReadError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    if kind == "zip":
+        raise FitsReadError(f"{path}: a zip archive; unzip it and open the FITS file inside")
+    buffer = None
+    if kind is not None:
+        buffer = decompress(path, kind)
+        view = memoryview(buffer)
+        try:
+            layouts = scan_hdus(lambda o, n: bytes(view[o : o + n]), len(buffer), path)
+        finally:
+            view.release()
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", VerifyWarning)
             warnings.simplefilter("ignore", AstropyUserWarning)
-            hdul = fits.open(
-                path, memmap=True, do_not_scale_image_data=True, lazy_load_hdus=False
-            )
+            options = {"do_not_scale_image_data": True, "lazy_load_hdus": True}
+            if buffer is not None:
+                hdul = fits.HDUList.fromstring(buffer, **options)  # no copy of the bytes
+            else:
+                hdul = fits.open(path, memmap=True, **options)
     except OSError as exc:
         msg = str(exc)
         if "SIMPLE" in msg or "Empty or corrupt" in msg:
@@ -140,25 +186,18 @@ def _open(path: Path) -> fits.HDUList:
         raise FitsReadError(f"{path}: cannot be opened as FITS: {msg}") from exc
     except Exception as exc:  # astropy raises many types for broken headers
         raise FitsReadError(f"{path}: the FITS header cannot be parsed: {exc}") from exc
-    if len(hdul) == 0:
-        hdul.close()
-        raise FitsReadError(f"{path}: not a valid FITS file (no header data unit)")
-    return hdul
+    return hdul, layouts, kind is not None
+
+
+def _close(hdul: fits.HDUList) -> None:
+    """Close without reading the HDUs that were never checked (astropy's close walks them all)."""
+    hdul._read_all = True  # astropy's own flag: no more HDUs to read from the file
+    hdul.close()
 
 
 def _hdu_label(hdu, index: int) -> str:
     extname = str(hdu.header.get("EXTNAME", "")).strip() if index > 0 or "EXTNAME" in hdu.header else ""
     return extname if extname else str(index)
-
-
-def _expected_data_bytes(header: fits.Header) -> int:
-    naxis = int(header.get("NAXIS", 0))
-    if naxis == 0:
-        return 0
-    n = 1
-    for i in range(1, naxis + 1):
-        n *= int(header.get(f"NAXIS{i}", 0))
-    return n * abs(int(header.get("BITPIX", 8))) // 8
 
 
 def _scaling(header: fits.Header) -> tuple[float, float, int | None]:
@@ -228,21 +267,25 @@ def _convert_float(raw: np.ndarray, bscale: float, bzero: float, *, allow_memmap
     return values, False
 
 
-def _image_from_hdu(hdu, index: int, path: Path, *, gz: bool) -> FitsImage:
+def _image_from_hdu(hdu, layout: HduLayout, path: Path, *, gz: bool) -> FitsImage:
     from seeinggan import geometry
 
+    index = layout.index
     header = hdu.header.copy()
     compressed = isinstance(hdu, fits.CompImageHDU)
-    if not compressed:
-        expected = _expected_data_bytes(header)
-        size = path.stat().st_size
-        if not gz and hdu._data_offset + expected > size:
-            raise FitsReadError(
-                f"{path}: truncated or corrupt file: HDU {index} needs {expected} bytes of data "
-                f"but the file ends {hdu._data_offset + expected - size} bytes early"
-            )
+    shape = layout.compressed_shape if compressed else layout.shape
+    # Memory for the floats (the raw bytes stay memory-mapped, or are already in memory for
+    # compressed files; a tile-compressed image is decompressed too).
+    needed = layout.image_bytes * (2 if compressed else 1)
+    dims = "x".join(str(n) for n in shape)
+    check_memory(needed, f"{path}: HDU {index} ({dims} pixels)")
     try:
         raw = hdu.data
+    except MemoryError as exc:
+        raise ResourceLimitError(
+            f"{path}: HDU {index} ({dims} pixels) needs {format_bytes(needed)} of memory to read; "
+            "not enough is free"
+        ) from exc
     except Exception as exc:
         raise FitsReadError(
             f"{path}: truncated or corrupt file: HDU {index} data cannot be read ({exc})"
@@ -336,27 +379,36 @@ def read_images(path: str | os.PathLike) -> list[FitsImage]:
         no image data.
     """
     path = Path(path)
-    gz = path.name.lower().endswith(".gz")
-    hdul = _open(path)
+    hdul, layouts, gz = _open(path)
     images: list[FitsImage] = []
     skipped: list[str] = []
     try:
-        for index, hdu in enumerate(hdul):
+        for layout in layouts:  # only the HDUs whose structure was checked
+            index = layout.index
+            hdu = hdul[index]
             if _is_image_hdu(hdu):
-                if int(hdu.header.get("NAXIS", 0)) == 0 or hdu.size == 0:
+                if not layout.shape or layout.data_bytes == 0:
                     continue  # empty primary of a multi-extension or compressed file
-                images.append(_image_from_hdu(hdu, index, path, gz=gz))
+                if isinstance(hdu, fits.CompImageHDU) and not layout.compressed_shape:
+                    continue
+                images.append(_image_from_hdu(hdu, layout, path, gz=gz))
             else:
                 kind = type(hdu).__name__
                 skipped.append(f"HDU {index} ({_hdu_label(hdu, index)}, {kind})")
-    except FitsReadError:
-        hdul.close()
+    except (FitsReadError, ResourceLimitError):
+        _close(hdul)
         raise
+    except MemoryError as exc:
+        _close(hdul)
+        raise ResourceLimitError(
+            f"{path}: out of memory while reading (the images need "
+            f"{format_bytes(sum(layout.image_bytes for layout in layouts))} as floats)"
+        ) from exc
     except Exception as exc:
-        hdul.close()
+        _close(hdul)
         raise FitsReadError(f"{path}: the FITS file cannot be read: {exc}") from exc
     # Memory-mapped arrays keep the file open through their own mmap; closing the list is safe.
-    hdul.close()
+    _close(hdul)
     if not images:
         what = f"; it holds only {', '.join(skipped)}" if skipped else ""
         raise FitsReadError(f"{path}: no image data{what}")
@@ -445,7 +497,7 @@ def write_image(
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FitsWriteError(f"{path}: file exists; refusing to overwrite it (pass overwrite=True)")
+        raise FitsExistsError(f"{path}: file exists; refusing to overwrite it (pass overwrite=True)")
     array = np.asarray(data)
     if array.ndim not in (2, 3):
         raise FitsWriteError(
@@ -462,15 +514,24 @@ def write_image(
 
     out_header = _output_header(header, wcs, history, ndim=array.ndim)
     hdu = fits.PrimaryHDU(data=array, header=out_header)
+    # Room for the data and header, checked before writing (a full disk says so, up front).
+    check_output_folder(path.parent, needed_bytes=array.nbytes + 2880 * (len(out_header) // 36 + 2),
+                        what=path.name)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", VerifyWarning)
-            hdu.writeto(path, overwrite=overwrite, output_verify="silentfix")
+            with atomic_open(path, "wb", overwrite=overwrite) as handle:
+                if path.name.lower().endswith(".gz"):
+                    with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=handle) as zipped:
+                        hdu.writeto(zipped, output_verify="silentfix")
+                else:
+                    hdu.writeto(handle, output_verify="silentfix")
+    except OutputExistsError as exc:
+        raise FitsExistsError(f"{path}: file exists; refusing to overwrite it") from exc
+    except SeeingGANError:
+        raise
     except OSError as exc:
-        if path.exists() and not overwrite:
-            raise FitsWriteError(f"{path}: file exists; refusing to overwrite it") from exc
-        raise FitsWriteError(f"{path}: cannot write: {exc}") from exc
+        raise FitsWriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     return path
 
 
@@ -558,7 +619,7 @@ def create_image_file(
             stream.write(text.encode("ascii"))
             stream.truncate(len(text) + padded)
     except FileExistsError as exc:
-        raise FitsWriteError(f"{path}: file exists; refusing to overwrite it") from exc
+        raise FitsExistsError(f"{path}: file exists; refusing to overwrite it") from exc
     except OSError as exc:
-        raise FitsWriteError(f"{path}: cannot write: {exc}") from exc
+        raise FitsWriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     return len(text)

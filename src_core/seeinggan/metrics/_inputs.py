@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from seeinggan.errors import SeeingGANError
 
-class RegionTooSmallError(ValueError):
+
+class RegionTooSmallError(SeeingGANError, ValueError):
     """The images are smaller than a metric's transform and window need."""
 
 

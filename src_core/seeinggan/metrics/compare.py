@@ -11,7 +11,16 @@ import numpy as np
 from seeinggan.metrics.cw_ssim import NOISE_K, cw_ssim
 from seeinggan.metrics.ssim import psnr, ssim
 
-__all__ = ["Normalisation", "normalisation", "compare", "score_table", "percent_change", "REFERENCE_PERCENTILE"]
+__all__ = [
+    "FIDELITY_COLUMNS",
+    "Normalisation",
+    "normalisation",
+    "compare",
+    "fidelity_row",
+    "score_table",
+    "percent_change",
+    "REFERENCE_PERCENTILE",
+]
 
 REFERENCE_PERCENTILE = 99.5
 """The reference's (sky-subtracted) percentile that becomes 1 after normalisation."""
@@ -135,13 +144,44 @@ def percent_change(value: float, baseline: float) -> float:
     return 100.0 * (value - baseline) / baseline
 
 
+FIDELITY_COLUMNS = ("band_error", "band_power_ratio", "frc_scale_arcsec", "texture_rms")
+"""The `seeinggan.metrics.fidelity` measures `score_table` adds when given the pixel scale."""
+
+
+def fidelity_row(
+    reference: np.ndarray,
+    test: np.ndarray,
+    *,
+    pixel_scale: float,
+    seeing_fwhm: float | None,
+    mask: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Band error, band power ratio (both NaN without ``seeing_fwhm``), FRC resolution (arcsec)
+    and texture rms of ``test`` against ``reference`` (`seeinggan.metrics.fidelity`), on the
+    images as given: every one of them is invariant to a common flux scale and to a constant sky.
+    """
+    from seeinggan.metrics.fidelity import band_error, band_power_ratio, frc_resolution, texture_rms
+
+    row = {"band_error": float("nan"), "band_power_ratio": float("nan")}
+    if seeing_fwhm is not None:
+        kw = {"pixel_scale": pixel_scale, "seeing_fwhm": float(seeing_fwhm), "mask": mask}
+        row["band_error"] = band_error(test, reference, **kw)
+        row["band_power_ratio"] = band_power_ratio(test, reference, **kw)
+    row["frc_scale_arcsec"] = frc_resolution(test, reference, pixel_scale=pixel_scale, mask=mask).scale_arcsec
+    row["texture_rms"] = texture_rms(test, reference, pixel_scale=pixel_scale, mask=mask)
+    return row
+
+
 def score_table(
     reference: np.ndarray,
     tests: Mapping[str, np.ndarray],
     *,
     mask: np.ndarray | None = None,
+    pixel_scale: float | None = None,
+    seeing_fwhm: float | None = None,
 ) -> list[dict[str, float | str]]:
-    """Score several images against one reference, as the paper's Tables 1 and 2.
+    """Score several images against one reference, as the paper's Tables 1 and 2, and (given the
+    pixel scale) by the fidelity measures that texture cannot game.
 
     Parameters
     ----------
@@ -152,18 +192,29 @@ def score_table(
         CW-SSIM change.
     mask : numpy.ndarray of bool, optional
         True where pixels are excluded (for all tests).
+    pixel_scale : float, optional
+        Arcsec per pixel of the reference grid; with it every row also gets `FIDELITY_COLUMNS`
+        (`fidelity_row`).
+    seeing_fwhm : float, optional
+        Seeing FWHM (arcsec) of the image that was restored: sets the band of ``band_error`` and
+        ``band_power_ratio`` (NaN without it).
 
     Returns
     -------
     list of dict
         One row per test: ``name``, ``cw_ssim``, ``ssim``, ``psnr`` and ``cw_ssim_change_percent``
-        (CW-SSIM change against the first test, in %; 0 for the first).
+        (CW-SSIM change against the first test, in %; 0 for the first), and with ``pixel_scale``
+        ``band_error``, ``band_power_ratio``, ``frc_scale_arcsec`` and ``texture_rms``.
     """
     normalise = normalisation(reference, mask=mask)
     rows: list[dict[str, float | str]] = []
     for name, image in tests.items():
         try:
             scores = compare(reference, image, mask=mask, normalise=normalise)
+            if pixel_scale is not None:
+                scores.update(
+                    fidelity_row(reference, image, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm, mask=mask)
+                )
         except ValueError as error:
             raise type(error)(f"{name}: {error}") from error
         rows.append({"name": name, **scores})

@@ -15,12 +15,41 @@ from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
 from scipy import ndimage
 
+from seeinggan.errors import SeeingGANError
 from seeinggan.metrics.compare import score_table
 
-__all__ = ["PixelBox", "RegionError", "box_from_pixels", "box_from_sky", "onto_region", "score_region"]
+__all__ = [
+    "SEEING_KEYWORDS",
+    "PixelBox",
+    "RegionError",
+    "box_from_pixels",
+    "box_from_sky",
+    "onto_region",
+    "score_region",
+    "seeing_from_header",
+]
+
+SEEING_KEYWORDS = ("SEEING", "FWHM")
+"""Header keywords (arcsec) that give an image's seeing FWHM, in order of preference."""
 
 
-class RegionError(ValueError):
+def seeing_from_header(header) -> float | None:
+    """The seeing FWHM (arcsec) recorded in a FITS header or metadata mapping: the first positive
+    finite value of `SEEING_KEYWORDS` (also ``seeing_fwhm``, as simulated pairs' metadata has it);
+    None when there is none."""
+    if header is None:
+        return None
+    for key in (*SEEING_KEYWORDS, "seeing_fwhm"):
+        try:
+            value = float(header[key])
+        except (KeyError, TypeError, ValueError, IndexError):
+            continue
+        if math.isfinite(value) and value > 0:
+            return value
+    return None
+
+
+class RegionError(SeeingGANError, ValueError):
     """A region that cannot be scored: outside the reference, or a test that does not overlap it."""
 
 
@@ -152,8 +181,14 @@ def score_region(
     *,
     box: PixelBox,
     mask: np.ndarray | None = None,
+    pixel_scale: float | None = None,
+    seeing_fwhm: float | None = None,
 ) -> list[dict]:
     """`score_table` of tests already on the box's grid against ``reference[box]``.
+
+    With ``pixel_scale`` (arcsec per reference pixel) the rows also hold the fidelity measures
+    (band error and band power ratio need ``seeing_fwhm``, the seeing of the restored image; see
+    `seeinggan.metrics.compare.score_table`).
 
     Each row also gets ``valid_fraction``: the fraction of the box where the test has data.
 
@@ -175,7 +210,7 @@ def score_region(
         if fraction == 0:
             raise RegionError(f"{name}: does not overlap the region")
         fractions[name] = fraction
-    rows = score_table(cut, tests, mask=mask)
+    rows = score_table(cut, tests, mask=mask, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm)
     for row in rows:
         row["valid_fraction"] = fractions[row["name"]]
     return rows

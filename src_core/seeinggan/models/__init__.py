@@ -19,14 +19,14 @@ from seeinggan.models.io import (
 from seeinggan.models.vgg19 import VGG19Features
 
 __all__ = [
-    "UNetGenerator",
-    "PatchCritic",
-    "VGG19Features",
     "ModelEntry",
     "ModelFileError",
-    "save_model",
-    "load_model",
+    "PatchCritic",
+    "UNetGenerator",
+    "VGG19Features",
     "default_model_path",
-    "user_models_dir",
     "list_models",
+    "load_model",
+    "save_model",
+    "user_models_dir",
 ]

@@ -15,6 +15,19 @@ Choices the paper leaves open, documented here:
   to the seeing-blurred image (already resampled onto the output grid), and its final
   convolution starts at zero so an untrained generator is the identity, i.e. the plain
   resampled ground image, the baseline every trained model must beat.
+
+Options added for the fidelity model (issue 9), all off by default so older model files load
+and behave as before:
+
+- ``antialias=True``: each down block low-passes before it subsamples (a fixed binomial
+  ``[1, 2, 1]`` blur with stride 2, then a 3x3 convolution at the low resolution; Zhang 2019,
+  "Making convolutional networks shift-invariant again"), so the encoder does not alias.
+- ``upsample="resize"``: each up block is a bilinear x2 resize followed by a 3x3 convolution
+  (Odena et al. 2016, "Deconvolution and checkerboard artifacts") instead of a sub-pixel
+  convolution, whose four independent sub-kernels can print a period-2**n_down lattice.
+- ``n_conditions=N``: N numbers per image (the seeing FWHM and the input pixel scale, normalised
+  by `seeinggan.models.conditions`) enter as constant input channels of the first block and of
+  the final convolution.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["UNetGenerator", "ResBlock", "DownBlock", "SubPixelUp", "icnr_"]
+__all__ = ["UNetGenerator", "ResBlock", "DownBlock", "BlurDownBlock", "SubPixelUp", "ResizeUp", "BinomialBlur", "icnr_"]
 
 
 def icnr_(weight: torch.Tensor, *, scale: int = 2, init=nn.init.kaiming_normal_) -> torch.Tensor:
@@ -71,6 +84,46 @@ class DownBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.conv(x))
+
+
+class BinomialBlur(nn.Conv2d):
+    """Fixed depthwise ``[1, 2, 1] x [1, 2, 1] / 16`` blur with stride 2: an anti-aliasing
+    low-pass before subsampling. A (frozen) `torch.nn.Conv2d`, so receptive-field walkers see it."""
+
+    def __init__(self, channels: int, *, stride: int = 2):
+        super().__init__(channels, channels, 3, stride=stride, padding=1, padding_mode="reflect",
+                         groups=channels, bias=False)
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        kernel = (taps[:, None] * taps[None, :]) / 16.0
+        with torch.no_grad():
+            self.weight.copy_(kernel.expand(channels, 1, 3, 3))
+        self.weight.requires_grad_(False)
+
+
+class BlurDownBlock(nn.Module):
+    """Anti-aliased down block: binomial blur + subsample, then 3x3 convolution + ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.blur = BinomialBlur(in_channels)
+        self.conv = _conv3x3(in_channels, out_channels)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(self.blur(x)))
+
+
+class ResizeUp(nn.Module):
+    """Lattice-free up block: bilinear x2 resize, then 3x3 convolution + ReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.resize = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.conv = _conv3x3(in_channels, out_channels)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(self.resize(x)))
 
 
 class ResBlock(nn.Module):
@@ -129,6 +182,12 @@ class UNetGenerator(nn.Module):
         Add the input to the output (``out_channels == in_channels`` required).
     icnr : bool
         ICNR initialisation of the up blocks (disable only to demonstrate the checkerboard).
+    antialias : bool
+        Blur before subsampling in the down blocks (`BlurDownBlock`).
+    upsample : {"subpixel", "resize"}
+        Up blocks: the paper's sub-pixel convolution or bilinear resize + convolution.
+    n_conditions : int
+        Numbers per image given to ``forward(x, conditions)`` as constant channels.
     """
 
     def __init__(
@@ -141,6 +200,9 @@ class UNetGenerator(nn.Module):
         n_res: int = 4,
         residual: bool = True,
         icnr: bool = True,
+        antialias: bool = False,
+        upsample: str = "subpixel",
+        n_conditions: int = 0,
     ):
         super().__init__()
         if min(in_channels, out_channels, base_channels, n_down) < 1 or n_res < 0:
@@ -153,12 +215,19 @@ class UNetGenerator(nn.Module):
         self.n_down = n_down
         self.n_res = n_res
         self.residual = residual
+        if upsample not in ("subpixel", "resize"):
+            raise ValueError(f"upsample must be 'subpixel' or 'resize', got {upsample!r}")
+        if n_conditions < 0:
+            raise ValueError(f"n_conditions must be >= 0, got {n_conditions}")
+        self.antialias = bool(antialias)
+        self.upsample = upsample
+        self.n_conditions = int(n_conditions)
 
         widths = [base_channels * 2 ** min(k, 3) for k in range(n_down)]
         self.down = nn.ModuleList()
-        previous = in_channels
+        previous = in_channels + self.n_conditions
         for width in widths:
-            self.down.append(DownBlock(previous, width))
+            self.down.append(BlurDownBlock(previous, width) if antialias else DownBlock(previous, width))
             previous = width
         self.res = nn.Sequential(*(ResBlock(widths[-1]) for _ in range(n_res)))
         self.up = nn.ModuleList()
@@ -167,8 +236,11 @@ class UNetGenerator(nn.Module):
             target = n_down - 2 - k
             out_width = widths[target] if target >= 0 else widths[0]
             in_width = widths[-1] if k == 0 else 2 * widths[n_down - 1 - k]
-            self.up.append(SubPixelUp(in_width, out_width, icnr=icnr))
-        self.head = _conv3x3(widths[0] + in_channels, out_channels)
+            if upsample == "resize":
+                self.up.append(ResizeUp(in_width, out_width))
+            else:
+                self.up.append(SubPixelUp(in_width, out_width, icnr=icnr))
+        self.head = _conv3x3(widths[0] + in_channels + self.n_conditions, out_channels)
         if residual:
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
@@ -184,6 +256,9 @@ class UNetGenerator(nn.Module):
             "n_down": self.n_down,
             "n_res": self.n_res,
             "residual": self.residual,
+            **({"antialias": True} if self.antialias else {}),
+            **({"upsample": self.upsample} if self.upsample != "subpixel" else {}),
+            **({"n_conditions": self.n_conditions} if self.n_conditions else {}),
         }
 
     @classmethod
@@ -193,7 +268,8 @@ class UNetGenerator(nn.Module):
         name = config.pop("name", "UNetGenerator")
         if name != "UNetGenerator":
             raise ValueError(f"unknown generator architecture {name!r}")
-        known = {"in_channels", "out_channels", "base_channels", "n_down", "n_res", "residual"}
+        known = {"in_channels", "out_channels", "base_channels", "n_down", "n_res", "residual",
+                 "antialias", "upsample", "n_conditions"}
         unknown = set(config) - known
         if unknown:
             raise ValueError(f"unknown generator settings: {', '.join(sorted(unknown))}")
@@ -217,8 +293,24 @@ class UNetGenerator(nn.Module):
                 f"image sides must be multiples of {m} and at least {2 * m}, got {height}x{width}"
             )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, conditions: torch.Tensor | None = None) -> torch.Tensor:
+        """Map ``x`` ``[B, C, H, W]`` (network units) to the restored image.
+
+        `conditions` ``[B, n_conditions]`` (see `seeinggan.models.conditions`) is required when
+        the network was built with ``n_conditions > 0`` and must be None otherwise.
+        """
         self.check_input(x)
+        image = x
+        if self.n_conditions:
+            if conditions is None or tuple(conditions.shape) != (x.shape[0], self.n_conditions):
+                got = None if conditions is None else tuple(conditions.shape)
+                raise ValueError(
+                    f"this generator needs conditions of shape [{x.shape[0]}, {self.n_conditions}], got {got}"
+                )
+            planes = conditions.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+            x = torch.cat([x, planes], dim=1)
+        elif conditions is not None:
+            raise ValueError("this generator takes no conditions (n_conditions = 0)")
         skips = []
         h = x
         for block in self.down:
@@ -230,4 +322,4 @@ class UNetGenerator(nn.Module):
                 h = torch.cat([h, skips[self.n_down - 1 - k]], dim=1)
             h = block(h)
         out = self.head(torch.cat([h, x], dim=1))
-        return x + out if self.residual else out
+        return image + out if self.residual else out

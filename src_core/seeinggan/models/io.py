@@ -11,31 +11,35 @@ The JSON (``docs/architecture.md``, "Model files")::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from seeinggan.errors import ModelFileError, OutputExistsError
+from seeinggan.io.atomic import atomic_write_bytes, atomic_write_text, check_output_folder
+from seeinggan.models import checks
 from seeinggan.models.generator import UNetGenerator
+from seeinggan.names import check_name
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
-    "ModelFileError",
     "ModelEntry",
-    "save_model",
-    "load_model",
-    "read_metadata",
+    "ModelFileError",
     "default_model_path",
-    "user_models_dir",
     "list_models",
+    "load_model",
     "model_paths",
+    "read_metadata",
+    "save_model",
+    "user_models_dir",
 ]
 
 FORMAT = "seeinggan-model"
@@ -44,10 +48,6 @@ SPACE_PIXEL_SCALE = 0.03
 """HST ACS pixel scale (arcsec/px), the default output scale of a model (paper 2.8)."""
 GROUND_PIXEL_SCALE = 0.202
 """Subaru Suprime-Cam pixel scale (arcsec/px), the default input scale (paper 2.8)."""
-
-
-class ModelFileError(ValueError):
-    """A model file is missing, not in our format, or does not match its architecture."""
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,52 @@ def model_paths(path: str | Path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` to a temporary file beside `path`, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
+def _in_user_models(path: Path) -> bool:
     try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return path.resolve().parent == user_models_dir().resolve()
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _save_lock(json_path: Path):
+    """One `save_model` per name at a time (``.NAME.save-lock``, created exclusively)."""
+    lock = json_path.with_name(f".{json_path.name[: -len('.json')]}.save-lock")
+    for _ in range(2):
+        try:
+            handle = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _pid_alive(pid):
+                raise OutputExistsError(
+                    f"{json_path.with_suffix('')}: another process is saving a model of this name"
+                ) from None
+            lock.unlink(missing_ok=True)  # left by a killed run
+            continue
+        os.write(handle, str(os.getpid()).encode())
+        os.close(handle)
+        break
+    else:  # pragma: no cover - lost the race twice
+        raise OutputExistsError(f"{json_path.with_suffix('')}: another process is saving a model of this name")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _jsonable(value: Any) -> Any:
@@ -86,7 +121,8 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
-def save_model(path: str | Path, generator: nn.Module, *, metadata: dict[str, Any] | None = None) -> Path:
+def save_model(path: str | Path, generator: nn.Module, *, metadata: dict[str, Any] | None = None,
+               overwrite: bool = False) -> Path:
     """Write a generator as ``NAME.safetensors`` + ``NAME.json``, each atomically.
 
     Parameters
@@ -99,13 +135,30 @@ def save_model(path: str | Path, generator: nn.Module, *, metadata: dict[str, An
         Extra keys (``intensity_transform``, ``objective``, ``training``, ``name``,
         ``description``, pixel scales...). ``pixel_scale_arcsec`` and
         ``input_pixel_scale_arcsec`` default to the paper's 0.03 and 0.202.
+    overwrite : bool, optional
+        Replace a model of the same name. Default False: `OutputExistsError` if it exists.
+
+    Both files go through `seeinggan.io.atomic` (temporary name, fsync, rename): a kill or a full
+    disk never leaves a partial file under a final name. The JSON is written last, so a readable
+    JSON means its tensors are complete; a ``.safetensors`` without its JSON (a killed save) is
+    replaced. Two saves of one name at once: the second fails. In the user models folder the
+    name may not be a shipped model's (`seeinggan.names.check_name`).
 
     Returns
     -------
     Path
         The ``.safetensors`` path.
+
+    Raises
+    ------
+    OutputExistsError
+        The model exists (and `overwrite` is False), or another process is saving it.
+    ModelNameError
+        An unusable name (reserved, a path, a shipped model's name in the user folder).
+    NoSpaceError
+        Not enough free space for the files.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from seeinggan import __version__
 
@@ -128,13 +181,25 @@ def save_model(path: str | Path, generator: nn.Module, *, metadata: dict[str, An
         format=FORMAT,
         format_version=FORMAT_VERSION,
         architecture=generator.config,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         seeinggan_version=__version__,
     )
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in generator.state_dict().items()}
-    _atomic_write(weights_path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": FORMAT}))
-    # The JSON last: a readable JSON means its tensors are complete.
-    _atomic_write(json_path, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+    check_name(weights_path.stem, kind="model" if _in_user_models(weights_path) else "run",
+               what="model name")
+    size = sum(v.numel() * 4 for v in tensors.values())
+    check_output_folder(weights_path.parent, needed_bytes=size + 65536, what=f"model {weights_path.stem!r}")
+    checks.check_finite_weights(tensors, weights_path)
+    with _save_lock(json_path):
+        if json_path.exists() and not overwrite:
+            raise OutputExistsError(
+                f"{weights_path.with_suffix('')}: a model of this name exists; choose another name "
+                "or ask to overwrite it"
+            )
+        payload = save(tensors, metadata={"format": FORMAT})
+        # The weights may replace an orphan of a killed save (no JSON): the JSON is the commit.
+        atomic_write_bytes(weights_path, payload, overwrite=True)
+        atomic_write_text(json_path, json.dumps(document, indent=2) + "\n", overwrite=overwrite)
     return weights_path
 
 
@@ -147,13 +212,10 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         Naming the file: missing, not JSON, not a seeinggan model, a newer format, or no
         architecture.
     """
-    weights_path, json_path = model_paths(path)
+    _, json_path = model_paths(path)
     if not json_path.is_file():
         raise ModelFileError(f"{json_path}: model metadata file not found (a model is NAME.safetensors + NAME.json)")
-    try:
-        document = json.loads(json_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelFileError(f"{json_path}: not a JSON file ({error})") from error
+    document = checks.read_json_limited(json_path)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{json_path}: not a seeinggan model (format is not {FORMAT!r})")
     version = document.get("format_version")
@@ -162,12 +224,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
             f"{json_path}: model format version {version!r} is not supported (this seeinggan reads "
             f"<= {FORMAT_VERSION}); update seeinggan"
         )
-    if not isinstance(document.get("architecture"), dict):
-        raise ModelFileError(f"{json_path}: no 'architecture' in the model metadata")
-    for key in ("pixel_scale_arcsec", "input_pixel_scale_arcsec"):
-        value = document.get(key)
-        if not isinstance(value, (int, float)) or value <= 0:
-            raise ModelFileError(f"{json_path}: '{key}' must be a positive number, got {value!r}")
+    checks.check_metadata_values(document, json_path)
     return document
 
 
@@ -175,7 +232,11 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
     """Load a generator and its metadata from ``NAME.safetensors`` / ``NAME.json``.
 
     The architecture is built from the JSON and the tensors are read with safetensors only
-    (never unpickled). The generator is returned in eval mode on `device`.
+    (never unpickled). Before anything is allocated (`seeinggan.models.checks`): the JSON's size
+    and depth, architecture sizes, pixel scales and transform are checked, the network's tensor
+    shapes are worked out on the meta device and compared, with the parameter count, against the
+    safetensors header. After reading, every weight must be finite. The generator is returned in
+    eval mode on `device`.
 
     Raises
     ------
@@ -189,33 +250,22 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
     if not weights_path.is_file():
         raise ModelFileError(f"{weights_path}: model weights file not found")
     metadata = read_metadata(json_path)
+    # Sizes first, from the JSON and the safetensors header only: nothing allocated yet.
+    expected = checks.expected_tensors(metadata["architecture"], json_path, UNetGenerator.from_config)
+    stored = checks.read_safetensors_header(weights_path)
+    checks.compare_tensors(weights_path, json_path.name, stored, expected)
+    try:
+        tensors = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise ModelFileError(
+            f"{weights_path}: not a safetensors file ({error}); model weights are never unpickled"
+        ) from error
+    checks.check_finite_weights(tensors, weights_path)
     try:
         generator = UNetGenerator.from_config(metadata["architecture"])
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"{json_path}: bad architecture: {error}") from error
-    try:
-        tensors = load_file(str(weights_path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise ModelFileError(
-            f"{weights_path}: not a safetensors file ({error}); model weights are never unpickled"
-        ) from error
-    expected = generator.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    wrong = sorted(k for k in expected if k in tensors and tensors[k].shape != expected[k].shape)
-    if missing or unexpected or wrong:
-        details = []
-        if missing:
-            details.append(f"missing {', '.join(missing[:3])}")
-        if unexpected:
-            details.append(f"unexpected {', '.join(unexpected[:3])}")
-        if wrong:
-            k = wrong[0]
-            details.append(f"{k} is {tuple(tensors[k].shape)}, expected {tuple(expected[k].shape)}")
-        raise ModelFileError(
-            f"{weights_path}: tensors do not match the architecture in {json_path.name} ({'; '.join(details)})"
-        )
-    generator.load_state_dict(tensors)
+    generator.load_state_dict({k: v.float() for k, v in tensors.items()})
     generator.to(device).eval()
     return generator, metadata
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["VGG19Features", "VGG19_LAYERS", "load_vgg19_state_dict"]
+__all__ = ["VGG19_LAYERS", "VGG19Features", "load_vgg19_state_dict"]
 
 # torchvision's VGG-19 "E" configuration: conv widths, "M" = 2x2 max pooling.
 _CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
@@ -60,7 +60,7 @@ def load_vgg19_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any reader failure is "not a weights file"
+    except Exception as error:
         raise ValueError(
             f"{path}: not a VGG-19 weights file readable as safetensors or a weights-only "
             f"torch file ({type(error).__name__}: {str(error).splitlines()[0][:200]})"

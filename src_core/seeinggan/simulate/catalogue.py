@@ -10,6 +10,8 @@ Layout (what `seeinggan.data.folder_pairs` reads)::
 
 Pair ``i`` of a folder written with seed ``s`` is ``simulate_pair(seed=pair_seed(s, i))`` (the
 seed is in the catalogue), the same derivation as `seeinggan.data`'s simulated streams.
+`write_simulated` writes any sequence of already simulated pairs the same way (the stress
+suites of `seeinggan.evaluate.suites` use it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ import numpy as np
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
 from seeinggan.simulate.pairs import SimulatedPair, simulate_pair
 
-__all__ = ["CATALOGUE_COLUMNS", "catalogue_row", "pair_seed", "write_pairs"]
+__all__ = ["CATALOGUE_COLUMNS", "catalogue_row", "pair_seed", "write_pairs", "write_simulated"]
 
 CATALOGUE_COLUMNS = (
     "name", "seed", "class", "seeing_fwhm", "psf_model", "moffat_beta", "mag", "flux",
@@ -34,7 +36,8 @@ CATALOGUE_COLUMNS = (
     "arms", "pitch_angle", "bar_length", "n_clumps", "clump_fraction", "flux_ratio",
     "separation", "progenitors", "field_stars", "ra", "dec", "space_flux_in_stamp",
     "ground_flux_in_stamp", "space_sky_noise", "ground_sky_noise", "space_shape",
-    "ground_shape", "ground_file", "space_file", "truth_file", "params",
+    "ground_shape", "ground_file", "space_file", "truth_file", "ground_pixel_scale",
+    "psf_ellipticity", "psf_angle", "space_noise", "peak_snr", "scene", "params",
 )
 """Columns of ``catalogue.csv`` (empty where a class has no such parameter; ``params`` holds
 every drawn parameter as JSON)."""
@@ -138,12 +141,39 @@ def write_pairs(
     pathlib.Path
         The folder.
     """
-    from seeinggan.io.fits import write_image
-
     if int(n) < 0:
         raise ValueError(f"n must be non-negative, got {n}")
     if "seed" in simulate_kwargs:
         raise TypeError("pass the set's seed as seed=; each pair's seed is derived from it")
+
+    def simulate(index: int) -> SimulatedPair:
+        return simulate_pair(seed=pair_seed(seed, index), space_shape=space_shape,
+                             seeing_fwhm=seeing_fwhm, **simulate_kwargs)
+
+    return write_simulated(directory, simulate, n=int(n), truth=truth, overwrite=overwrite,
+                           progress=progress, should_stop=should_stop)
+
+
+def write_simulated(
+    directory: str | os.PathLike,
+    simulate: Callable[[int], SimulatedPair],
+    *,
+    n: int,
+    truth: bool = True,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+) -> Path:
+    """Write ``n`` simulated pairs, ``simulate(i)`` for ``i < n``, as `write_pairs` does.
+
+    Pair ``i`` is ``sim_{i:05d}`` in ``ground/``, ``space/`` (and ``truth/``) with its row in
+    ``catalogue.csv``; pairs are simulated one at a time (memory stays one pair). Existing
+    files raise `FileExistsError` before anything is written unless ``overwrite``.
+    """
+    from seeinggan.errors import OutputExistsError
+    from seeinggan.io.atomic import atomic_open
+    from seeinggan.io.fits import write_image
+
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"{root}: exists and is not a directory")
@@ -154,19 +184,19 @@ def write_pairs(
     existing = [path for path in targets if path.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{existing[0]} already exists{more}; refusing to overwrite simulated pairs "
             "(choose an empty directory or remove the old files)"
         )
     for part in parts:
         (root / part).mkdir(parents=True, exist_ok=True)
-    with open(catalogue, "w", newline="", encoding="utf-8") as handle:
+    # The catalogue appears (atomically) when the set is complete; each image is atomic too.
+    with atomic_open(catalogue, "w", newline="", overwrite=True) as handle:
         writer = csv.DictWriter(handle, fieldnames=CATALOGUE_COLUMNS)
         writer.writeheader()
         for index, name in enumerate(names):
             check_stop(should_stop)
-            pair = simulate_pair(seed=pair_seed(seed, index), space_shape=space_shape,
-                                 seeing_fwhm=seeing_fwhm, **simulate_kwargs)
+            pair = simulate(index)
             history = (f"simulated pair {name}: class {pair.params['class']}, "
                        f"seed {pair.params['seed']}")
             ground_file = Path("ground") / f"{name}.fits"

@@ -42,16 +42,22 @@ from seeinggan.simulate.galaxies import (
     draw_star,
 )
 from seeinggan.simulate.observe import (
+    DRIZZLE,
     GROUND,
     SPACE,
     Instrument,
+    add_correlated_noise,
     add_noise,
+    drizzle_kernel,
     instrument_header,
 )
 from seeinggan.simulate.psf import optical_transfer_function
 
 __all__ = [
+    "CANVAS_MARGIN",
     "COSMOS_CENTER",
+    "SEEING_TRUNCATE",
+    "SPACE_NOISE_KINDS",
     "SPACE_PSF_FWHM",
     "SimulatedPair",
     "ground_shape_for",
@@ -72,7 +78,10 @@ SPACE_TRUNCATE = 2.0
 """Radius (arcsec) where the space PSF is cut (then renormalised)."""
 
 CANVAS_MARGIN = 1.5
-"""Arcsec of scene drawn around the stamp on each side."""
+"""Arcsec of scene drawn around the stamp on each side (by default; ``canvas_margin=``)."""
+
+SPACE_NOISE_KINDS = ("white", "drizzle")
+"""Noise of the space image: independent pixels, or correlated by drizzling (`drizzle_kernel`)."""
 
 
 @dataclass
@@ -117,22 +126,44 @@ class SimulatedPair:
                                    seed=self.params["seed"], extra=info.get("extra"))
         if self.params.get("moffat_beta") is not None:
             header["PSFBETA"] = (round(float(self.params["moffat_beta"]), 5), "Moffat beta")
+        if self.params.get("psf_ellipticity"):
+            header["PSFELL"] = (round(float(self.params["psf_ellipticity"]), 5),
+                                "PSF reduced shear (a-b)/(a+b)")
+            header["PSFANGLE"] = (round(float(self.params["psf_angle"]), 3),
+                                  "[deg] PSF major axis, from +x (columns) to +y")
         return header
 
     @cached_property
     def space_header(self) -> fits.Header:
         info = self.header_info
-        return instrument_header(info["space"], seeing_fwhm=SPACE_PSF_FWHM,
-                                 psf_model="HST-like airy+pixel+gauss",
-                                 morphology=self.params["class"], seed=self.params["seed"],
-                                 extra=info.get("extra"))
+        header = instrument_header(info["space"], seeing_fwhm=SPACE_PSF_FWHM,
+                                   psf_model="HST-like airy+pixel+gauss",
+                                   morphology=self.params["class"], seed=self.params["seed"],
+                                   extra=info.get("extra"))
+        if self.params.get("space_noise", "white") == "drizzle":
+            header["NOISECOR"] = ("drizzle", "noise correlated by drizzling; SKYNOISE per pixel")
+            header["PIXFRAC"] = (DRIZZLE["pixfrac"], "drizzle drop size / native pixel")
+            header["NATIVEPX"] = (DRIZZLE["native_pixel_arcsec"], "[arcsec] detector pixel")
+        return header
 
 
 def ground_shape_for(space_shape: Sequence[int], space_pixel_scale: float,
                      ground_pixel_scale: float) -> tuple[int, int]:
-    """Ground stamp shape covering the space stamp's footprint: ``round(n * ratio)`` per axis."""
+    """Ground stamp shape covering the space stamp's footprint.
+
+    ``round(n * ratio)`` pixels per axis, or one more where that would leave the outermost space
+    pixel centres outside the ground image (``n_ground * ground_scale < (n - 1) * space_scale``),
+    so every space pixel of a simulated pair is covered (e.g. 20, not 19, ground pixels of
+    0.396" for 256 space pixels of 0.03"; 38 of 0.202" as always).
+    """
     ratio = space_pixel_scale / ground_pixel_scale
-    return (max(1, int(round(space_shape[0] * ratio))), max(1, int(round(space_shape[1] * ratio))))
+
+    def side(n: int) -> int:
+        rounded = int(round(n * ratio))
+        needed = math.ceil((n - 1) * ratio - 1e-9)
+        return max(1, rounded, needed)
+
+    return (side(int(space_shape[0])), side(int(space_shape[1])))
 
 
 def _draw_value(rng: np.random.Generator, value: float | Sequence[float], name: str) -> float:
@@ -170,6 +201,29 @@ def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.ra
     scene, space, ground = np.random.SeedSequence(int(seed)).spawn(3)
     return (np.random.default_rng(scene), np.random.default_rng(space),
             np.random.default_rng(ground))
+
+
+def _extension_stream(seed: int) -> np.random.Generator:
+    # A fourth child of the seed for draws added after the first three streams were fixed
+    # (PSF angle): the older draws, and so the default pairs, stay bit-identical.
+    return np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(4)[3])
+
+
+def _psf_shape(seed: int, ellipticity: float, angle: float | None) -> tuple[float, float]:
+    ellipticity = float(ellipticity)
+    if not 0.0 <= ellipticity < 1.0:
+        raise ValueError(f"psf_ellipticity must be in [0, 1), got {ellipticity!r}")
+    if ellipticity == 0.0:
+        return 0.0, 0.0
+    if angle is None:
+        angle = float(_extension_stream(seed).uniform(0.0, 180.0))
+    return ellipticity, float(angle)
+
+
+def _check_space_noise(kind: str) -> str:
+    if kind not in SPACE_NOISE_KINDS:
+        raise ValueError(f"space_noise must be one of {', '.join(SPACE_NOISE_KINDS)}, got {kind!r}")
+    return kind
 
 
 def _draw_psf(rng, psf, seeing_fwhm, moffat_beta):
@@ -223,7 +277,7 @@ def _ground_evaluation_matrices(ground_shape, ground_scale, canvas_shape, scale,
 _EVAL_CACHE: dict = {}
 
 
-def _seeing_otf_crop(model, *, fwhm, beta, fft_shape, scale, k_max):
+def _seeing_otf_crop(model, *, fwhm, beta, fft_shape, scale, k_max, ellipticity=0.0, angle=0.0):
     """The seeing OTF at the frequencies kept for the ground image (|k| <= k_max per axis).
 
     The truncated PSF is sampled on a coarser periodic grid of the same period (its spectrum
@@ -239,7 +293,8 @@ def _seeing_otf_crop(model, *, fwhm, beta, fft_shape, scale, k_max):
             factor = candidate
     coarse_shape = (fft_shape[0] // factor, fft_shape[1] // factor)
     otf = optical_transfer_function(model, shape=coarse_shape, pixel_scale=scale * factor,
-                                    fwhm=fwhm, beta=beta, truncate=SEEING_TRUNCATE)
+                                    fwhm=fwhm, beta=beta, truncate=SEEING_TRUNCATE,
+                                    ellipticity=ellipticity, angle=angle)
     rows = np.concatenate([np.arange(k_max + 1),
                            np.arange(coarse_shape[0] - k_max, coarse_shape[0])])
     return otf[rows][:, : k_max + 1]
@@ -259,6 +314,12 @@ def _observe(
     noise: bool,
     space: Instrument,
     ground: Instrument,
+    psf_ellipticity: float = 0.0,
+    psf_angle: float = 0.0,
+    canvas_margin: float = CANVAS_MARGIN,
+    peak_snr: float | None = None,
+    space_noise: str = "white",
+    fill_snr: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Render, convolve, integrate over pixels and add noise (see the module's docstring).
 
@@ -267,12 +328,17 @@ def _observe(
     done as two small matrix products over the frequencies the seeing lets through
     (``|f| < 3 / FWHM``), with the 0.03" box of the canvas swapped for the 0.202" box of the
     ground pixel (``sinc(f g) / sinc(f s)``). Flux in the footprint is conserved.
+
+    With ``peak_snr`` the noiseless scene is scaled (before noise) so that the ground image's
+    brightest pixel is ``peak_snr`` times the ground sky noise; with ``fill_snr``, so that its
+    10th-percentile pixel is ``fill_snr`` sky sigmas (90% of the stamp at least that bright).
+    The factor is returned as ``flux_scale``.
     """
     ground_shape = ground_shape_for(space_shape, space_scale, ground_scale)
     # Canvas: the space stamp plus a margin that also covers the whole ground footprint.
     ground_half = (ground_shape[0] * ground_scale / 2.0, ground_shape[1] * ground_scale / 2.0)
     margin = max(
-        math.ceil(CANVAS_MARGIN / space_scale),
+        math.ceil(canvas_margin / space_scale),
         math.ceil(max(g - n * space_scale / 2.0 for g, n in zip(ground_half, space_shape))
                   / space_scale) + 2,
     )
@@ -307,11 +373,30 @@ def _observe(
         ground_shape, ground_scale, canvas_shape, space_scale, fft_shape, k_max)
     otf = _seeing_otf_crop(psf_model, fwhm=seeing_fwhm,
                            beta=moffat_beta if moffat_beta is not None else 3.5,
-                           fft_shape=fft_shape, scale=space_scale, k_max=k_max)
+                           fft_shape=fft_shape, scale=space_scale, k_max=k_max,
+                           ellipticity=psf_ellipticity, angle=psf_angle)
     spectrum = scene_ft[index_y][:, : k_max + 1].astype(np.complex128) * otf
     ground_noiseless = (e_y @ spectrum @ e_x_t).real
+    flux_scale = 1.0
+    if peak_snr is not None and fill_snr is not None:
+        raise ValueError("give peak_snr or fill_snr, not both")
+    if peak_snr is not None or fill_snr is not None:
+        target = peak_snr if peak_snr is not None else fill_snr
+        level = float(ground_noiseless.max() if peak_snr is not None
+                      else np.percentile(ground_noiseless, 10.0))
+        if level <= 0:
+            raise ValueError("peak_snr / fill_snr need a scene with light in the ground stamp")
+        flux_scale = _positive(target, "peak_snr / fill_snr") * ground.sky_noise() / level
+        truth = truth * flux_scale
+        ground_noiseless = ground_noiseless * flux_scale
     if noise:
-        space_image = add_noise(truth, space, space_rng)
+        if space_noise == "drizzle":
+            kernel = drizzle_kernel(output_scale=space_scale,
+                                    native_scale=DRIZZLE["native_pixel_arcsec"],
+                                    pixfrac=DRIZZLE["pixfrac"])
+            space_image = add_correlated_noise(truth, space, space_rng, kernel)
+        else:
+            space_image = add_noise(truth, space, space_rng)
         ground_image = add_noise(ground_noiseless, ground, ground_rng)
     else:
         space_image = truth.astype(np.float32)
@@ -321,6 +406,7 @@ def _observe(
         "space": space_image,
         "ground_noiseless": ground_noiseless.astype(np.float32),
         "ground": ground_image,
+        "flux_scale": flux_scale,
     }
 
 
@@ -378,7 +464,7 @@ def _package(images, *, space_shape, space_scale, ground_scale, center, seeing, 
         space_pixel_scale=space_scale, ground_pixel_scale=ground_scale,
         center_ra=float(center.ra.deg), center_dec=float(center.dec.deg),
         space_psf_fwhm=SPACE_PSF_FWHM, space_sky_noise=space.sky_noise(),
-        ground_sky_noise=ground.sky_noise(),
+        ground_sky_noise=ground.sky_noise(), space_sky_level=space.sky, ground_sky_level=ground.sky,
     )
     return SimulatedPair(
         ground=images["ground"], space=images["space"], truth=images["truth"],
@@ -398,6 +484,43 @@ def _sky_of_offsets(wcs: WCS, shape, scale, offsets):
     return np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
 
 
+def _galaxy_ranges(mag_range, r_e_range, sersic_n_range) -> dict[str, Any]:
+    ranges = {"mag_range": mag_range, "r_e_range": r_e_range, "sersic_n_range": sersic_n_range}
+    checked: dict[str, Any] = {}
+    for name, value in ranges.items():
+        if value is None:
+            continue
+        lo, hi = (float(v) for v in value)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            raise ValueError(f"galaxy {name} must be (low, high), got {value!r}")
+        if name != "mag_range" and lo <= 0:
+            raise ValueError(f"galaxy {name} must be positive, got {value!r}")
+        checked[name] = (lo, hi)
+    return checked
+
+
+def _apply_flux_scale(params: dict[str, Any], scale: float, peak_snr: float | None,
+                      fill_snr: float | None = None) -> None:
+    # The scene was scaled to a peak (or fill) S/N: the recorded fluxes and magnitudes follow.
+    if peak_snr is None and fill_snr is None:
+        return
+    if peak_snr is not None:
+        params["peak_snr"] = float(peak_snr)
+    else:
+        params["fill_snr"] = float(fill_snr)
+    params["flux_scale"] = float(scale)
+    for key in ("flux", "field_star_flux"):
+        if params.get(key) is not None:
+            params[key] = float(params[key]) * scale
+    if params.get("mag") is not None:
+        params["mag"] = float(params["mag"]) - 2.5 * math.log10(scale)
+    for record in params.get("components", []) + params.get("objects", []):
+        if record.get("flux") is not None:
+            record["flux"] = float(record["flux"]) * scale
+        if record.get("mag") is not None:
+            record["mag"] = float(record["mag"]) - 2.5 * math.log10(scale)
+
+
 def simulate_pair(
     *,
     seed: int,
@@ -411,6 +534,15 @@ def simulate_pair(
     noise: bool = True,
     field_star_rate: float = 0.1,
     center: SkyCoord | None = None,
+    psf_ellipticity: float = 0.0,
+    psf_angle: float | None = None,
+    galaxy_mag_range: Sequence[float] | None = None,
+    galaxy_r_e_range: Sequence[float] | None = None,
+    sersic_n_range: Sequence[float] | None = None,
+    peak_snr: float | None = None,
+    canvas_margin: float = CANVAS_MARGIN,
+    space_noise: str = "white",
+    fill_snr: float | None = None,
 ) -> SimulatedPair:
     """Simulate one galaxy seen from the ground (seeing) and from space (HST-like).
 
@@ -436,10 +568,37 @@ def simulate_pair(
         Mean number of faint field stars in the stamp (Poisson); 0 for none.
     center : astropy.coordinates.SkyCoord, optional
         Sky position of the stamps' centre; default drawn near the COSMOS field.
+    psf_ellipticity : float, optional
+        Reduced shear ``g = (a - b) / (a + b)`` of a slightly elliptical seeing PSF (0: round,
+        the default); ``seeing_fwhm`` is then the geometric mean of the axes' FWHMs.
+    psf_angle : float, optional
+        Its major axis, degrees from +x (columns) to +y; default drawn uniformly.
+    galaxy_mag_range, galaxy_r_e_range, sersic_n_range : (float, float), optional
+        Ranges of the galaxy's AB magnitude (uniform), half-light radius in arcsec
+        (log-uniform) and Sersic index (ellipticals, S0 bulges); see
+        `seeinggan.simulate.galaxies.draw_galaxy`. Default: the standard mix.
+    peak_snr : float, optional
+        Scale the scene (before noise) so that the ground image's brightest pixel is this many
+        ground sky sigmas; ``params`` then holds the scaled ``flux`` and ``mag`` and the
+        ``flux_scale``. Default: the drawn magnitude decides.
+    canvas_margin : float, optional
+        Arcsec of scene drawn around the stamp (default 1.5). Use `SEEING_TRUNCATE` (4) for
+        galaxies larger than the stamp, so that all the light seeing scatters in is there.
+    space_noise : {"white", "drizzle"}, optional
+        Independent pixel noise in the space image (default), or noise correlated as drizzling
+        does (`seeinggan.simulate.observe.drizzle_kernel`), each pixel's rms unchanged.
+    fill_snr : float, optional
+        Instead of ``peak_snr``: scale the scene so that the ground image's 10th-percentile
+        pixel is this many sky sigmas (a galaxy-filled stamp with no blank sky).
 
     Returns
     -------
     SimulatedPair
+
+    Notes
+    -----
+    With every keyword after ``center`` at its default the pair is bit-identical to what this
+    function made before those keywords existed (same draws in the same order).
     """
     space_shape = _check_shape(space_shape, "space_shape")
     space_scale = _positive(space_pixel_scale, "space_pixel_scale")
@@ -447,12 +606,16 @@ def simulate_pair(
     if morphology is not None and morphology not in MORPHOLOGIES:
         raise ValueError(
             f"unknown morphology {morphology!r}; choose one of {', '.join(MORPHOLOGIES)}")
+    space_noise = _check_space_noise(space_noise)
+    canvas_margin = _positive(canvas_margin, "canvas_margin")
     rng, space_rng, ground_rng = _streams(seed)
+    ellipticity, angle = _psf_shape(seed, psf_ellipticity, psf_angle)
     sky_center = _draw_center(rng, center)
     seeing, model, beta = _draw_psf(rng, psf, seeing_fwhm, moffat_beta)
     # The galaxy sits near the centre, as in the paper's stamps centred on each galaxy.
     x, y = rng.uniform(-0.15, 0.15, size=2)
-    galaxy = draw_galaxy(rng, morphology, x=float(x), y=float(y))
+    galaxy = draw_galaxy(rng, morphology, x=float(x), y=float(y),
+                         **_galaxy_ranges(galaxy_mag_range, galaxy_r_e_range, sersic_n_range))
     objects = [galaxy]
     n_stars = int(rng.poisson(field_star_rate)) if field_star_rate > 0 else 0
     half = (space_shape[1] * space_scale / 2.0, space_shape[0] * space_scale / 2.0)
@@ -463,13 +626,18 @@ def simulate_pair(
     images = _observe(objects, space_shape=space_shape, space_scale=space_scale,
                       ground_scale=ground_scale, seeing_fwhm=seeing, psf_model=model,
                       moffat_beta=beta, space_rng=space_rng, ground_rng=ground_rng, noise=noise,
-                      space=space, ground=ground)
+                      space=space, ground=ground, psf_ellipticity=ellipticity, psf_angle=angle,
+                      canvas_margin=canvas_margin, peak_snr=peak_snr, space_noise=space_noise,
+                      fill_snr=fill_snr)
     params: dict[str, Any] = {
         "class": galaxy.morphology,
         "seed": int(seed),
         "seeing_fwhm": seeing,
         "psf_model": model,
         "moffat_beta": beta,
+        "psf_ellipticity": ellipticity,
+        "psf_angle": angle,
+        "space_noise": space_noise,
         **galaxy.params,
         "x_offset": float(x),
         "y_offset": float(y),
@@ -477,13 +645,15 @@ def simulate_pair(
         "field_star_flux": float(sum(o.flux for o in objects[1:])),
         "components": _component_records(galaxy),
     }
+    _apply_flux_scale(params, images["flux_scale"], peak_snr, fill_snr)
     pair = _package(images, space_shape=space_shape, space_scale=space_scale,
                     ground_scale=ground_scale, center=sky_center, seeing=seeing, model=model,
                     beta=beta, space=space, ground=ground, params=params)
     ra, dec = _sky_of_offsets(pair.space_wcs, space_shape, space_scale, [(x, y)])
     params["ra"], params["dec"] = float(ra[0]), float(dec[0])
     pair.header_info["extra"] = {
-        "SIMFLUX": (round(galaxy.flux, 4), "[count] total counts of the object"),
+        "SIMFLUX": (round(galaxy.flux * images["flux_scale"], 4),
+                    "[count] total counts of the object"),
         "OBJRA": (params["ra"], "[deg] RA of the object's centre"),
         "OBJDEC": (params["dec"], "[deg] Dec of the object's centre"),
     }
@@ -504,6 +674,14 @@ def simulate_field(
     moffat_beta: float | Sequence[float] = (2.5, 4.5),
     noise: bool = True,
     center: SkyCoord | None = None,
+    psf_ellipticity: float = 0.0,
+    psf_angle: float | None = None,
+    galaxy_mag_range: Sequence[float] | None = None,
+    galaxy_r_e_range: Sequence[float] | None = None,
+    sersic_n_range: Sequence[float] | None = None,
+    star_mag_range: Sequence[float] = (18.0, 23.0),
+    canvas_margin: float = CANVAS_MARGIN,
+    space_noise: str = "white",
 ) -> SimulatedPair:
     """Simulate a field: several galaxies and stars at random places, seen from ground and space.
 
@@ -521,11 +699,17 @@ def simulate_field(
         How many galaxies and stars.
     space_pixel_scale, ground_pixel_scale, seeing_fwhm, morphology, psf, moffat_beta, noise, center
         As in `simulate_pair` (``morphology`` applies to every galaxy).
+    psf_ellipticity, psf_angle, galaxy_mag_range, galaxy_r_e_range, sersic_n_range
+        As in `simulate_pair` (the ranges apply to every galaxy).
+    star_mag_range : (float, float), optional
+        AB magnitude range of the stars (uniform).
+    canvas_margin, space_noise
+        As in `simulate_pair`.
 
     Returns
     -------
     SimulatedPair
-        With ``params["class"] == "field"``.
+        With ``params["class"] == "field"``; ``truth`` is the noiseless space frame.
     """
     space_shape = _check_shape(space_shape, "space_shape")
     space_scale = _positive(space_pixel_scale, "space_pixel_scale")
@@ -534,7 +718,12 @@ def simulate_field(
         raise ValueError(f"n_galaxies and n_stars must be >= 0, got {n_galaxies}, {n_stars}")
     if morphology == "star":
         raise ValueError("a field's galaxies cannot be stars; use n_stars for stars")
+    space_noise = _check_space_noise(space_noise)
+    canvas_margin = _positive(canvas_margin, "canvas_margin")
+    ranges = _galaxy_ranges(galaxy_mag_range, galaxy_r_e_range, sersic_n_range)
+    star_lo, star_hi = (float(v) for v in star_mag_range)
     rng, space_rng, ground_rng = _streams(seed)
+    ellipticity, angle = _psf_shape(seed, psf_ellipticity, psf_angle)
     sky_center = _draw_center(rng, center)
     seeing, model, beta = _draw_psf(rng, psf, seeing_fwhm, moffat_beta)
     # Keep galaxy centres 1" inside the frame so that most of each one is seen.
@@ -545,9 +734,9 @@ def simulate_field(
     for index in range(n_galaxies + n_stars):
         x, y = float(rng.uniform(-half_x, half_x)), float(rng.uniform(-half_y, half_y))
         if index < n_galaxies:
-            obj = draw_galaxy(rng, morphology, x=x, y=y)
+            obj = draw_galaxy(rng, morphology, x=x, y=y, **ranges)
         else:
-            obj = draw_star(rng, x=x, y=y, mag_range=(18.0, 23.0))
+            obj = draw_star(rng, x=x, y=y, mag_range=(star_lo, star_hi))
         objects.append(obj)
         records.append({"class": obj.morphology, "x": x, "y": y, "flux": obj.flux,
                         "mag": obj.params.get("mag"), "r_e": obj.params.get("r_e")})
@@ -555,13 +744,17 @@ def simulate_field(
     images = _observe(objects, space_shape=space_shape, space_scale=space_scale,
                       ground_scale=ground_scale, seeing_fwhm=seeing, psf_model=model,
                       moffat_beta=beta, space_rng=space_rng, ground_rng=ground_rng, noise=noise,
-                      space=space, ground=ground)
+                      space=space, ground=ground, psf_ellipticity=ellipticity, psf_angle=angle,
+                      canvas_margin=canvas_margin, space_noise=space_noise)
     params: dict[str, Any] = {
         "class": "field",
         "seed": int(seed),
         "seeing_fwhm": seeing,
         "psf_model": model,
         "moffat_beta": beta,
+        "psf_ellipticity": ellipticity,
+        "psf_angle": angle,
+        "space_noise": space_noise,
         "flux": float(sum(o.flux for o in objects)),
         "n_galaxies": int(n_galaxies),
         "n_stars": int(n_stars),

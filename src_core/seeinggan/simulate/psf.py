@@ -11,6 +11,13 @@ Two forms of each PSF exist:
   simulator. They are truncated at a radius (``truncate``, arcsec) and renormalised so that the
   circular convolution on a zero-padded grid never wraps light back into the stamp.
 
+Any seeing PSF may be slightly elliptical (``ellipticity`` = reduced shear ``g = (a - b) / (a + b)``
+of its isophotes, major axis at ``angle`` degrees counter-clockwise from +x towards +y): the round
+profile is sheared by an area-preserving map, so ``fwhm`` is the geometric mean of the FWHMs along
+the major and minor axes and the PSF keeps unit sum. Moffat PSFs are sheared in real space,
+Kolmogorov ones in Fourier space (the transfer function at ``S f`` for the shear ``S``).
+``ellipticity=0`` is the circular PSF, computed exactly as before the option existed.
+
 `measure_fwhm` fits a pixel-integrated circular Moffat to a star image, which is how the tests
 check that a simulated star has the requested seeing.
 """
@@ -33,6 +40,7 @@ __all__ = [
     "moffat_alpha",
     "moffat_psf",
     "optical_transfer_function",
+    "shear_matrix",
     "space_psf",
 ]
 
@@ -129,6 +137,58 @@ def _default_shape(fwhm: float, pixel_scale: float) -> tuple[int, int]:
     return (n, n)
 
 
+def shear_matrix(ellipticity: float, angle: float) -> np.ndarray:
+    """The area-preserving 2x2 map that shears a round profile to axis ratio ``(1-g)/(1+g)``.
+
+    A point ``p`` of the sheared image takes the round profile's value at ``|S^-1 p|``; its
+    transfer function takes the round one's value at ``|S f|`` (``S`` is symmetric, det 1).
+
+    Parameters
+    ----------
+    ellipticity : float
+        Reduced shear ``g = (a - b) / (a + b)``, ``0 <= g < 1``.
+    angle : float
+        Position angle of the major axis, degrees counter-clockwise from +x (columns) to +y.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``S = R diag(1/sqrt(q), sqrt(q)) R^T`` with ``q = (1 - g) / (1 + g)``.
+    """
+    g = float(ellipticity)
+    if not 0.0 <= g < 1.0:
+        raise ValueError(f"PSF ellipticity must be in [0, 1), got {ellipticity!r}")
+    q = (1.0 - g) / (1.0 + g)
+    a = np.deg2rad(float(angle))
+    rotation = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return rotation @ np.diag([1.0 / np.sqrt(q), np.sqrt(q)]) @ rotation.T
+
+
+def _sheared_r2(dy: np.ndarray, dx: np.ndarray, ellipticity: float, angle: float) -> np.ndarray:
+    """``|S^-1 (x, y)|^2`` for offsets ``dx`` (columns) and ``dy`` (rows), broadcast."""
+    (a, b), (c, d) = np.linalg.inv(shear_matrix(ellipticity, angle))
+    u = a * dx + b * dy
+    v = c * dx + d * dy
+    return u * u + v * v
+
+
+def _wrapped_offsets(shape: tuple[int, int], pixel_scale: float):
+    ny, nx = shape
+    iy = np.arange(ny)
+    ix = np.arange(nx)
+    dy = np.where(iy <= ny // 2, iy, iy - ny) * pixel_scale
+    dx = np.where(ix <= nx // 2, ix, ix - nx) * pixel_scale
+    return dy[:, None], dx[None, :]
+
+
+def _sheared_frequency_radius(shape, pixel_scale, ellipticity, angle):
+    fy, fx = _frequency_axes(shape, pixel_scale)
+    (a, b), (c, d) = shear_matrix(ellipticity, angle)
+    u = a * fx[None, :] + b * fy[:, None]
+    v = c * fx[None, :] + d * fy[:, None]
+    return np.hypot(u, v)
+
+
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
         if not np.isfinite(value) or value <= 0:
@@ -154,6 +214,8 @@ def optical_transfer_function(
     fwhm: float | None = None,
     beta: float = 3.5,
     truncate: float | None = None,
+    ellipticity: float = 0.0,
+    angle: float = 0.0,
 ) -> np.ndarray:
     """The PSF's transfer function on the ``rfft2`` half-plane of a periodic grid.
 
@@ -171,6 +233,10 @@ def optical_transfer_function(
         Moffat index.
     truncate : float, optional
         Radius in arcsec beyond which the PSF is set to zero (then renormalised to unit sum).
+    ellipticity, angle : float, optional
+        Reduced shear ``g`` of a slightly elliptical seeing PSF and its major axis's angle
+        (degrees); see `shear_matrix`. ``fwhm`` is then the geometric mean of the axes' FWHMs.
+        Ignored for ``"space"``.
 
     Returns
     -------
@@ -184,12 +250,20 @@ def optical_transfer_function(
         raise ValueError(f"the {model} PSF needs a FWHM")
     _check_positive(fwhm=fwhm, pixel_scale=pixel_scale)
     r2 = _wrapped_r2(shape, float(pixel_scale))
+    sheared = float(ellipticity) != 0.0
     if model == "moffat":
         _check_positive(beta=beta)
-        kernel = _truncate_normalise(_moffat_image(r2, fwhm, beta), r2, truncate)
+        profile_r2 = r2
+        if sheared:
+            profile_r2 = _sheared_r2(*_wrapped_offsets(shape, float(pixel_scale)), ellipticity, angle)
+        kernel = _truncate_normalise(_moffat_image(profile_r2, fwhm, beta), r2, truncate)
         return sfft.rfft2(kernel)
     if model == "kolmogorov":
-        otf = _kolmogorov_otf(shape, float(pixel_scale), fwhm)
+        if sheared:
+            f = _sheared_frequency_radius(shape, float(pixel_scale), ellipticity, angle)
+            otf = _kolmogorov_otf_at(f, fwhm)
+        else:
+            otf = _kolmogorov_otf(shape, float(pixel_scale), fwhm)
         if truncate is None:
             return otf
         kernel = sfft.irfft2(otf, s=shape)
@@ -199,8 +273,11 @@ def optical_transfer_function(
 
 def _kolmogorov_otf(shape: tuple[int, int], pixel_scale: float, fwhm: float) -> np.ndarray:
     # Long-exposure atmospheric OTF (Fried 1966): exp(-3.44 (lambda f / r0)^(5/3)).
+    return _kolmogorov_otf_at(_frequency_radius(shape, pixel_scale), fwhm)
+
+
+def _kolmogorov_otf_at(f: np.ndarray, fwhm: float) -> np.ndarray:
     lam_over_r0 = fwhm / KOLMOGOROV_FWHM_FACTOR
-    f = _frequency_radius(shape, pixel_scale)
     return np.exp(-3.44 * (f * lam_over_r0) ** (5.0 / 3.0)).astype(complex)
 
 
@@ -239,8 +316,10 @@ def moffat_psf(
     beta: float = 3.5,
     pixel_scale: float,
     shape: tuple[int, int] | None = None,
+    ellipticity: float = 0.0,
+    angle: float = 0.0,
 ) -> np.ndarray:
-    """A circular Moffat PSF image, centred on the array's centre, normalised to sum 1.
+    """A Moffat PSF image (circular, or slightly elliptical), centred, normalised to sum 1.
 
     ``I(r) = (1 + (r / alpha)^2)^-beta`` with ``alpha = fwhm / (2 sqrt(2^(1/beta) - 1))``.
 
@@ -254,6 +333,8 @@ def moffat_psf(
         Arcsec per pixel.
     shape : tuple of int, optional
         Image shape; default odd and 8 FWHM wide.
+    ellipticity, angle : float, optional
+        Reduced shear and major-axis angle (degrees) of an elliptical PSF (`shear_matrix`).
 
     Returns
     -------
@@ -262,7 +343,13 @@ def moffat_psf(
     """
     _check_positive(fwhm=fwhm, beta=beta, pixel_scale=pixel_scale)
     shape = shape or _default_shape(fwhm, pixel_scale)
-    image = _moffat_image(_centred_r2(shape, pixel_scale), fwhm, beta)
+    if float(ellipticity) != 0.0:
+        ny, nx = shape
+        dy = ((np.arange(ny) - (ny - 1) / 2.0) * pixel_scale)[:, None]
+        dx = ((np.arange(nx) - (nx - 1) / 2.0) * pixel_scale)[None, :]
+        image = _moffat_image(_sheared_r2(dy, dx, ellipticity, angle), fwhm, beta)
+    else:
+        image = _moffat_image(_centred_r2(shape, pixel_scale), fwhm, beta)
     return image / image.sum()
 
 
@@ -271,6 +358,8 @@ def kolmogorov_psf(
     fwhm: float,
     pixel_scale: float,
     shape: tuple[int, int] | None = None,
+    ellipticity: float = 0.0,
+    angle: float = 0.0,
 ) -> np.ndarray:
     """The long-exposure Kolmogorov (atmospheric) PSF, centred, normalised to sum 1.
 
@@ -285,6 +374,8 @@ def kolmogorov_psf(
         Arcsec per pixel.
     shape : tuple of int, optional
         Image shape; default odd and 8 FWHM wide.
+    ellipticity, angle : float, optional
+        Reduced shear and major-axis angle (degrees) of an elliptical PSF (`shear_matrix`).
 
     Returns
     -------
@@ -295,7 +386,12 @@ def kolmogorov_psf(
     shape = shape or _default_shape(fwhm, pixel_scale)
     # Computed on a grid twice as large so that the periodic wings do not fold into the image.
     big = (2 * shape[0], 2 * shape[1])
-    image = _centred_from_otf(_kolmogorov_otf(big, float(pixel_scale), fwhm), shape, big)
+    if float(ellipticity) != 0.0:
+        otf = _kolmogorov_otf_at(
+            _sheared_frequency_radius(big, float(pixel_scale), ellipticity, angle), fwhm)
+    else:
+        otf = _kolmogorov_otf(big, float(pixel_scale), fwhm)
+    image = _centred_from_otf(otf, shape, big)
     return image / image.sum()
 
 

@@ -1,6 +1,6 @@
 """Training checkpoints: both networks, both optimisers, the step and every random state.
 
-A checkpoint is one file written with `torch.save` (through a temporary file and `os.replace`,
+A checkpoint is one file written with `torch.save` (through `seeinggan.io.atomic`: temporary file, fsync, rename,
 so a crash never leaves half a checkpoint) and read back with ``torch.load(weights_only=True)``:
 only tensors and plain Python values, never arbitrary pickled objects. (Model files for users
 are safetensors + JSON, `seeinggan.models.io`; checkpoints are our own resumable training state.)
@@ -8,15 +8,15 @@ are safetensors + JSON, `seeinggan.models.io`; checkpoints are our own resumable
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from seeinggan.errors import SeeingGANError
 
 __all__ = [
     "CheckpointError",
@@ -35,7 +35,7 @@ FORMAT_VERSION = 1
 _NAME = re.compile(r"^step_(\d+)\.ckpt$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(SeeingGANError, ValueError):
     """A checkpoint that is missing, not ours, or does not fit the run."""
 
 
@@ -78,17 +78,13 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write `state` (tensors and plain values) to `path` atomically."""
+    from seeinggan.io.atomic import atomic_path, check_output_folder
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {"format": FORMAT, "format_version": FORMAT_VERSION, **state}
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
+    check_output_folder(path.parent)  # also removes temporaries of a killed run
+    with atomic_path(path, overwrite=True) as tmp:
         torch.save(document, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

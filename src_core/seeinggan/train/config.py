@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from seeinggan.errors import SeeingGANError
+
 __all__ = ["TrainConfig", "ConfigError"]
 
 
-class ConfigError(ValueError):
+class ConfigError(SeeingGANError, ValueError):
     """A training configuration that cannot be used (unknown key, wrong type, bad value)."""
 
 
@@ -39,6 +41,12 @@ class TrainConfig:
     n_res: int = 4
     residual: bool = True
     """The generator learns a correction added to its input."""
+    antialias: bool = False
+    """Blur before subsampling in the generator's down blocks."""
+    upsample: str = "subpixel"
+    """Generator up blocks: "subpixel" (the paper's) or "resize" (bilinear + conv, no lattice)."""
+    n_conditions: int = 0
+    """0, or 2: the generator is told each image's seeing and input pixel scale."""
     critic_base_channels: int = 32
     critic_dropout: float = 0.2
 
@@ -60,6 +68,17 @@ class TrainConfig:
     adversarial: float = 0.01
     adversarial_after: int = 0
     """Generator steps before the adversarial term (and the critic) start."""
+    consistency: float = 0.0
+    """Weight of the data-consistency term (output re-blurred by the pair's PSF vs the input,
+    in noise units); needs pairs with a known PSF (simulated ones)."""
+    band: float = 0.0
+    """Weight of the restoration-band error term (`seeinggan.losses.band_error`)."""
+    target: str = "space"
+    """Train towards "space" (the space image) or "truth" (the noiseless truth, when pairs have it)."""
+    sky_jitter: float = 0.0
+    """Training perturbs the fitted sky by up to this many noise units (uniform)."""
+    noise_jitter: float = 0.0
+    """Training perturbs the fitted noise by up to this fraction (uniform)."""
     structural_levels: tuple[int, ...] = (2, 3, 4)
     """DT-CWT levels of the structural term and of network-unit validation (1 = finest; an
     int ``n`` means 1..n). The default, levels 2-4, is `seeinggan.metrics.cw_ssim`'s own."""
@@ -77,7 +96,11 @@ class TrainConfig:
     val_fraction: float = 0.1
     """Fraction of a pairs folder held out for validation."""
     seeing_fwhm: tuple[float, float] = (0.5, 1.2)
-    """Range of simulated seeing FWHM (arcsec)."""
+    """Range of simulated seeing FWHM (arcsec); with ``prior = "broad"`` the prior's range."""
+    prior: str = "default"
+    """Simulated training pairs: "default" (`simulate_pair` with ``seeing_fwhm``) or "broad"
+    (`seeinggan.train.prior`: pixel scales 0.15-0.6", seeing ``seeing_fwhm``, fields, bright
+    smooth galaxies; pairs keep their truth and PSF)."""
     softening: float = 0.0
     """Intensity transform softening (0 = the transform's default)."""
     num_workers: int = 0
@@ -121,15 +144,22 @@ class TrainConfig:
             (self.lr_g > 0 and self.lr_c > 0, "learning rates must be > 0"),
             (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas must be two numbers in [0, 1)"),
             (self.lr_decay in ("none", "cosine"), "lr_decay must be 'none' or 'cosine'"),
+            (self.upsample in ("subpixel", "resize"), "upsample must be 'subpixel' or 'resize'"),
+            (self.n_conditions in (0, 2), "n_conditions must be 0 or 2 (seeing, input pixel scale)"),
+            (self.target in ("space", "truth"), "target must be 'space' or 'truth'"),
+            (self.prior in ("default", "broad"), "prior must be 'default' or 'broad'"),
+            (self.sky_jitter >= 0 and 0 <= self.noise_jitter < 1, "sky_jitter >= 0, 0 <= noise_jitter < 1"),
             (self.critic_steps >= 1, "critic_steps must be >= 1"),
-            (min(self.l1, self.structural, self.perceptual, self.adversarial, self.gp_weight) >= 0,
+            (min(self.l1, self.structural, self.perceptual, self.adversarial, self.gp_weight, self.consistency,
+                 self.band) >= 0,
              "loss weights must be >= 0"),
             (len(self.structural_levels) > 0 and min(self.structural_levels) >= 1,
              "structural_levels must name DT-CWT levels >= 1"),
             (self.structural == 0 or self.crop_size >= _cw_ssim_min_size(max(self.structural_levels)),
              f"crop_size {self.crop_size} is too small for structural_levels {list(self.structural_levels)}"
              f" (needs {_cw_ssim_min_size(max(self.structural_levels))})"),
-            (self.l1 + self.structural + self.perceptual + self.adversarial > 0, "all loss weights are 0"),
+            (self.l1 + self.structural + self.perceptual + self.adversarial + self.consistency + self.band > 0,
+             "all loss weights are 0"),
             (self.perceptual == 0 or bool(self.vgg19_weights),
              "perceptual > 0 needs vgg19_weights (a local VGG-19 file)"),
             (len(self.seeing_fwhm) == 2 and 0 < self.seeing_fwhm[0] <= self.seeing_fwhm[1],

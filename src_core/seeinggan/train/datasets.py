@@ -23,6 +23,10 @@ def _simulate_one(args: tuple[int, int, dict[str, Any]]):
     from seeinggan.data.simulated import simulate_one
 
     seed, index, kwargs = args
+    if kwargs.get("prior") == "broad":
+        from seeinggan.train.prior import simulate_training_pair
+
+        return simulate_training_pair(seed, index, {"seeing_fwhm": kwargs["seeing_fwhm"]})
     return simulate_one(seed, index, kwargs)
 
 
@@ -88,23 +92,32 @@ def datasets_from_config(
 
     transform = _transform(config)
     crop = config.crop_size
+    extras = bool(config.n_conditions or config.consistency or config.band)
+    options = {"target": config.target, "extras": extras}
+    train_options = {**options, "jitter": (config.sky_jitter, config.noise_jitter)}
     if pairs_dir is not None:
         pairs = folder_pairs(pairs_dir, progress=progress)
         train, val = train_val_split(pairs, val_fraction=config.val_fraction, seed=config.seed)
-        train_set = PairDataset(train, crop_size=crop, augment=True, seed=config.seed, transform=transform)
-        val_set = PairDataset(val, crop_size=crop, augment=False, crop="center", transform=transform)
+        train_set = PairDataset(train, crop_size=crop, augment=True, seed=config.seed, transform=transform,
+                                **train_options)
+        val_set = PairDataset(val, crop_size=crop, augment=False, crop="center", transform=transform, **options)
         return train_set, (val_set if len(val) else None)
 
     n = config.simulate_pairs if simulate is None else int(simulate)
     if n < 0:
         raise ValueError(f"the number of simulated pairs must be >= 0, got {n}")
-    kwargs = {"seeing_fwhm": tuple(config.seeing_fwhm)}
+    kwargs: dict[str, Any] = {"seeing_fwhm": tuple(config.seeing_fwhm)}
+    if config.prior == "broad":
+        kwargs["prior"] = "broad"
     if n > 0:
         pairs = simulate_in_memory(
             n, seed=config.simulate_seed, workers=config.num_workers, progress=progress, **kwargs
         )
-        train_set = PairDataset(pairs, crop_size=crop, augment=True, seed=config.seed, transform=transform)
+        train_set = PairDataset(pairs, crop_size=crop, augment=True, seed=config.seed, transform=transform,
+                                **train_options)
     else:
+        if config.prior == "broad":
+            raise ValueError("prior = 'broad' needs simulate_pairs > 0 (a simulated set held in memory)")
         train_set = SimulatedPairDataset(
             epoch_size=max(1000, config.batch_size), seed=config.simulate_seed, crop_size=crop,
             augment=True, transform=transform, **kwargs,
@@ -112,5 +125,6 @@ def datasets_from_config(
     val_set = None
     if config.val_pairs > 0:
         val_pairs = simulate_in_memory(config.val_pairs, seed=config.val_seed, workers=config.num_workers, **kwargs)
-        val_set = PairDataset(val_pairs, crop_size=crop, augment=False, crop="center", transform=transform)
+        val_set = PairDataset(val_pairs, crop_size=crop, augment=False, crop="center", transform=transform,
+                              **options)
     return train_set, val_set

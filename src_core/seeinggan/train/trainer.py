@@ -108,6 +108,8 @@ class _EpochIndexed(Dataset):
         if hasattr(self.dataset, "set_epoch") and getattr(self.dataset, "epoch", None) != epoch:
             self.dataset.set_epoch(epoch)
         item = self.dataset[index]
+        if isinstance(item[-1], dict):
+            return item[0], item[1], item[-1]
         return item[0], item[1]
 
 
@@ -194,13 +196,17 @@ class Trainer:
                 n_down=config.n_down,
                 n_res=config.n_res,
                 residual=config.residual,
+                antialias=config.antialias,
+                upsample=config.upsample,
+                n_conditions=config.n_conditions,
             )
         self.objective = GeneratorObjective(
             {"l1": config.l1, "structural": config.structural, "perceptual": config.perceptual,
-             "adversarial": config.adversarial},
+             "adversarial": config.adversarial, "consistency": config.consistency, "band": config.band},
             vgg19_weights=config.vgg19_weights or None,
             vgg19_layer=config.vgg19_layer,
             structural_levels=config.structural_levels,
+            softening=config.softening or 3.0,
         )
         self.critic = None
         if self.objective.uses_critic:
@@ -324,7 +330,23 @@ class Trainer:
             worker_init_fn=_seed_worker if workers else None,
         )
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def _generate(
+        self, x: torch.Tensor, extras: dict[str, torch.Tensor] | None, *, network: torch.nn.Module | None = None
+    ) -> torch.Tensor:
+        """The generator's output for `x`, told each sample's conditions when it takes them.
+
+        ``network`` runs the generator through a wrapper (DistributedDataParallel when training
+        on several processes)."""
+        network = self.generator if network is None else network
+        if getattr(self.generator, "n_conditions", 0):
+            if extras is None or "conditions" not in extras:
+                raise ValueError("this generator takes conditions; the dataset must give extras")
+            return network(x, extras["conditions"].to(x.device).float())
+        return network(x)
+
+    def train_step(
+        self, x: torch.Tensor, y: torch.Tensor, extras: dict[str, torch.Tensor] | None = None
+    ) -> dict[str, float]:
         """One generator step (after its critic steps) on a batch; returns the losses."""
         cfg = self.config
         losses: dict[str, float] = {}
@@ -336,7 +358,7 @@ class Trainer:
                 group["lr"] = self._learning_rate(cfg.lr_c, self.step)
             self.critic.requires_grad_(True)
             with torch.no_grad(), self._autocast():
-                fake = self.generator(x).float()
+                fake = self._generate(x, extras).float()
             for _ in range(cfg.critic_steps):
                 with self._autocast():
                     real_scores = self.critic(y, x).float()
@@ -352,10 +374,12 @@ class Trainer:
             self.critic.requires_grad_(False)  # its gradients are not needed for G's update
 
         with self._autocast():
-            output = self._train_generator(x)
+            output = self._generate(x, extras, network=self._train_generator)  # DDP when multi-process
             fake_scores = self.critic(output, x).float() if adversarial else None
         output = output.float()
-        total, terms = self.objective(output, y, fake_scores=fake_scores, adversarial=adversarial)
+        total, terms = self.objective(
+            output, y, fake_scores=fake_scores, adversarial=adversarial, inputs=x, extras=extras
+        )
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()
@@ -371,9 +395,12 @@ class Trainer:
         stopped run is an ordinary outcome here, not an error: its model can be saved).
         """
         cfg = self.config
-        if self.dist.is_main:
+        if self.dist.is_main:  # one writer in a multi-process run
             self.output_dir.mkdir(parents=True, exist_ok=True)
-            (self.output_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+            from seeinggan.io.atomic import atomic_write_text
+
+            atomic_write_text(self.output_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n",
+                              overwrite=True)
         stopped = False
         session_start = time.perf_counter()
         elapsed_before = self.elapsed
@@ -385,7 +412,8 @@ class Trainer:
                 break
             x = batch[0].to(self.device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
             y = batch[1].to(self.device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
-            losses = self.train_step(x, y)
+            extras = {k: v.to(self.device) for k, v in batch[2].items()} if len(batch) > 2 else None
+            losses = self.train_step(x, y, extras)
             self.step += 1
             now = time.perf_counter()
             self.elapsed = elapsed_before + (now - session_start)
@@ -398,7 +426,7 @@ class Trainer:
             ):
                 self.validate()
             if self.dist.is_main and cfg.preview_every and (self.step % cfg.preview_every == 0 or final):
-                self._emit(self.preview(fallback=(x, y)))
+                self._emit(self.preview(fallback=(x, y, extras)))
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and not final:
                 self.save_checkpoint(reason="periodic")
         if should_stop is not None and not stopped and self.step < cfg.steps and self.dist.any(should_stop()):
@@ -449,13 +477,16 @@ class Trainer:
         for index in range(min(len(self.val_pairs), self.config.val_samples)):
             if flux:
                 sample = self.val_pairs.sample(index)
-                x, y = sample.input, sample.target
+                x, y, extras = sample.input, sample.target, sample.extras
             else:
-                x, y = _first_two(self.val_pairs[index])
+                item = self.val_pairs[index]
+                x, y = _first_two(item)
+                extras = item[-1] if isinstance(item[-1], dict) else None
             x = x[None].to(self.device).float()
             y = y[None].to(self.device).float()
+            extras = None if extras is None else {k: v[None].to(self.device) for k, v in extras.items()}
             with self._autocast():
-                out = self.generator(x)
+                out = self._generate(x, extras)
             out = out.float()
             l1 += (out - y).abs().mean().item()
             if flux:
@@ -483,17 +514,22 @@ class Trainer:
     @torch.no_grad()
     def preview(self, *, fallback: tuple[torch.Tensor, torch.Tensor] | None = None) -> PreviewUpdate:
         """Input, output and target of the first validation sample (else of `fallback`)."""
-        if self.val_pairs is not None:
-            x, y = next(self._val_items())
-            x, y = x[None], y[None]
-        elif fallback is not None:
-            x, y = fallback[0][:1], fallback[1][:1]
+        extras = None
+        source = self.val_pairs if self.val_pairs is not None else (None if fallback is not None else self.train_pairs)
+        if source is not None:
+            item = source[0]
+            x, y = (t[None] for t in _first_two(item))
+            if isinstance(item[-1], dict):
+                extras = {k: v[None] for k, v in item[-1].items()}
         else:
-            x, y = (t[None] for t in _first_two(self.train_pairs[0]))
+            x, y = fallback[0][:1], fallback[1][:1]
+            if len(fallback) > 2 and fallback[2] is not None:
+                extras = {k: v[:1] for k, v in fallback[2].items()}
         self.generator.eval()
         x = x.to(self.device).float()
+        extras = None if extras is None else {k: v.to(self.device) for k, v in extras.items()}
         with self._autocast():
-            out = self.generator(x).float()
+            out = self._generate(x, extras).float()
         self.generator.train()
 
         def plane(t: torch.Tensor) -> np.ndarray:
@@ -550,7 +586,7 @@ class Trainer:
             "init_model": self.init_model,
             "seeinggan_version": seeinggan.__version__,
         }
-        return {
+        document = {
             "name": name or "",
             "description": description,
             "pixel_scale_arcsec": space_scale,
@@ -558,7 +594,13 @@ class Trainer:
             "intensity_transform": transform,
             "objective": objective,
             "training": training,
+            "trained_ranges": _trained_ranges(self.train_pairs, cfg, ground_scale),
         }
+        if getattr(self.generator, "n_conditions", 0):
+            from seeinggan.models.conditions import CONDITION_NAMES
+
+            document["conditions"] = list(CONDITION_NAMES)
+        return document
 
     def save_model(
         self,
@@ -567,17 +609,19 @@ class Trainer:
         name: str | None = None,
         description: str = "",
         metadata: dict[str, Any] | None = None,
+        overwrite: bool = False,
     ) -> Path:
         """Write the generator as a model file (``NAME.safetensors`` + ``NAME.json``).
 
-        `metadata` entries override the ones the trainer fills in.
+        `metadata` entries override the ones the trainer fills in. An existing model of that name
+        is replaced only with `overwrite` (`seeinggan.models.io.save_model`).
         """
         document = self.model_metadata(name=name or Path(path).with_suffix("").name, description=description)
         document.update(metadata or {})
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return save_model(path, self.generator, metadata=document)
+            return save_model(path, self.generator, metadata=document, overwrite=overwrite)
         finally:
             self.generator.train(was_training)
 
@@ -603,11 +647,49 @@ def _pixel_scales(dataset: Any, init_metadata: dict[str, Any]) -> tuple[float, f
         meta = getattr(pairs[0], "meta", {}) or {}
         space = float(meta.get("space_pixel_scale", space))
         ground = float(meta.get("ground_pixel_scale", ground))
+        step = max(1, len(pairs) // 200)
+        scales = [float((getattr(pairs[i], "meta", {}) or {}).get("ground_pixel_scale", ground))
+                  for i in range(0, len(pairs), step)]
+        if max(scales) > 1.05 * min(scales):
+            # a range of input scales (the broad prior): its geometric middle stands for them
+            ground = round(math.sqrt(min(scales) * max(scales)), 4)
     else:
         kwargs = getattr(dataset, "simulate_kwargs", {}) or {}
         space = float(kwargs.get("space_pixel_scale", space))
         ground = float(kwargs.get("ground_pixel_scale", ground))
     return space, ground
+
+
+def _trained_ranges(dataset: Any, config: TrainConfig, ground_scale: float) -> dict[str, Any]:
+    """Seeing, input pixel scale and peak S/N ranges of the training pairs (model JSON).
+
+    Read from the pairs' meta where they say (simulated pairs), else from the config; the peak
+    S/N (brightest ground pixel over the ground noise, on the space grid) is measured on up to
+    500 pairs and given as its 1st and 99th percentiles.
+    """
+    from seeinggan.transforms import measure_sky_noise
+
+    pairs = getattr(dataset, "pairs", None)
+    seeing, scales, snr = [], [], []
+    if isinstance(pairs, Sequence) and len(pairs) > 0:
+        step = max(1, len(pairs) // 500)
+        for index in range(0, len(pairs), step):
+            pair = pairs[index]
+            meta = getattr(pair, "meta", {}) or {}
+            if meta.get("seeing_fwhm") is not None:
+                seeing.append(float(meta["seeing_fwhm"]))
+            if meta.get("ground_pixel_scale") is not None:
+                scales.append(float(meta["ground_pixel_scale"]))
+            ground = np.where(pair.mask, pair.ground, np.nan)
+            sky, noise = measure_sky_noise(ground)
+            snr.append((float(np.nanmax(ground)) - sky) / noise)
+    ranges: dict[str, Any] = {
+        "seeing_fwhm_arcsec": [round(min(seeing), 3), round(max(seeing), 3)] if seeing else list(config.seeing_fwhm),
+        "input_pixel_scale_arcsec": [round(min(scales), 4), round(max(scales), 4)] if scales else [ground_scale, ground_scale],
+    }
+    if snr:
+        ranges["peak_snr"] = [round(float(np.percentile(snr, 1)), 1), round(float(np.percentile(snr, 99)), 1)]
+    return ranges
 
 
 def _data_summary(dataset: Any) -> dict[str, Any]:

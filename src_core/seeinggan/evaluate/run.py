@@ -1,0 +1,442 @@
+"""Running an evaluation: pairs (a folder or a simulated stress suite) in, an `EvaluationReport` out.
+
+Methods, all on the space grid:
+
+- ``ground``: the ground image resampled onto the space grid (`seeinggan.data.folder_pairs`);
+- ``richardson_lucy``: `skimage.restoration.richardson_lucy` of that image with its true PSF
+  (`seeinggan.evaluate.baselines`), at the iteration count with the best mean CW-SSIM on a
+  separate validation set (simulated pairs with seeds disjoint from any written folder's,
+  same stamp shape and seeing range as the test pairs), unless a count is given;
+- one method per model: `seeinggan.infer.Deblurrer.deblur_cutouts` of that image (``seeinggan``
+  for a single ``model=``, the model's name for each of ``models=``).
+
+Every method is scored (`seeinggan.evaluate.measures`):
+
+- by the fidelity measures (band error, band power ratio, Fourier-ring resolution, texture rms,
+  texture power ratio), the flux error and invented sources, against the noiseless truth when the
+  pairs have one (``truth/NAME.fits``, as written by ``write_pairs(..., truth=True)`` /
+  ``seeinggan simulate --truth``; the stress suites always do), else against the space image
+  (real pairs folders; the report says which, ``settings["fidelity_reference"]``). The seeing
+  FWHM that sets the bands is the pair's own (catalogue ``seeing_fwhm``, else ``SEEING``/``FWHM``
+  in the ground header), else the ``seeing`` given;
+- by CW-SSIM, SSIM and PSNR against the space image (`seeinggan.metrics.compare`; the paper's
+  Tables 1 and 2).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seeinggan.evaluate.baselines import (
+    RL_CANDIDATE_ITERATIONS,
+    ground_psf_on_space_grid,
+    richardson_lucy_deconvolve,
+    richardson_lucy_path,
+)
+from seeinggan.evaluate.measures import (
+    FIDELITY_METRICS,
+    flux_aperture,
+    invented_sources,
+    pair_measures,
+    relative_flux_error,
+    seeing_bin,
+    smoothed_noise,
+)
+from seeinggan.evaluate.report import METRICS, EvaluationReport
+from seeinggan.progress import ProgressCallback, StopCallback, check_stop
+
+__all__ = [
+    "VALIDATION_SEED",
+    "available_suites",
+    "choose_rl_iterations",
+    "evaluate_pair_list",
+    "evaluate_pairs",
+    "evaluate_suite",
+    "truth_images",
+]
+
+VALIDATION_SEED = 7_000_001
+"""Seed of the simulated validation set that picks the Richardson-Lucy iteration count."""
+
+
+def choose_rl_iterations(
+    pairs: Sequence[Any],
+    *,
+    candidates: Sequence[int] = RL_CANDIDATE_ITERATIONS,
+    should_stop: StopCallback | None = None,
+) -> tuple[int, dict[int, float]]:
+    """The candidate iteration count with the best mean CW-SSIM on ``pairs`` (validation pairs).
+
+    Returns
+    -------
+    best, scores : int, dict
+        The chosen count and the mean CW-SSIM of every candidate.
+    """
+    from seeinggan.metrics import compare
+    from seeinggan.metrics.compare import normalisation
+
+    if not pairs:
+        raise ValueError("choosing the Richardson-Lucy iteration count needs validation pairs")
+    totals = {int(n): [] for n in candidates}
+    for pair in pairs:
+        check_stop(should_stop)
+        path = richardson_lucy_path(pair.ground, ground_psf_on_space_grid(pair.meta), iterations=list(totals))
+        norm = normalisation(pair.space, mask=~pair.mask)
+        for n, restored in path.items():
+            totals[n].append(compare(pair.space, restored, mask=~pair.mask, normalise=norm)["cw_ssim"])
+    scores = {n: float(np.mean(values)) for n, values in totals.items()}
+    best = max(scores, key=lambda n: scores[n])
+    return best, scores
+
+
+def _validation_pairs(test_pairs: Sequence[Any], n: int) -> list[Any]:
+    """Simulated pairs like the test pairs (shape, seeing range), seeds disjoint from them."""
+    from seeinggan.data import simulated_pairs
+
+    shape = test_pairs[0].shape
+    seeing = [float(p.meta["seeing_fwhm"]) for p in test_pairs if _finite(p.meta.get("seeing_fwhm"))]
+    seeing_range = (min(seeing), max(seeing)) if seeing else (0.5, 1.2)
+    if seeing_range[1] - seeing_range[0] < 1e-6:
+        seeing_range = seeing_range[0]
+    stream = simulated_pairs(n=n, seed=VALIDATION_SEED, space_shape=tuple(shape), seeing_fwhm=seeing_range)
+    return [stream[i] for i in range(n)]
+
+
+def truth_images(pairs_dir: str | os.PathLike, pairs: Sequence[Any]) -> dict[str, np.ndarray] | None:
+    """The noiseless truth of every pair, from ``pairs_dir/truth/NAME.fits``; None without ``truth/``.
+
+    Raises
+    ------
+    ValueError
+        If ``truth/`` lacks some pair (all missing names are listed), or a truth image is not on
+        its space image's grid (the file is named).
+    """
+    from seeinggan.io.fits import FITS_SUFFIXES, read_image
+
+    folder = Path(pairs_dir) / "truth"
+    if not folder.is_dir():
+        return None
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        for suffix in sorted(FITS_SUFFIXES, key=len, reverse=True):
+            if path.is_file() and path.name.lower().endswith(suffix):
+                found.setdefault(path.name[: -len(suffix)], path)
+                break
+    missing = [p.name for p in pairs if p.name not in found]
+    if missing:
+        raise ValueError(f"{folder}: no truth image for {len(missing)} pair(s): {', '.join(missing)}")
+    truths = {}
+    for pair in pairs:
+        path = found[pair.name]
+        image = read_image(path)
+        data = np.asarray(image.data, dtype=np.float32)
+        if data.shape != pair.shape:
+            raise ValueError(f"{path}: shape {data.shape} is not its space image's {pair.shape}")
+        if image.wcs is not None and pair.wcs is not None:
+            centre = ((pair.shape[1] - 1) / 2.0, (pair.shape[0] - 1) / 2.0)
+            sky = pair.wcs.pixel_to_world_values(*centre)
+            moved = np.hypot(*(np.subtract(image.wcs.celestial.world_to_pixel_values(*sky), centre)))
+            if moved > 0.01:
+                raise ValueError(f"{path}: not on its space image's grid (centre off by {moved:.3g} px)")
+        truths[pair.name] = data
+    return truths
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _model_label(model: Any, index: int) -> str:
+    """A short column name for a model: its name, file stem or metadata name."""
+    from seeinggan.infer import Deblurrer
+
+    if isinstance(model, Deblurrer):
+        return str(model.model_name)
+    if isinstance(model, (str, os.PathLike)):
+        text = str(model)
+        path = Path(text)
+        if path.suffix:
+            return path.stem
+        return text
+    if isinstance(model, tuple) and len(model) == 2 and isinstance(model[1], Mapping):
+        return str(model[1].get("name") or f"model{index + 1}")
+    return f"model{index + 1}"
+
+
+def _labelled_models(model: Any, models: Sequence[Any] | Mapping[str, Any] | None) -> dict[str, Any]:
+    if models is None:
+        return {} if model is None else {"seeinggan": model}
+    if isinstance(models, Mapping):
+        labelled = dict(models)
+    else:
+        labelled = {}
+        for index, item in enumerate(models):
+            label = _model_label(item, index)
+            while label in labelled or label in ("ground", "richardson_lucy"):
+                label += "'"
+            labelled[label] = item
+    for label in labelled:
+        if label in ("ground", "richardson_lucy"):
+            raise ValueError(f"model label {label!r} clashes with a baseline's name")
+    return labelled
+
+
+def _pair_seeing(pair: Any, fallback: float | None) -> tuple[float, str]:
+    """The pair's seeing FWHM (catalogue, else the ground header), else ``fallback``; and its source."""
+    from seeinggan.metrics import seeing_from_header
+
+    value = pair.meta.get("seeing_fwhm")
+    if _finite(value) and float(value) > 0:
+        return float(value), "catalogue"
+    ground_file = pair.meta.get("ground_file")
+    if ground_file:
+        from astropy.io import fits
+
+        try:
+            seeing = seeing_from_header(fits.getheader(ground_file))
+        except (OSError, ValueError):
+            seeing = None
+        if seeing is not None:
+            return seeing, "header"
+    if fallback is not None:
+        return float(fallback), "given"
+    return float("nan"), "unknown"
+
+
+def _space_pixel_scale(pair: Any) -> float:
+    if getattr(pair, "wcs", None) is not None:
+        from seeinggan.geometry import pixel_scale
+
+        return float(pixel_scale(pair.wcs))
+    return float(pair.meta.get("space_pixel_scale") or 0.03)
+
+
+def evaluate_pairs(
+    pairs_dir: str | os.PathLike,
+    *,
+    model: Any = "default",
+    models: Sequence[Any] | Mapping[str, Any] | None = None,
+    seeing: float | None = None,
+    rl_iterations: int | str = "auto",
+    n_validation: int = 20,
+    rl_candidates: Sequence[int] = RL_CANDIDATE_ITERATIONS,
+    device: str = "auto",
+    batch_size: int = 4,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+) -> EvaluationReport:
+    """Score the resampled ground, Richardson-Lucy and one or more models on a pairs folder.
+
+    Parameters
+    ----------
+    pairs_dir : str or Path
+        A folder as written by `seeinggan.simulate.write_pairs` (``ground/``, ``space/``,
+        ``catalogue.csv`` with ``class``, ``seeing_fwhm``, ``psf_model``, ``moffat_beta``;
+        optional ``truth/``, the noiseless space images: then the reference of the fidelity
+        measures, flux errors and invented sources; CW-SSIM/SSIM/PSNR stay against ``space/``).
+    model : "default", name, path, (generator, metadata), `seeinggan.infer.Deblurrer` or None
+        One model, scored as the method ``seeinggan``; None scores only the two baselines.
+        Ignored when ``models`` is given.
+    models : sequence or mapping, optional
+        Several models (each as ``model``), scored side by side in one run; each is a method
+        named after the model (its name or file stem; a mapping gives the names).
+    seeing : float, optional
+        Seeing FWHM (arcsec) for pairs whose catalogue and ground header give none.
+    rl_iterations : "auto" or int
+        Richardson-Lucy iterations; ``"auto"`` picks the best of ``rl_candidates`` by mean
+        CW-SSIM on ``n_validation`` simulated validation pairs (`VALIDATION_SEED`).
+    device, batch_size : optional
+        For the `Deblurrer`.
+    progress, should_stop : callable, optional
+        ``progress(done, total)`` per pair scored; ``should_stop`` polled between steps.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    from seeinggan.data import folder_pairs
+
+    pairs = folder_pairs(pairs_dir, should_stop=should_stop)
+    truths = truth_images(pairs_dir, pairs)
+    return evaluate_pair_list(
+        pairs, truths=truths, model=model, models=models, seeing=seeing, rl_iterations=rl_iterations,
+        n_validation=n_validation, rl_candidates=rl_candidates, device=device, batch_size=batch_size,
+        progress=progress, should_stop=should_stop, settings={"pairs_dir": str(pairs_dir)},
+    )
+
+
+def evaluate_pair_list(
+    pairs: Sequence[Any],
+    *,
+    truths: Mapping[str, np.ndarray] | None = None,
+    model: Any = "default",
+    models: Sequence[Any] | Mapping[str, Any] | None = None,
+    seeing: float | None = None,
+    rl_iterations: int | str = "auto",
+    n_validation: int = 20,
+    rl_candidates: Sequence[int] = RL_CANDIDATE_ITERATIONS,
+    device: str = "auto",
+    batch_size: int = 4,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+    settings: dict[str, Any] | None = None,
+) -> EvaluationReport:
+    """`evaluate_pairs` on pairs already read (`seeinggan.data` pairs: ``ground`` on the space
+    grid, ``space``, ``mask``, ``meta``, ``name``, ``shape``, ``wcs``), with their noiseless
+    ``truths`` by name (or None). ``settings`` are added to the report's."""
+    from seeinggan import __version__
+    from seeinggan.infer import Deblurrer
+    from seeinggan.metrics import compare
+    from seeinggan.metrics.compare import normalisation, percent_change
+
+    if not pairs:
+        raise ValueError("no pairs to evaluate")
+    settings = {**(settings or {}), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "seeinggan_version": __version__, "fidelity_reference": "space" if truths is None else "truth"}
+
+    if rl_iterations == "auto":
+        validation = _validation_pairs(pairs, int(n_validation))
+        best, scores = choose_rl_iterations(validation, candidates=rl_candidates, should_stop=should_stop)
+        settings.update(rl_iterations=best, rl_validation_cw_ssim=scores,
+                        rl_iterations_source=f"best mean CW-SSIM on {len(validation)} simulated validation pairs, seed {VALIDATION_SEED}")
+    else:
+        n = int(rl_iterations)
+        if n < 1:
+            raise ValueError(f"rl_iterations must be 'auto' or a positive integer, got {rl_iterations!r}")
+        settings.update(rl_iterations=n, rl_iterations_source="given")
+
+    deblurrers: dict[str, Deblurrer] = {}
+    for label, item in _labelled_models(model, models).items():
+        deblurrer = item if isinstance(item, Deblurrer) else Deblurrer(item, device=device, batch_size=batch_size)
+        deblurrers[label] = deblurrer
+    methods = ["ground", "richardson_lucy", *deblurrers]
+    settings["models"] = {
+        label: {"name": d.model_name, "path": str(d.model_path) if d.model_path else None,
+                "created": d.metadata.get("created")}
+        for label, d in deblurrers.items()
+    }
+    if len(deblurrers) == 1:
+        (only,) = deblurrers.values()
+        settings.update(model=only.model_name, model_path=str(only.model_path) if only.model_path else None,
+                        model_created=only.metadata.get("created"))
+
+    # Every model on all pairs first, one batch per stamp shape and pixel scale.
+    outputs: dict[str, dict[int, np.ndarray]] = {label: {} for label in deblurrers}
+    by_grid: dict[tuple, list[int]] = {}
+    for index, pair in enumerate(pairs):
+        by_grid.setdefault((pair.shape, round(_space_pixel_scale(pair), 9)), []).append(index)
+    for label, deblurrer in deblurrers.items():
+        for (_, scale), indices in by_grid.items():
+            check_stop(should_stop)
+            stack = np.stack([pairs[i].ground for i in indices])
+            result = deblurrer.deblur_cutouts(stack, pixel_scale=scale, should_stop=should_stop)
+            for i, image in zip(indices, result.data):
+                outputs[label][i] = image
+
+    rows = []
+    sources: set[str] = set()
+    total = len(pairs)
+    for index, pair in enumerate(pairs):
+        check_stop(should_stop)
+        meta = pair.meta
+        mask = ~pair.mask
+        fwhm, source = _pair_seeing(pair, seeing)
+        sources.add(source)
+        psf_meta = {**meta, "seeing_fwhm": fwhm} if math.isfinite(fwhm) else meta  # header/--seeing too
+        images = {
+            "ground": pair.ground,
+            "richardson_lucy": richardson_lucy_deconvolve(
+                pair.ground, ground_psf_on_space_grid(psf_meta), iterations=settings["rl_iterations"]
+            ),
+        }
+        for label in deblurrers:
+            images[label] = outputs[label][index]
+        row: dict[str, Any] = {"name": pair.name, "class": str(meta.get("class", "unknown")),
+                               "seeing_fwhm": fwhm, "seeing_bin": seeing_bin(fwhm)}
+        norm = normalisation(pair.space, mask=mask)
+        aperture = flux_aperture(pair.space)
+        scale = _space_pixel_scale(pair)
+        # Fidelity against the noiseless truth when there is one; thresholds from the space noise.
+        reference = pair.space if truths is None else np.where(pair.mask, truths[pair.name], np.nan)
+        noise = smoothed_noise(np.where(pair.mask, pair.space, np.nan))
+        for method, image in images.items():
+            measures = pair_measures(image, reference, valid=pair.mask & np.isfinite(image), aperture=aperture,
+                                     pixel_scale=scale, seeing_fwhm=fwhm if math.isfinite(fwhm) else None)
+            for name in FIDELITY_METRICS:
+                row[f"{method}_{name}"] = measures[name]
+            row[f"{method}_flux_error"] = relative_flux_error(image, reference, aperture & pair.mask)
+            row[f"{method}_invented"] = invented_sources(np.where(pair.mask, image, np.nan), reference,
+                                                         pixel_scale=scale, noise=noise)
+            scores = compare(pair.space, image, mask=mask, normalise=norm)
+            for metric in METRICS:
+                row[f"{method}_{metric}"] = float(scores[metric])
+        for method in images:
+            row[f"{method}_cw_ssim_improvement"] = percent_change(row[f"{method}_cw_ssim"], row["ground_cw_ssim"])
+        rows.append(row)
+        if progress is not None:
+            progress(index + 1, total)
+    settings["seeing_source"] = _seeing_text(sources, seeing)
+    return EvaluationReport(rows=rows, methods=methods, settings=settings)
+
+
+def _seeing_text(sources: set[str], given: float | None) -> str:
+    words = {"catalogue": "the pairs' catalogue (seeing_fwhm)", "header": "the ground headers (SEEING/FWHM)",
+             "given": f"given ({given:g}\" for pairs without their own)" if given is not None else "given",
+             "unknown": "unknown for some pairs (band measures n/a there; pass --seeing)"}
+    return "; ".join(words[s] for s in sorted(sources))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stress suites (`seeinggan.evaluate.suites`, from the "suites" branch)
+# ---------------------------------------------------------------------------------------------
+
+
+def available_suites() -> list[str]:
+    """The names of the stress suites (`seeinggan.evaluate.suites.SUITES`)."""
+    from seeinggan.evaluate.suites import SUITES
+
+    return list(SUITES)
+
+
+def evaluate_suite(
+    name: str,
+    *,
+    n: int | None = None,
+    work_dir: str | os.PathLike | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: StopCallback | None = None,
+    **kwargs: Any,
+) -> EvaluationReport:
+    """Simulate the stress suite ``name`` (seeded, with its noiseless truth) and evaluate it.
+
+    The suite is written by `seeinggan.evaluate.suites.write_suite` into a temporary folder (under
+    ``work_dir`` if given; removed afterwards) and scored as `evaluate_pairs` scores a folder,
+    against its truth. ``n`` takes the suite's first ``n`` pairs instead of all (quick runs; the
+    first pairs do not depend on ``n``); other keywords go to `evaluate_pairs`.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a suite (the names are listed).
+    """
+    from seeinggan.evaluate.suites import get_suite, write_suite
+
+    suite = get_suite(name)
+    with tempfile.TemporaryDirectory(prefix=f"seeinggan-suite-{suite.name}-", dir=work_dir) as folder:
+        written = write_suite(suite, Path(folder) / suite.name, n=n, should_stop=should_stop)
+        report = evaluate_pairs(written, progress=progress, should_stop=should_stop, **kwargs)
+    report.settings.pop("pairs_dir", None)
+    report.settings.update(suite=suite.name, suite_seed=suite.seed, suite_description=suite.description,
+                           suite_pairs=len(report.rows), suite_size=suite.n)
+    return report
