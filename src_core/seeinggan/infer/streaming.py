@@ -4,14 +4,17 @@
 
 1. The output grid (the model's pixel scale, optionally binned to a coarser ``output_pixel_scale``)
    and its WCS are known from the input's shape and WCS alone (`seeinggan.geometry`), so the output
-   file is created first with its final header, under a temporary name in the target folder
-   (``.NAME.partial-PID``), its data section a sparse file of zeros
-   (`seeinggan.io.fits.create_image_file`). Its size is checked against the free disk space first.
-2. The intensity transform is fitted once per frame (`fit_frame_transform`), never per tile.
+   file is created first with its final header (`seeinggan.infer.header`), under a temporary name
+   in the target folder (`seeinggan.io.atomic.atomic_path`), its data section a sparse file of
+   zeros (`seeinggan.io.fits.create_image_file`). Its size is checked against the free disk space
+   first (`seeinggan.io.atomic.check_output_folder`).
+2. What the model is told is decided once per frame, never per tile, by the `Deblurrer`'s own
+   pieces: the intensity transform (fitted on `frame_fit_sample`, or the given sky/noise), the
+   seeing conditions and the trained-range check.
 3. Tiles are planned on the model grid (`seeinggan.infer.tiling.plan_tiles`, the same grid as the
    in-memory path). For each row of tiles, a few tiles at a time, only the input window under
    them (plus a margin) is resampled (`seeinggan.geometry.zoom_window`); the tiles go through
-   `Deblurrer._forward` (the same per-tile forward and transform as the in-memory path) and are
+   `Deblurrer._forward` (the same per-tile forward, transform and conditions as the in-memory path) and are
    blended with the same normalised Hann weights (`seeinggan.infer.tiling.tile_blend`) into a band
    of output rows in memory.
 4. Rows that no later tile touches are final: they are binned if asked, and written into the
