@@ -73,13 +73,16 @@ def _start(cmd, log: Path):
 
 
 def _stop(process) -> None:
-    if process.poll() is None:
+    if process.poll() is not None:
+        return
+    try:
         os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+    except ProcessLookupError:
+        process.wait(5)
 
 
 def _compare(reference: Path, result: Path, names: list[str]) -> None:
@@ -136,7 +139,7 @@ def test_files_and_catalogue_on_a_dask_cli_cluster_survive_a_killed_worker(tmp_p
             time.sleep(0.05)
         done_at_kill = len(list(out.glob("*_deblurred.fits")))
         os.kill(workers[0].pid, signal.SIGKILL)
-        text = run.communicate(timeout=90)[0].decode()
+        text = run.communicate(timeout=300)[0].decode()
         assert run.returncode == 0, text
         assert "dask: scheduler tcp://127.0.0.1:" in text and "dashboard" in text
         assert done_at_kill < len(frames), "the worker was killed after the run had finished"
@@ -149,7 +152,7 @@ def test_files_and_catalogue_on_a_dask_cli_cluster_survive_a_killed_worker(tmp_p
         code = subprocess.run(
             [sys.executable, "-m", "seeinggan.cli", "deblur", *map(str, frames), "--catalog", str(catalog), "-o",
              str(cat_out), "--scheduler", address, "--chunk-size", "2", *options],
-            capture_output=True, env=_env(), cwd=ROOT, timeout=90, check=False)
+            capture_output=True, env=_env(), cwd=ROOT, timeout=300, check=False)
         assert code.returncode == 0, code.stdout.decode() + code.stderr.decode()
         with open(cat_out / "catalog_results.csv") as stream:
             rows = list(csv.DictReader(stream))
@@ -163,7 +166,7 @@ def test_files_and_catalogue_on_a_dask_cli_cluster_survive_a_killed_worker(tmp_p
         (out / names[0]).unlink()  # an interrupted survey: one output missing
         rerun = subprocess.run(
             [sys.executable, "-m", "seeinggan.cli", "deblur", *map(str, frames), "-o", str(out), "--scheduler", address,
-             "--skip-existing", *options], capture_output=True, env=_env(), cwd=ROOT, timeout=90, check=False)
+             "--skip-existing", *options], capture_output=True, env=_env(), cwd=ROOT, timeout=300, check=False)
         assert rerun.returncode == 0, rerun.stderr.decode()
         assert rerun.stdout.decode().count("kept ") == len(frames) - 1
         assert rerun.stdout.decode().count("wrote ") == 1

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from seeinggan.errors import InputError
+
 __all__ = [
     "RESULT_COLUMNS",
     "Source",
@@ -90,40 +92,40 @@ def read_catalog(path: str | os.PathLike, *, default_size: float) -> list[Source
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: catalogue not found")
+        raise InputError(f"{path}: catalogue not found")
     if not (math.isfinite(default_size) and default_size > 0):
-        raise ValueError(f"the stamp size must be a positive number of arcsec, got {default_size!r}")
+        raise InputError(f"the stamp size must be a positive number of arcsec, got {default_size!r}")
     with open(path, newline="", encoding="utf-8-sig") as stream:
         reader = csv.DictReader(stream)
         columns = [c.strip().lower() for c in (reader.fieldnames or [])]
         missing = [c for c in ("id", "ra", "dec") if c not in columns]
         if missing:
-            raise ValueError(f"{path}: the catalogue needs columns id,ra,dec (degrees); missing {','.join(missing)}")
+            raise InputError(f"{path}: the catalogue needs columns id,ra,dec (degrees); missing {','.join(missing)}")
         reader.fieldnames = columns
         sources: list[Source] = []
         first_row: dict[str, int] = {}
         for line, row in enumerate(reader, start=2):
             ident = (row.get("id") or "").strip()
             if not ident:
-                raise ValueError(f"{path}: row {line} has no id")
+                raise InputError(f"{path}: row {line} has no id")
             if not _SAFE_ID.match(ident):
-                raise ValueError(
+                raise InputError(
                     f"{path}: row {line}: id {ident!r} cannot name a file (letters, digits, . _ + - only)"
                 )
             if ident in first_row:
-                raise ValueError(f"{path}: duplicate id {ident!r} in rows {first_row[ident]} and {line}")
+                raise InputError(f"{path}: duplicate id {ident!r} in rows {first_row[ident]} and {line}")
             first_row[ident] = line
             ra = _number(path, line, "ra", row.get("ra"))
             dec = _number(path, line, "dec", row.get("dec"))
             if not (-90.0 <= dec <= 90.0):
-                raise ValueError(f"{path}: row {line}: dec {dec} is not between -90 and 90 degrees")
+                raise InputError(f"{path}: row {line}: dec {dec} is not between -90 and 90 degrees")
             size_text = (row.get("size") or "").strip()
             size = _number(path, line, "size", size_text) if size_text else float(default_size)
             if not size > 0:
-                raise ValueError(f"{path}: row {line}: size must be a positive number of arcsec, got {size_text}")
+                raise InputError(f"{path}: row {line}: size must be a positive number of arcsec, got {size_text}")
             sources.append(Source(ident, ra % 360.0, dec, size))
     if not sources:
-        raise ValueError(f"{path}: the catalogue has no sources")
+        raise InputError(f"{path}: the catalogue has no sources")
     return sources
 
 
@@ -131,9 +133,9 @@ def _number(path: Path, line: int, name: str, text: str | None) -> float:
     try:
         value = float(str(text).strip())
     except ValueError:
-        raise ValueError(f"{path}: row {line}: {name} {text!r} is not a number") from None
+        raise InputError(f"{path}: row {line}: {name} {text!r} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{path}: row {line}: {name} {text!r} is not a finite number")
+        raise InputError(f"{path}: row {line}: {name} {text!r} is not a finite number")
     return value
 
 
@@ -185,9 +187,9 @@ def image_footprint(
     try:
         wcs = geometry.celestial_wcs(header)
     except ValueError as error:
-        raise ValueError(f"{path.name}[{index}]: {error}") from None
+        raise InputError(f"{path.name}[{index}]: {error}") from None
     if wcs is None and require_wcs:
-        raise ValueError(f"{path.name}[{index}]: no celestial WCS in the header; catalogue positions need RA/Dec")
+        raise InputError(f"{path.name}[{index}]: no celestial WCS in the header; catalogue positions need RA/Dec")
     if wcs is not None:
         wcs.pixel_shape = (cols, rows)
     return {

@@ -40,6 +40,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 
 from seeinggan import geometry
+from seeinggan.errors import InputError
 from seeinggan.infer.tiling import plan_tiles, reflect_indices, tile_blend
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
 from seeinggan.transforms import IntensityTransform
@@ -129,10 +130,10 @@ def output_bin(output_pixel_scale: float | None, model_scale: float) -> int:
         return 1
     value = float(output_pixel_scale)
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"output pixel scale must be a positive number of arcsec/px, got {output_pixel_scale!r}")
+        raise InputError(f"output pixel scale must be a positive number of arcsec/px, got {output_pixel_scale!r}")
     k = round(value / model_scale)
     if k < 1 or abs(value / (k * model_scale) - 1.0) > 0.01:
-        raise ValueError(
+        raise InputError(
             f"output pixel scale {value:g}\"/px must be a whole multiple of the model's "
             f"{model_scale:g}\"/px (for example {model_scale:g}, {2 * model_scale:g}, {4 * model_scale:g})"
         )
