@@ -29,7 +29,7 @@ __all__ = [
     "band_error",
 ]
 
-OBJECTIVE_TERMS = ("l1", "structural", "perceptual", "adversarial", "consistency", "band")
+OBJECTIVE_TERMS = ("l1", "structural", "perceptual", "adversarial", "consistency", "band", "lowband")
 """Names of the generator objective's terms, in the order they are reported."""
 
 
@@ -173,6 +173,8 @@ def band_error(
     *,
     pixel_scale: float = 0.03,
     softening: float = 3.0,
+    low: float = 0.5,
+    high: float = 2.0,
 ) -> torch.Tensor:
     """The restoration-band error of issue 9 as a loss: phase-sensitive, so texture cannot game it.
 
@@ -193,6 +195,9 @@ def band_error(
         Arcsec per pixel of the images.
     softening : float
         The intensity transform's softening.
+    low, high : float
+        The band is ``low / FWHM <= |f| <= high / FWHM`` (``low=0, high=0.5``: the frequencies
+        below the restoration band, total flux included, which the ``lowband`` term uses).
     """
     height, width = output.shape[-2:]
     window = torch.outer(torch.hann_window(height, periodic=False, device=output.device),
@@ -203,7 +208,7 @@ def band_error(
     fx = torch.fft.rfftfreq(width, d=pixel_scale, device=output.device)
     radius = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)[None]
     fwhm = seeing.float().reshape(-1, 1, 1)
-    band = ((radius >= 0.5 / fwhm) & (radius <= 2.0 / fwhm)).float()
+    band = ((radius >= low / fwhm) & (radius <= high / fwhm)).float()
     # rfft2 holds each non-zero column's conjugate twin once: weight them twice
     weight = torch.full((width // 2 + 1,), 2.0, device=output.device)
     weight[0] = 1.0
@@ -286,6 +291,8 @@ class GeneratorObjective(nn.Module):
                if self.weights["consistency"] else {}),
             **({"band": {"metric": "restoration-band error, 0.5/FWHM..2/FWHM, Hann, flux units"}}
                if self.weights["band"] else {}),
+            **({"lowband": {"metric": "band error below 0.5/FWHM (total flux included), Hann, flux units"}}
+               if self.weights["lowband"] else {}),
         }
 
     def forward(
@@ -318,6 +325,11 @@ class GeneratorObjective(nn.Module):
             if extras is None or "seeing" not in extras:
                 raise ValueError("the band term needs each sample's seeing (extras)")
             terms["band"] = band_error(output, target, extras["seeing"], softening=self.softening)
+        if self.weights["lowband"]:
+            if extras is None or "seeing" not in extras:
+                raise ValueError("the lowband term needs each sample's seeing (extras)")
+            terms["lowband"] = band_error(output, target, extras["seeing"], softening=self.softening,
+                                          low=0.0, high=0.5)
         if self.weights["consistency"]:
             if inputs is None or extras is None or "psf" not in extras:
                 raise ValueError("the consistency term needs the inputs and each sample's psf (extras)")

@@ -240,6 +240,17 @@ def test_several_models_side_by_side_and_the_report_leads_with_fidelity(truth_di
     assert data["fidelity"]["richardson_lucy"]["band_error_below_ground"] == 1.0
 
 
+def test_worker_processes_give_the_same_rows(truth_dir):
+    one = evaluate_pairs(truth_dir, model=None, rl_iterations=3)
+    two = evaluate_pairs(truth_dir, model=None, rl_iterations=3, workers=2)
+    assert two.settings["workers"] == 2
+    assert [row["name"] for row in two.rows] == [row["name"] for row in one.rows]
+    for a, b in zip(one.rows, two.rows):
+        assert a.keys() == b.keys()
+        for key, value in a.items():
+            assert b[key] == (pytest.approx(value, rel=1e-6, nan_ok=True) if isinstance(value, float) else value)
+
+
 def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path, capsys):
     import shutil
 

@@ -295,24 +295,52 @@ def test_cli_deblur_writes_an_honest_header_and_one_warning_line(tmp_path, capsy
 
 
 def test_shipped_model_prints_no_lattice_on_blank_sky():
-    """Deblur blank sky noise with the shipped model: the output's power spectrum has no
-    isolated peak at a period of 16 output pixels (the generator's 2**4) or at the tile stride."""
-    deblurrer = Deblurrer("default", device="cpu", tile=256, overlap=32, batch_size=4)
-    rng = np.random.default_rng(6)
-    sky = rng.normal(0.0, 1.0, (80, 80)).astype(np.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = deblurrer.deblur(sky, pixel_scale=0.15, seeing=0.8).data.astype(np.float64)
-    out = out - out.mean()
-    n = out.shape[0]
-    power = np.abs(np.fft.fft2(out * np.outer(np.hanning(n), np.hanning(n)))) ** 2
-    radial = np.hypot(*np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n), indexing="ij"))
-    for period in (16, 256 - 32):
-        f = 1.0 / period
-        on = (np.abs(radial - f) < 0.5 / n)
-        near = (np.abs(radial - f) >= 1.5 / n) & (np.abs(radial - f) < 4.0 / n)
-        peak = power[on].max()
-        assert peak < 10 * np.median(power[near]), f"isolated peak at period {period} px"
-        # and no single axis spike: the on-axis bins are not far above the ring's median
-        axis = [power[0, round(n * f)], power[round(n * f), 0]]
-        assert max(axis) < 10 * np.median(power[on | near])
+    """Deblur blank sky noise with the shipped model: the output's power spectrum (averaged over
+    three noise images) has no isolated peak at the periods of the generator's resampling
+    stages (16 and 8 output pixels: 2**4, 2**3) or at the tile stride (96 px here).
+
+    Measured: the fidelity model's peaks stand at most 4.8x the median of their neighbourhood;
+    the first shipped model (sub-pixel upsampling) showed 27-82x at period 16 and 13-37x at 8.
+    """
+    deblurrer = Deblurrer("default", device="cpu", tile=128, overlap=32, batch_size=4)
+    power = 0.0
+    for seed in range(3):
+        sky = np.random.default_rng(100 + seed).normal(0.0, 1.0, (128, 128)).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = deblurrer.deblur(sky, pixel_scale=0.15, seeing=0.8).data.astype(np.float64)
+        out -= out.mean()
+        n = out.shape[0]
+        power = power + np.abs(np.fft.fft2(out * np.outer(np.hanning(n), np.hanning(n)))) ** 2
+    for period in (16, 8, 96):
+        k = n / period
+        for a, b in [(0, k), (k, 0), (k, k), (k, -k)]:
+            rows = [(int(round(a)) + d) % n for d in range(-6, 7)]
+            cols = [(int(round(b)) + d) % n for d in range(-6, 7)]
+            block = power[np.ix_(rows, cols)].copy()
+            peak = block[5:8, 5:8].max()
+            block[5:8, 5:8] = np.nan
+            ratio = peak / np.nanmedian(block)
+            assert ratio < 8, f"isolated peak at period {period} px ({a:.0f}, {b:.0f}): {ratio:.1f}x"
+
+
+def test_fine_tuning_a_conditioned_model_on_plain_pairs(tmp_path):
+    """The Fine-tune dock's pairs know no PSF: a conditioned model still trains on them (the
+    dataset is asked for each pair's seeing and pixel scale, defaults where unknown)."""
+    from seeinggan.data import PairDataset
+    from seeinggan.models import save_model
+    from seeinggan.train import TrainConfig, Trainer
+
+    path = save_model(tmp_path / "cond.safetensors", _conditioned(), metadata={})
+    rng = np.random.default_rng(8)
+    pairs = [_pair_with_truth(rng) for _ in range(4)]
+    for pair in pairs:
+        pair.psf = None
+        pair.meta.pop("seeing_fwhm")
+    dataset = PairDataset(pairs, crop_size=64, augment=True)
+    config = TrainConfig(steps=2, batch_size=2, crop_size=64, structural=0.0, adversarial=0.0, device="cpu",
+                         val_every=0, preview_every=0, checkpoint_every=0, output_dir=str(tmp_path / "run"))
+    trainer = Trainer(config, train_pairs=dataset, init_model=path)
+    assert dataset.extras
+    result = trainer.run()
+    assert result.step == 2

@@ -13,6 +13,15 @@ in place on disk, in memory that does not grow with the frame. ``--catalog`` deb
 around each catalogue source instead (`seeinggan.infer.catalog`). ``--workers N`` or
 ``--scheduler ADDRESS`` run one Dask task per file or catalogue chunk (`seeinggan.infer.jobs`);
 without them Dask is not imported.
+
+``--maps`` adds two image extensions after the primary image (`seeinggan.infer.maps`):
+``UNCERTAINTY`` (the spread over the 8 dihedral views, on the output grid with the primary's
+WCS, in the primary's flux units) and ``CONSISTENCY`` (the chi map on the input grid with the
+input's WCS). The seeing comes from ``--seeing`` or the header (``SEEING``, else ``FWHM``, in
+arcsec), the Moffat index from ``--moffat-beta`` or ``PSFBETA`` (``PSFMODEL = 'kolmogorov...'``
+selects a Kolmogorov profile), the gain from ``GAIN`` and the sky noise per pixel from
+``SKYNOISE``, ``SKYSIG`` or ``SKYRMS`` (else it is measured on the image).
+``--maps`` runs each file in memory (not streamed), in this process.
 """
 
 from __future__ import annotations
@@ -43,8 +52,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="model file (NAME.safetensors or NAME.json); default: the shipped model")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     parser.add_argument("--tile", type=int, default=256, metavar="N", help="tile side in model pixels (default 256)")
-    parser.add_argument("--overlap", default="32", metavar="N",
-                        help="tile overlap in model pixels, or 'auto' from the receptive field (default 32)")
+    parser.add_argument("--overlap", default="auto", metavar="N",
+                        help="tile overlap in model pixels, or 'auto' from the receptive field (default: auto)")
     parser.add_argument("--batch-size", type=int, default=4, metavar="N", help="tiles per forward pass (default 4)")
     parser.add_argument("--pixel-scale", type=float, default=None, metavar="ARCSEC",
                         help="input pixel scale in arcsec/px, for files without a celestial WCS")
@@ -78,6 +87,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "dask-jobqueue; seeinggan must be installed on its workers")
     survey.add_argument("--chunk-size", type=int, default=32, metavar="N",
                         help="catalogue sources per task (default 32)")
+    parser.add_argument("--maps", action="store_true",
+                        help="also write UNCERTAINTY and CONSISTENCY image extensions (8x the network "
+                             "work; needs the seeing: --seeing or SEEING/FWHM in the header)")
+    parser.add_argument("--moffat-beta", type=float, default=None, metavar="BETA",
+                        help="Moffat index of the seeing PSF for --maps (default: PSFBETA in the header, else 3.5)")
     parser.set_defaults(run=run)
     return parser
 
@@ -137,6 +151,10 @@ def run(args) -> int:
         raise CliError("--workers starts a local cluster and --scheduler uses a running one: give one of them")
     if args.chunk_size < 1:
         raise CliError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    if args.maps and (args.catalog is not None or args.workers is not None or args.scheduler
+                      or args.output_scale is not None):
+        raise CliError("--maps runs files in this process on the model's grid: leave out --catalog, "
+                       "--workers, --scheduler and --output-scale")
     hdu = int(args.hdu) if args.hdu is not None and str(args.hdu).lstrip("-").isdigit() else args.hdu
     overlap = args.overlap if args.overlap == "auto" else _int_option("--overlap", args.overlap)
 
@@ -205,7 +223,65 @@ def run(args) -> int:
     check_output_folder(args.output_dir, needed_bytes=needed, what="the deblurred images")
     if args.catalog is not None:
         return _run_catalog(args, settings, sources, footprints)
+    if args.maps:
+        return _run_files_with_maps(args, jobs, overlap=overlap, hdu=hdu)
     return _run_files(args, settings, jobs)
+
+
+def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
+    """``--maps``: each file deblurred in memory here, with its UNCERTAINTY and CONSISTENCY maps."""
+    import warnings
+
+    from tqdm import tqdm
+
+    from seeinggan.infer import Deblurrer
+    from seeinggan.infer.header import deblurred_header
+    from seeinggan.io.fits import read_image, write_image
+    from seeinggan.models.conditions import seeing_from_header
+
+    model = args.model if args.model == "default" else Path(args.model)
+    deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
+    for source, target in jobs:
+        if args.skip_existing and target.exists():
+            print(f"kept {target} (finished earlier)")
+            continue
+        image = read_image(source, hdu=hdu)
+        settings = _psf_settings(image, args)
+        seeing, seeing_keyword = args.seeing, "--seeing" if args.seeing is not None else None
+        if seeing is None:
+            found = seeing_from_header(image.header)
+            seeing, seeing_keyword = found if found is not None else (settings["seeing"], None)
+        settings.pop("seeing")
+        header_noise = settings.pop("noise")  # per input pixel, as --noise
+        noise = args.noise if args.noise is not None else header_noise
+        with tqdm(desc=image.name, unit="tile", leave=True) as bar:
+
+            def progress(done: int, total: int, bar=bar) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = deblurrer.deblur(
+                    image.data, wcs=image.wcs, pixel_scale=None if image.wcs is not None else args.pixel_scale,
+                    progress=progress, seeing=seeing, sky=args.sky, noise=noise,
+                    uncertainty=True, consistency=True, **settings)
+        for warning in caught:
+            # One line per warning (out of the trained range, seeing assumed), naming the file.
+            print(f"seeinggan deblur: warning: {image.name}: {warning.message}", file=sys.stderr)
+        meta = result.metadata
+        history = [
+            meta["history"],
+            f"deblur: {meta['input_pixel_scale']:.4g} -> {meta['pixel_scale']:.4g} arcsec/px, "
+            f"device {meta['settings']['device']}",
+            f"deblur: input {image.name}",
+        ]
+        header = deblurred_header(image.header, meta, seeing_keyword=seeing_keyword)
+        _write_with_maps(target, result, header, history, overwrite=args.overwrite)
+        print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at "
+              f"{result.pixel_scale:.4g}\"/px); {result.maps.summary.one_line()}")
+    return 0
 
 
 def _execute(args, units, on_result, *, progress_total: int, unit: str):
@@ -329,3 +405,57 @@ def _int_option(name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise CliError(f"{name} must be an integer or 'auto', got {value!r}") from None
+
+
+def _psf_settings(image, args) -> dict:
+    """Seeing, PSF, gain and noise for the consistency map of one input (checked before work)."""
+    from seeinggan.infer.maps import psf_settings_from_header
+
+    settings = psf_settings_from_header(image.header)
+    if args.seeing is not None:
+        if not args.seeing > 0:
+            raise CliError(f"--seeing must be a positive number of arcsec, got {args.seeing}")
+        settings["seeing"] = float(args.seeing)
+    if settings["seeing"] is None:
+        raise CliError(f"{image.name}: no SEEING or FWHM in the header; pass --seeing ARCSEC for --maps")
+    if args.moffat_beta is not None:
+        settings["moffat_beta"] = float(args.moffat_beta)
+    return settings
+
+
+def _write_with_maps(target: Path, result, header, history: list[str], *, overwrite: bool = False) -> None:
+    """The primary image and its UNCERTAINTY and CONSISTENCY extensions, written atomically."""
+    from seeinggan.io.fits import ImageExtension, write_image
+
+    maps = result.maps
+    summary = maps.summary
+    unit = str(header.get("BUNIT", "")).strip()
+    levels = summary.levels
+    uncertainty = ImageExtension("UNCERTAINTY", maps.uncertainty, maps.uncertainty_wcs, {
+        **({"BUNIT": (unit, "per output pixel, as the primary image")} if unit else {}),
+        "FLAGFRAC": (_finite_or_none(summary.flagged_flux_fraction), "source flux fraction flagged unstable"),
+        "RELTHR": (summary.relative_threshold, "flag: spread > RELTHR * flux + NOISETHR *"),
+        "NOISETHR": (summary.noise_threshold, "input sky noise per output pixel (PIXNOISE)"),
+        "PIXNOISE": (summary.levels.get("pixel_noise"), "input sky noise / (resampling factor)^2"),
+        "COMMENT": ["Uncertainty: spread (std) over the 8 flips/rotations of the",
+                    "input, each deblurred and turned back; flux units and grid (WCS)",
+                    "of the primary. Large where the output depends on orientation."],
+    })
+    consistency = ImageExtension("CONSISTENCY", maps.consistency, maps.consistency_wcs, {
+        "CHITHR": (summary.chi_threshold, "|chi| above this: output contradicts input"),
+        "SEEING": (levels.get("input_seeing_fwhm"), "[arcsec] FWHM of the re-blurring Moffat"),
+        "PSFBETA": (levels.get("input_moffat_beta"), "Moffat index of the re-blurring PSF"),
+        "NOISE": (levels.get("input_noise"), "input sky noise per input pixel"),
+        "COMMENT": ["Consistency: chi map on the INPUT grid (input WCS) = (output",
+                    "re-blurred by the seeing PSF, binned onto the input pixels, minus",
+                    "the input) / input noise. In sigma; |chi| > 5: output contradicts",
+                    "the data there."],
+    })
+    write_image(target, result.data, header=header, wcs=result.wcs, history=history,
+                extensions=[uncertainty, consistency], overwrite=overwrite)  # atomic
+
+
+def _finite_or_none(value):
+    import math
+
+    return value if value is not None and math.isfinite(value) else None

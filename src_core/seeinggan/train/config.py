@@ -73,6 +73,8 @@ class TrainConfig:
     in noise units); needs pairs with a known PSF (simulated ones)."""
     band: float = 0.0
     """Weight of the restoration-band error term (`seeinggan.losses.band_error`)."""
+    lowband: float = 0.0
+    """Weight of the same error below the restoration band (0 to 0.5/FWHM, total flux included)."""
     target: str = "space"
     """Train towards "space" (the space image) or "truth" (the noiseless truth, when pairs have it)."""
     sky_jitter: float = 0.0
@@ -151,14 +153,14 @@ class TrainConfig:
             (self.sky_jitter >= 0 and 0 <= self.noise_jitter < 1, "sky_jitter >= 0, 0 <= noise_jitter < 1"),
             (self.critic_steps >= 1, "critic_steps must be >= 1"),
             (min(self.l1, self.structural, self.perceptual, self.adversarial, self.gp_weight, self.consistency,
-                 self.band) >= 0,
+                 self.band, self.lowband) >= 0,
              "loss weights must be >= 0"),
             (len(self.structural_levels) > 0 and min(self.structural_levels) >= 1,
              "structural_levels must name DT-CWT levels >= 1"),
             (self.structural == 0 or self.crop_size >= _cw_ssim_min_size(max(self.structural_levels)),
              f"crop_size {self.crop_size} is too small for structural_levels {list(self.structural_levels)}"
              f" (needs {_cw_ssim_min_size(max(self.structural_levels))})"),
-            (self.l1 + self.structural + self.perceptual + self.adversarial + self.consistency + self.band > 0,
+            (self.l1 + self.structural + self.perceptual + self.adversarial + self.consistency + self.band + self.lowband > 0,
              "all loss weights are 0"),
             (self.perceptual == 0 or bool(self.vgg19_weights),
              "perceptual > 0 needs vgg19_weights (a local VGG-19 file)"),

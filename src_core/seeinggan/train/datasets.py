@@ -92,7 +92,7 @@ def datasets_from_config(
 
     transform = _transform(config)
     crop = config.crop_size
-    extras = bool(config.n_conditions or config.consistency or config.band)
+    extras = bool(config.n_conditions or config.consistency or config.band or config.lowband)
     options = {"target": config.target, "extras": extras}
     train_options = {**options, "jitter": (config.sky_jitter, config.noise_jitter)}
     if pairs_dir is not None:

@@ -200,9 +200,17 @@ class Trainer:
                 upsample=config.upsample,
                 n_conditions=config.n_conditions,
             )
+        if getattr(self.generator, "n_conditions", 0):
+            # A conditioned generator (e.g. fine-tuning the shipped model): datasets that can give
+            # each sample's seeing and pixel scale are asked to (pairs without them get the
+            # defaults of seeinggan.models.conditions).
+            for dataset in (train_pairs, val_pairs):
+                if dataset is not None and hasattr(dataset, "extras") and not dataset.extras:
+                    dataset.extras = True
         self.objective = GeneratorObjective(
             {"l1": config.l1, "structural": config.structural, "perceptual": config.perceptual,
-             "adversarial": config.adversarial, "consistency": config.consistency, "band": config.band},
+             "adversarial": config.adversarial, "consistency": config.consistency, "band": config.band,
+             "lowband": config.lowband},
             vgg19_weights=config.vgg19_weights or None,
             vgg19_layer=config.vgg19_layer,
             structural_levels=config.structural_levels,
@@ -340,7 +348,10 @@ class Trainer:
         network = self.generator if network is None else network
         if getattr(self.generator, "n_conditions", 0):
             if extras is None or "conditions" not in extras:
-                raise ValueError("this generator takes conditions; the dataset must give extras")
+                from seeinggan.models.conditions import condition_vector
+
+                default = torch.from_numpy(condition_vector(seeing=None, input_pixel_scale=None)).to(x.device)
+                return network(x, default.expand(x.shape[0], -1))
             return network(x, extras["conditions"].to(x.device).float())
         return network(x)
 
