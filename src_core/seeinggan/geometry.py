@@ -25,6 +25,7 @@ from astropy.wcs.utils import proj_plane_pixel_area
 from scipy import ndimage
 
 __all__ = [
+    "bin_image",
     "FIELD_RADIUS_DEG",
     "SkyField",
     "SkyFields",
@@ -41,6 +42,7 @@ __all__ = [
     "upsampled_wcs",
     "wcs_from_sky_affine",
     "zoom_to_scale",
+    "zoom_window",
 ]
 
 Conserve = Literal["flux", "surface_brightness"]
@@ -338,6 +340,124 @@ def zoom_to_scale(
     matrix = np.diag([1.0 / factor, 1.0 / factor])
     offset = np.full(2, 0.5 / factor - 0.5)
     return _resample_affine(data, matrix, offset, out_shape, order=order, conserve=conserve)
+
+
+ZOOM_WINDOW_MARGIN = 16
+"""Input pixels read beyond a window on each side by `zoom_window`.
+
+The cubic spline's prefilter is a recursive filter whose influence decays as 0.268 per pixel, so
+16 pixels (plus the 12 of edge padding) leave differences from the whole-frame result near float32
+rounding (0.268**16 ~ 7e-10)."""
+
+
+def zoom_window(
+    data: np.ndarray,
+    *,
+    factor: float,
+    rows: tuple[int, int],
+    cols: tuple[int, int],
+    order: int = 3,
+    conserve: Conserve = "flux",
+    margin: int = ZOOM_WINDOW_MARGIN,
+) -> np.ndarray:
+    """The block ``[rows[0]:rows[1], cols[0]:cols[1]]`` of ``zoom_to_scale(data, factor=factor)``.
+
+    Only the input pixels under the block plus ``margin`` on each side are read and resampled,
+    so a frame of any size can be resampled piece by piece in bounded memory (``data`` may be a
+    memory map). Pieces agree with the whole-frame result to float rounding: the grid, the NaN
+    mask and the edge handling are those of `zoom_to_scale`.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D image (any byte order, float or integer).
+    factor : float
+        Input pixel scale over output pixel scale, as in `zoom_to_scale`.
+    rows, cols : tuple of int
+        Half-open ranges of output rows and columns; must lie within
+        ``upsampled_shape(data.shape, factor)``.
+    order, conserve
+        As in `zoom_to_scale`.
+    margin : int, optional
+        Extra input pixels read around the window (see `ZOOM_WINDOW_MARGIN`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 block of shape ``(rows[1] - rows[0], cols[1] - cols[0])``.
+    """
+    if factor <= 0:
+        raise ValueError(f"factor must be positive, got {factor}")
+    if data.ndim != 2:
+        raise ValueError(f"zoom_window takes a 2-D image, got shape {data.shape}")
+    full = upsampled_shape(data.shape, factor)
+    (r0, r1), (c0, c1) = (int(v) for v in rows), (int(v) for v in cols)
+    if not (0 <= r0 < r1 <= full[0] and 0 <= c0 < c1 <= full[1]):
+        raise ValueError(f"window rows {rows}, cols {cols} outside the output grid {full}")
+    scale = 1.0 / factor
+    # Output pixel j samples input position (j + 0.5) / factor - 0.5 (see zoom_to_scale).
+    lo_r = int(np.floor((r0 + 0.5) * scale - 0.5)) - margin
+    hi_r = int(np.ceil((r1 - 0.5) * scale - 0.5)) + margin + 1
+    lo_c = int(np.floor((c0 + 0.5) * scale - 0.5)) - margin
+    hi_c = int(np.ceil((c1 - 0.5) * scale - 0.5)) + margin + 1
+    # A box kernel (downsampling) reaches half a destination pixel further.
+    reach = int(np.ceil(scale / 2.0)) + 1 if scale > 1.0 else 0
+    lo_r, lo_c = max(0, lo_r - reach), max(0, lo_c - reach)
+    hi_r, hi_c = min(data.shape[0], hi_r + reach), min(data.shape[1], hi_c + reach)
+    window = np.asarray(data[lo_r:hi_r, lo_c:hi_c], dtype=np.float32)
+    matrix = np.diag([scale, scale])
+    offset = np.array([(r0 + 0.5) * scale - 0.5 - lo_r, (c0 + 0.5) * scale - 0.5 - lo_c])
+    # Where the window is cut inside the frame, its edge lies >= margin input pixels beyond the
+    # block, so `_resample_affine`'s outside-the-footprint test only ever fires at real edges.
+    return _resample_affine(window, matrix, offset, (r1 - r0, c1 - c0), order=order, conserve=conserve).astype(
+        np.float32, copy=False
+    )
+
+
+def bin_image(data: np.ndarray, factor: int, *, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Sum ``factor x factor`` blocks of pixels: a grid ``factor`` times coarser, totals kept.
+
+    The grid is that of ``upsampled_wcs(wcs, 1 / factor)`` (edges aligned): output pixel ``j``
+    covers input pixels ``j * factor .. (j + 1) * factor - 1``. The output has
+    ``upsampled_shape(data.shape, 1 / factor)`` (rounded) unless ``shape`` says otherwise; a last
+    block cut by the edge of the image counts as the mean of its pixels times ``factor`` (per
+    axis), and input pixels beyond the last whole block that the rounding drops are left out.
+    A block with a NaN pixel is NaN.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        2-D image in flux units per pixel.
+    factor : int
+        Block side in pixels (>= 1).
+    shape : tuple of int, optional
+        Output ``(rows, cols)``; each at most one more than ``n // factor``.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (float64 for float64 input).
+    """
+    k = int(factor)
+    if k < 1 or k != factor:
+        raise ValueError(f"bin_image needs a whole number of pixels per block, got {factor}")
+    array = np.asarray(data)
+    out_dtype = np.float64 if array.dtype == np.float64 else np.float32
+    if shape is None:
+        shape = upsampled_shape(array.shape, 1.0 / k)
+    result = np.asarray(array, dtype=np.float64)
+    for axis, n_out in enumerate(shape):
+        n = result.shape[axis]
+        whole = min(n // k, int(n_out))
+        if int(n_out) > whole + 1 or (int(n_out) > whole and n - whole * k == 0):
+            raise ValueError(f"cannot bin {n} pixels by {k} into {n_out}")
+        moved = np.moveaxis(result, axis, 0)
+        summed = moved[: whole * k].reshape(whole, k, *moved.shape[1:]).sum(axis=1)
+        if int(n_out) > whole:
+            partial = moved[whole * k :].mean(axis=0, keepdims=True) * k
+            summed = np.concatenate([summed, partial], axis=0)
+        result = np.moveaxis(summed, 0, axis)
+    return result.astype(out_dtype, copy=False)
 
 
 def resample_to_grid(

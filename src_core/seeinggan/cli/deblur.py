@@ -5,9 +5,14 @@ input header's other keywords and a HISTORY line naming the model and the settin
 ever overwritten without ``--overwrite``: an existing output, or an output that would be an input,
 is an error before any work starts (``--skip-existing`` continues a run that was interrupted).
 Before any work: the output folder must be writable and hold the estimated outputs ("no space
-left" otherwise), and each image's memory and time are estimated (a warning when long). Outputs
-are written atomically (`seeinggan.io.atomic`): a killed run leaves only whole files under final
-names. Files without a celestial WCS need ``--pixel-scale``.
+left" otherwise). Outputs are written atomically (`seeinggan.io.atomic`): a killed run leaves
+only whole files under final names. Files without a celestial WCS need ``--pixel-scale``.
+
+Every file is deblurred by the streamed path (`seeinggan.infer.streaming`): the output is filled
+in place on disk, in memory that does not grow with the frame. ``--catalog`` deblurs a stamp
+around each catalogue source instead (`seeinggan.infer.catalog`). ``--workers N`` or
+``--scheduler ADDRESS`` run one Dask task per file or catalogue chunk (`seeinggan.infer.jobs`);
+without them Dask is not imported.
 
 ``--maps`` adds two image extensions after the primary image (`seeinggan.infer.maps`):
 ``UNCERTAINTY`` (the spread over the 8 dihedral views, on the output grid with the primary's
@@ -15,11 +20,14 @@ WCS, in the primary's flux units) and ``CONSISTENCY`` (the chi map on the input 
 input's WCS). The seeing comes from ``--seeing`` or the header (``SEEING``, else ``FWHM``, in
 arcsec), the Moffat index from ``--moffat-beta`` or ``PSFBETA`` (``PSFMODEL = 'kolmogorov...'``
 selects a Kolmogorov profile), the gain from ``GAIN`` and the sky noise per pixel from
-``SKYNOISE``, ``SKYSIG`` or ``SKYRMS`` (else it is measured on the image). """
+``SKYNOISE``, ``SKYSIG`` or ``SKYRMS`` (else it is measured on the image).
+``--maps`` runs each file in memory (not streamed), in this process.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -54,7 +62,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     existing.add_argument("--skip-existing", action="store_true",
-                          help="leave existing outputs as they are (continue an interrupted run)")
+                          help="leave existing outputs as they are (continue an interrupted run or survey)")
     parser.add_argument("--seeing", type=float, default=None, metavar="ARCSEC",
                         help="seeing FWHM in arcsec (default: the header's SEEING/FWHM/PSF_FWHM keyword; "
                              "else the middle of the model's trained range, with a warning)")
@@ -62,6 +70,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="sky level in the input's units per pixel (default: measured on the whole HDU)")
     parser.add_argument("--noise", type=float, default=None, metavar="SIGMA",
                         help="per-pixel noise in the input's units (default: measured on the whole HDU)")
+    parser.add_argument("--output-scale", type=float, default=None, metavar="ARCSEC",
+                        help="output pixel scale, a whole multiple of the model's (default: the model's own); "
+                             "the model's output is binned: smaller files, same network time")
+    survey = parser.add_argument_group("surveys")
+    survey.add_argument("--catalog", type=Path, default=None, metavar="SOURCES.csv",
+                        help="deblur a stamp around each source (CSV columns id,ra,dec in degrees, optional size "
+                             "in arcsec) found in any of the images; writes OUTDIR/<id>_deblurred.fits and "
+                             "OUTDIR/catalog_results.csv")
+    survey.add_argument("--size", type=float, default=7.68, metavar="ARCSEC",
+                        help="stamp side for sources without a size (default 7.68: the paper's 256 px at 0.03\"/px)")
+    survey.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="start a local Dask cluster of N worker processes (one file or catalogue chunk per task)")
+    survey.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="use a running Dask scheduler (tcp://host:8786), e.g. from `dask scheduler` or "
+                             "dask-jobqueue; seeinggan must be installed on its workers")
+    survey.add_argument("--chunk-size", type=int, default=32, metavar="N",
+                        help="catalogue sources per task (default 32)")
     parser.add_argument("--maps", action="store_true",
                         help="also write UNCERTAINTY and CONSISTENCY image extensions (8x the network "
                              "work; needs the seeing: --seeing or SEEING/FWHM in the header)")
@@ -82,7 +107,7 @@ def output_path(input_path: Path, output_dir: Path) -> Path:
 
 
 def _plan(args) -> list[tuple[Path, Path]]:
-    """Check every input and output before any work; return (input, output) pairs."""
+    """Check every input and output before any work; return (input, output) pairs to do."""
     jobs = []
     resolved_inputs = set()
     for path in args.inputs:
@@ -96,10 +121,7 @@ def _plan(args) -> list[tuple[Path, Path]]:
         target = output_path(path, args.output_dir)
         if target.resolve() in resolved_inputs:
             raise CliError(f"{target}: the output would overwrite an input; choose another -o OUTDIR")
-        if target.exists() and getattr(args, "skip_existing", False):
-            print(f"skipped {path}: {target} exists", file=sys.stderr)
-            continue
-        if target.exists() and not getattr(args, "overwrite", False):
+        if target.exists() and not (args.skip_existing or args.overwrite):
             raise CliError(f"{target}: output exists; remove it, choose another -o OUTDIR, or pass "
                            "--overwrite (or --skip-existing)")
         if target in seen:
@@ -110,56 +132,128 @@ def _plan(args) -> list[tuple[Path, Path]]:
 
 
 def run(args) -> int:
-    import sys
-    import warnings
-
-    from tqdm import tqdm
-
-    from seeinggan.infer.header import deblurred_header
+    from seeinggan.infer.catalog import image_footprint
+    from seeinggan.infer.jobs import DeblurSettings
     from seeinggan.infer.sanity import check_pixel_scale
+    from seeinggan.infer.streaming import estimate_output_bytes, output_grid
     from seeinggan.io.atomic import check_output_folder
-    from seeinggan.io.fits import read_image, write_image
-    from seeinggan.models.conditions import seeing_from_header
 
     if args.pixel_scale is not None:
         check_pixel_scale(args.pixel_scale, what="--pixel-scale")
     for option, value in (("--seeing", args.seeing), ("--noise", args.noise)):
         if value is not None and not value > 0:
             raise CliError(f"{option} must be a positive number, got {value}")
+    if args.output_scale is not None and not args.output_scale > 0:
+        raise CliError(f"--output-scale must be a positive number of arcsec/px, got {args.output_scale}")
+    if args.workers is not None and args.workers < 1:
+        raise CliError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise CliError("--workers starts a local cluster and --scheduler uses a running one: give one of them")
+    if args.chunk_size < 1:
+        raise CliError(f"--chunk-size must be at least 1, got {args.chunk_size}")
+    if args.maps and (args.catalog is not None or args.workers is not None or args.scheduler
+                      or args.output_scale is not None):
+        raise CliError("--maps runs files in this process on the model's grid: leave out --catalog, "
+                       "--workers, --scheduler and --output-scale")
     hdu = int(args.hdu) if args.hdu is not None and str(args.hdu).lstrip("-").isdigit() else args.hdu
     overlap = args.overlap if args.overlap == "auto" else _int_option("--overlap", args.overlap)
-    jobs = _plan(args)
-    if not jobs:
-        print("nothing to do: every output exists", file=sys.stderr)
-        return 0
-    check_output_folder(args.output_dir)  # writable (and leftovers of a killed run removed)
 
-    # Read every input first: a file without WCS fails before the model is loaded.
-    images = []
-    for source, _ in jobs:
-        image = read_image(source, hdu=hdu)
-        if image.wcs is None and args.pixel_scale is None:
-            raise CliError(f"{image.name}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
-        images.append(image)
-    if getattr(args, "maps", False):
-        psf_settings = [_psf_settings(image, args) for image in images]
+    if args.catalog is not None:
+        from seeinggan.infer.catalog import read_catalog
 
-    from seeinggan.infer import Deblurrer
+        for path in args.inputs:
+            if not path.is_file():
+                raise CliError(f"{path}: file not found")
+        sources = read_catalog(args.catalog, default_size=args.size)
+        footprints = [image_footprint(path, hdu=hdu) for path in args.inputs]
+        from seeinggan.infer.catalog import output_name
+
+        existing = [s.id for s in sources if (args.output_dir / output_name(s.id)).exists()]
+        if existing and not args.skip_existing:
+            raise CliError(f"{args.output_dir / output_name(existing[0])}: output exists "
+                           f"({len(existing)} in all); remove them, choose another -o OUTDIR, or pass "
+                           "--skip-existing")
+        args.existing_at_start = set(existing)
+        jobs = []
+    else:
+        jobs = _plan(args)
+        args.existing_at_start = set() if args.overwrite else {str(t) for _, t in jobs if t.exists()}
+        # Headers first: a file without WCS fails before the model is loaded or any work starts.
+        footprints = []
+        for source, _ in jobs:
+            footprint = image_footprint(source, hdu=hdu, require_wcs=False)
+            if footprint["wcs"] is None and args.pixel_scale is None:
+                raise CliError(f"{footprint['name']}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
+            footprints.append(footprint)
 
     model = args.model if args.model == "default" else Path(args.model)
     if model != "default" and not Path(model).exists() and not Path(str(model) + ".safetensors").exists():
         raise CliError(f"{model}: model file not found")
-    deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
+    local_threads = None
+    if args.workers:
+        local_threads = max(1, (os.cpu_count() or 1) // args.workers)
+    settings = DeblurSettings(
+        model=str(Path(model).resolve()) if model != "default" else "default", device=args.device, tile=args.tile,
+        overlap=overlap, batch_size=args.batch_size, pixel_scale=args.pixel_scale, hdu=hdu,
+        seeing=args.seeing, sky=args.sky, noise=args.noise, overwrite=args.overwrite,
+        # Outputs present before the run were refused above unless --skip-existing or --overwrite;
+        # one that appears later was written by an earlier attempt of its own task (a lost worker):
+        # keep it (with --overwrite the retry writes it again).
+        output_pixel_scale=args.output_scale, skip_existing=not args.overwrite, torch_threads=local_threads,
+    )
+    if args.workers is None and not args.scheduler:
+        # Fail early on a bad model or settings, as before any work.
+        from seeinggan.infer.jobs import get_deblurrer
 
-    # Room for every output (float32 on the model's grid), before any work.
+        get_deblurrer(settings)
+    # Writable, and room for every output (float32 on the output grid), before any work.
     needed = 0
-    for image in images:
-        scale = image.pixel_scale if image.wcs is not None else args.pixel_scale
-        factor = check_pixel_scale(scale, what=f"{image.name}: pixel scale") / deblurrer.pixel_scale
-        planes = 3 if getattr(args, "maps", False) else 1  # --maps adds two extensions
-        needed += image.data.shape[-2] * image.data.shape[-1] * factor**2 * 4 * planes + 2880 * 4
-    check_output_folder(args.output_dir, needed_bytes=needed, what=f"{len(images)} deblurred image(s)")
-    for number, (image, (_, target)) in enumerate(zip(images, jobs)):
+    if args.catalog is None:
+        from seeinggan.models.io import default_model_path, read_metadata
+
+        meta = read_metadata(default_model_path() if settings.model == "default" else settings.model)
+        model_scale = float(meta.get("pixel_scale_arcsec", 0.03))
+        for footprint, (source, target) in zip(footprints, jobs):
+            if args.skip_existing and target.exists():
+                continue
+            scale = footprint["pixel_scale"] if footprint["wcs"] is not None else args.pixel_scale
+            grid = output_grid(footprint["shape"], input_scale=check_pixel_scale(scale, what=f"{source}: pixel scale"),
+                               model_scale=model_scale, output_pixel_scale=args.output_scale)
+            needed += estimate_output_bytes(grid["shape"])
+    check_output_folder(args.output_dir, needed_bytes=needed, what="the deblurred images")
+    if args.catalog is not None:
+        return _run_catalog(args, settings, sources, footprints)
+    if args.maps:
+        return _run_files_with_maps(args, jobs, overlap=overlap, hdu=hdu)
+    return _run_files(args, settings, jobs)
+
+
+def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
+    """``--maps``: each file deblurred in memory here, with its UNCERTAINTY and CONSISTENCY maps."""
+    import warnings
+
+    from tqdm import tqdm
+
+    from seeinggan.infer import Deblurrer
+    from seeinggan.infer.header import deblurred_header
+    from seeinggan.io.fits import read_image
+    from seeinggan.models.conditions import seeing_from_header
+
+    model = args.model if args.model == "default" else Path(args.model)
+    deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
+    for source, target in jobs:
+        if args.skip_existing and target.exists():
+            print(f"kept {target} (finished earlier)")
+            continue
+        image = read_image(source, hdu=hdu)
+        settings = _psf_settings(image, args)
+        seeing, seeing_keyword = args.seeing, "--seeing" if args.seeing is not None else None
+        if seeing is None:
+            found = seeing_from_header(image.header)
+            seeing, seeing_keyword = found if found is not None else (settings["seeing"], None)
+        settings.pop("seeing")
+        header_noise = settings.pop("noise")  # per input pixel, as --noise
+        noise = args.noise if args.noise is not None else header_noise
         with tqdm(desc=image.name, unit="tile", leave=True) as bar:
 
             def progress(done: int, total: int, bar=bar) -> None:
@@ -167,31 +261,12 @@ def run(args) -> int:
                 bar.n = done
                 bar.refresh()
 
-            seeing, seeing_keyword = args.seeing, "--seeing" if args.seeing is not None else None
-            if seeing is None:
-                found = seeing_from_header(image.header)
-                if found is not None:
-                    seeing, seeing_keyword = found
-            maps_options, noise = {}, args.noise
-            if getattr(args, "maps", False):
-                settings = dict(psf_settings[number])
-                map_seeing = settings.pop("seeing")  # --seeing, else the header's (checked before work)
-                seeing = map_seeing if seeing is None else seeing
-                header_noise = settings.pop("noise")  # per input pixel, as --noise
-                noise = header_noise if noise is None else noise
-                maps_options = dict(uncertainty=True, consistency=True, **settings)
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = deblurrer.deblur(
-                    image.data,
-                    wcs=image.wcs,
-                    pixel_scale=None if image.wcs is not None else args.pixel_scale,
-                    progress=progress,
-                    seeing=seeing,
-                    sky=args.sky,
-                    noise=noise,
-                    **maps_options,
-                )
+                    image.data, wcs=image.wcs, pixel_scale=None if image.wcs is not None else args.pixel_scale,
+                    progress=progress, seeing=seeing, sky=args.sky, noise=noise,
+                    uncertainty=True, consistency=True, **settings)
         for warning in caught:
             # One line per warning (out of the trained range, seeing assumed), naming the file.
             print(f"seeinggan deblur: warning: {image.name}: {warning.message}", file=sys.stderr)
@@ -203,16 +278,126 @@ def run(args) -> int:
             f"deblur: input {image.name}",
         ]
         header = deblurred_header(image.header, meta, seeing_keyword=seeing_keyword)
-        if result.maps is None:
-            write_image(target, result.data, header=header, wcs=result.wcs, history=history,
-                        overwrite=getattr(args, "overwrite", False))
-            summary = ""
-        else:
-            _write_with_maps(target, result, header, history, overwrite=getattr(args, "overwrite", False))
-            summary = "; " + result.maps.summary.one_line()
+        _write_with_maps(target, result, header, history, overwrite=args.overwrite)
         print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at "
-              f"{result.pixel_scale:.4g}\"/px){summary}")
+              f"{result.pixel_scale:.4g}\"/px); {result.maps.summary.one_line()}")
     return 0
+
+
+def _execute(args, units, on_result, *, progress_total: int, unit: str):
+    """Run units here or on Dask, with a terminal progress bar counted in files or sources."""
+    from tqdm import tqdm
+
+    from seeinggan.infer.jobs import run_here, run_on_dask
+
+    if args.workers is None and not args.scheduler:
+        run_here(units, on_result=on_result)
+        return
+    with tqdm(total=progress_total, unit=unit, desc="survey") as bar:
+
+        def counted(result):
+            on_result(result)
+            bar.update(len(result) if isinstance(result, list) else 1)
+
+        run_on_dask(units, on_result=counted, workers=args.workers, scheduler=args.scheduler,
+                    log=lambda line: tqdm.write(line))
+
+
+def _run_files(args, settings, jobs) -> int:
+    from seeinggan.infer.jobs import deblur_file
+    from seeinggan.io.atomic import clean_stale_temporaries
+
+    local = args.workers is None and not args.scheduler
+    units = []
+    for source, target in jobs:
+        if local and not (settings.skip_existing and target.exists()):
+            units.append((deblur_file, (str(source), str(target), settings, _tile_bar(source.name))))
+        else:
+            units.append((deblur_file, (str(source), str(target), settings)))
+    failures = []
+
+    def report(result):
+        for warning in result.get("warnings", ()):
+            # One line per warning (out of the trained range, seeing assumed), naming the file.
+            print(f"seeinggan deblur: warning: {Path(result['input']).name}: {warning}", file=sys.stderr)
+        if result.get("status") == "ok":
+            rows, cols = result["shape"]
+            print(f"wrote {result['output']} ({cols}x{rows} px at {result['pixel_scale']:.4g}\"/px, "
+                  f"{result['seconds']:.1f} s)")
+        elif result.get("status") == "exists" and result["output"] in args.existing_at_start:
+            print(f"kept {result['output']} (finished earlier)")
+        elif result.get("status") == "exists":
+            print(f"wrote {result['output']} (by an earlier attempt of its task)")
+        else:
+            name = Path(str(result.get("input", ""))).name
+            message = result.get("message", "")
+            line = message if name and name in message else f"{result.get('input', '?')}: {message}"
+            failures.append(line)
+            print(f"seeinggan deblur: error: {line}", file=sys.stderr)
+
+    _execute(args, units, report, progress_total=len(units), unit="file")
+    clean_stale_temporaries(args.output_dir)  # a killed worker's unfinished file (its task was redone)
+    if failures:
+        if len(units) > 1:
+            print(f"seeinggan deblur: {len(failures)} of {len(units)} files failed", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _tile_bar(name: str):
+    """A progress callback that opens its tqdm bar on first use and closes it when done."""
+    from tqdm import tqdm
+
+    state = {}
+
+    def progress(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(desc=name, unit="tile", total=total, leave=True, delay=0.5)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _run_catalog(args, settings, sources, footprints) -> int:
+    from seeinggan.infer.catalog import outside_row, plan_chunks, write_results
+    from seeinggan.infer.jobs import deblur_catalog_chunk
+    from seeinggan.io.atomic import clean_stale_temporaries
+
+    chunks, outside = plan_chunks(sources, footprints, chunk_size=args.chunk_size)
+    rows = [outside_row(s) for s in outside]
+    units = [
+        (deblur_catalog_chunk, (fp["path"], fp["hdu"], members, str(args.output_dir), settings))
+        for fp, members in chunks
+    ]
+
+    def collect(result):
+        if isinstance(result, list):
+            rows.extend(result)
+            return
+        # a whole task lost (e.g. its worker crashed repeatedly): its sources are failures
+        _, _, members, _, _ = result.get("arguments") or (None, None, [], None, None)
+        rows.extend({**outside_row(s), "status": "failed", "message": result.get("message", "")} for s in members)
+
+    _execute(args, units, collect, progress_total=len(sources) - len(outside), unit="source")
+    for row in rows:
+        if row["status"] == "exists" and row["id"] not in args.existing_at_start:
+            row.update(status="ok", message="written by an earlier attempt of its task (a worker was lost)")
+    table = write_results(rows, args.output_dir / "catalog_results.csv", order=[s.id for s in sources])
+    clean_stale_temporaries(args.output_dir)  # a killed worker's unfinished files (their tasks were redone)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"wrote {table} ({len(sources)} sources: {summary})")
+    for row in rows:
+        if row["status"] == "failed":
+            print(f"seeinggan deblur: error: source {row['id']}: {row['message']}", file=sys.stderr)
+    return 2 if counts.get("failed") else 0
 
 
 def _int_option(name: str, value: str) -> int:

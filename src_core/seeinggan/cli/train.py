@@ -11,6 +11,7 @@ end (or on Ctrl-C, after a clean stop), the model ``OUTDIR/NAME.safetensors`` + 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from importlib.resources import files
@@ -95,7 +96,7 @@ def run(args) -> int:
     )
 
     bar = None
-    if not args.no_progress:
+    if not args.no_progress and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 shows it
         from tqdm import tqdm
 
         bar = tqdm(total=config.steps, unit="step", dynamic_ncols=True, file=sys.stderr)
@@ -153,7 +154,11 @@ def run(args) -> int:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
+    if not trainer.dist.is_main:  # torchrun: rank 0 writes the model and reports
+        trainer.dist.close()
+        return 0
     path = trainer.save_model(model_path, name=name, description=args.description, overwrite=overwrite)
+    trainer.dist.close()
     state = "stopped" if result.stopped else "finished"
     best = "" if result.best_cw_ssim is None else f"; best validation CW-SSIM {result.best_cw_ssim:.4f} at step {result.best_step}"
     print(f"seeinggan train: {state} at step {result.step} in {result.elapsed:.0f} s{best}", file=sys.stderr)

@@ -29,7 +29,7 @@ import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +42,11 @@ from seeinggan.infer import sanity
 from seeinggan.infer.maps import TrustMaps
 from seeinggan.infer.tiling import (
     TileGrid,
-    blend_window,
     plan_tiles,
     read_tile,
     receptive_field_radius,
     reflect_indices,
-    weight_sums,
+    tile_blend,
 )
 from seeinggan.models.conditions import (
     DEFAULT_SEEING,
@@ -233,6 +232,7 @@ class Deblurrer:
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
         out: str | os.PathLike | np.ndarray | None = None,
+        output_pixel_scale: float | None = None,
         seeing: float | None = None,
         sky: float | None = None,
         noise: float | np.ndarray | None = None,
@@ -264,6 +264,11 @@ class Deblurrer:
             A ``.npy`` path to stream the output into (memory-mapped, kept), or a float32 array
             of the output shape to fill. By default the output is in memory, or in a deleted-
             on-release temporary memory-mapped file when larger than ``stream_threshold``.
+            With ``output_pixel_scale``, ``out`` receives the model-grid image before binning.
+        output_pixel_scale : float, optional
+            A coarser output grid, a whole multiple of the model's pixel scale: the network runs
+            on the model's grid and its output is binned (flux kept; `seeinggan.geometry.bin_image`),
+            so the result is smaller but not faster to compute. Default: the model's own scale.
         seeing : float or astropy Quantity, optional
             Seeing FWHM of the image in arcsec (from the header's SEEING/FWHM keywords, see
             `seeinggan.models.conditions.seeing_from_header`, or measured on stars). A
@@ -303,10 +308,14 @@ class Deblurrer:
             With ``maps`` (a `seeinggan.infer.maps.TrustMaps`) when a map was asked for.
         """
         from seeinggan import geometry
+        from seeinggan.infer.streaming import output_bin
 
         image = _as_2d(data)
         if consistency and seeing is None:
             raise ValueError("the consistency map needs the input's seeing: pass seeing= (FWHM, arcsec)")
+        if (uncertainty or consistency) and output_pixel_scale is not None:
+            raise ValueError("the trust maps are made on the model's own grid: leave output_pixel_scale "
+                             "unset to get them")
         input_scale = self._input_scale(wcs, pixel_scale)
         seeing = as_arcsec(seeing, what="seeing")
         observed_scale = as_arcsec(input_pixel_scale, what="input_pixel_scale", per_pixel=True) or input_scale
@@ -350,6 +359,7 @@ class Deblurrer:
         )
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, sky_noise_source=source,
                         out_of_range=problems, observed_pixel_scale=float(observed_scale))
+        k = output_bin(output_pixel_scale, out_scale)
         maps = None
         if uncertainty or consistency:
             from seeinggan.infer.maps import build_maps
@@ -359,7 +369,41 @@ class Deblurrer:
                               moffat_beta=moffat_beta, psf_model=psf_model,
                               target_psf=self.metadata.get("target_psf", "space"), noise=noise, gain=gain)
             metadata["maps"] = maps.summary.to_dict()
+        if k > 1:  # a coarser output grid (survey): bin the model-grid result, edges aligned
+            result = geometry.bin_image(result, k)
+            out_wcs = geometry.upsampled_wcs(out_wcs, 1.0 / k, work.shape) if out_wcs is not None else None
+            out_scale *= k
+            metadata["pixel_scale"] = float(out_scale)
+            metadata["settings"]["output_bin"] = k
         return DeblurResult(result, out_wcs, float(out_scale), metadata, maps)
+
+    def deblur_to_file(self, data: np.ndarray, path: str | os.PathLike, **options) -> DeblurResult:
+        """Deblur a frame of any size straight into a new FITS file, in bounded memory.
+
+        The streamed path of `seeinggan.infer.streaming.deblur_to_fits` (see there for the
+        options: ``wcs``, ``pixel_scale``, ``header``, ``history``, ``output_pixel_scale``,
+        ``progress``, ``should_stop``); its result's ``data`` is a read-only memory map of the file.
+        """
+        from seeinggan.infer.streaming import deblur_to_fits
+
+        return deblur_to_fits(self, data, path, **options)
+
+    def deblur_catalog(
+        self,
+        images: Sequence[str | os.PathLike],
+        catalog: str | os.PathLike,
+        output_dir: str | os.PathLike,
+        **options,
+    ) -> list[dict[str, Any]]:
+        """Deblur a stamp around each catalogue source found in any of ``images``.
+
+        Writes ``OUTDIR/<id>_deblurred.fits`` per source and ``OUTDIR/catalog_results.csv``; see
+        `seeinggan.infer.catalog.deblur_catalog` for the catalogue format and the options
+        (``size``, ``hdu``, ``skip_existing``, ``output_pixel_scale``, ``progress``).
+        """
+        from seeinggan.infer.catalog import deblur_catalog
+
+        return deblur_catalog(self, images, catalog, output_dir, **options)
 
     # --- what the model is told ----------------------------------------------------------------
 
@@ -445,11 +489,6 @@ class Deblurrer:
         conditions: np.ndarray | None = None,
         spread: np.ndarray | None = None,
     ) -> None:
-        rows, cols = work.shape
-        pad = grid.pad
-        sum_y, sum_x = weight_sums(grid)
-        win_y = blend_window(grid.tile[0], grid.overlap[0])
-        win_x = blend_window(grid.tile[1], grid.overlap[1])
         positions = list(grid.positions())
         total = len(positions)
         done = 0
@@ -468,23 +507,16 @@ class Deblurrer:
                     lambda views: self._forward(views, transform, conditions=conditions), tiles,
                     views_per_pass=self.batch_size)
             for index, ((r0, c0), tile_out) in enumerate(zip(batch_pos, outputs)):
-                # The part of this tile inside the image, in padded coordinates.
-                pr0, pr1 = max(r0, pad), min(r0 + grid.tile[0], pad + rows)
-                pc0, pc1 = max(c0, pad), min(c0 + grid.tile[1], pad + cols)
-                if pr0 >= pr1 or pc0 >= pc1:
+                blend = tile_blend(grid, r0, c0)
+                if blend is None:
                     continue
-                wy = win_y[pr0 - r0 : pr1 - r0] / sum_y[pr0:pr1]
-                wx = win_x[pc0 - c0 : pc1 - c0] / sum_x[pc0:pc1]
-                weights = wy[:, None] * wx[None, :]
-                part = tile_out[pr0 - r0 : pr1 - r0, pc0 - c0 : pc1 - c0] * weights
-                out_rows = slice(pr0 - pad, pr1 - pad)
-                out_cols = slice(pc0 - pad, pc1 - pad)
+                part = tile_out[blend.tile_rows, blend.tile_cols] * blend.weights
                 # NaN input pixels stay NaN: every tile adds NaN there.
-                part[np.isnan(work[out_rows, out_cols])] = np.nan
-                result[out_rows, out_cols] += part.astype(np.float32)
+                part[np.isnan(work[blend.rows, blend.cols])] = np.nan
+                result[blend.rows, blend.cols] += part.astype(np.float32)
                 if spread is not None:
-                    spread[out_rows, out_cols] += (
-                        variances[index, pr0 - r0 : pr1 - r0, pc0 - c0 : pc1 - c0] * weights).astype(np.float32)
+                    spread[blend.rows, blend.cols] += (
+                        variances[index][blend.tile_rows, blend.tile_cols] * blend.weights).astype(np.float32)
             done += len(batch_pos)
             if progress is not None:
                 progress(done, total)
@@ -536,7 +568,7 @@ class Deblurrer:
             "pixel_scale": float(out_scale),
             "resample_factor": float(factor),
             "intensity_transform": transform,
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "seeinggan_version": __version__,
             "history": history,
         }

@@ -36,12 +36,14 @@ import numpy as np
 from torch import nn
 
 __all__ = [
+    "TileBlend",
     "TileGrid",
     "blend_window",
     "plan_tiles",
     "read_tile",
     "receptive_field_radius",
     "reflect_indices",
+    "tile_blend",
     "weight_sums",
 ]
 
@@ -169,6 +171,59 @@ def weight_sums(grid: TileGrid, *, floor: float = WEIGHT_FLOOR) -> tuple[np.ndar
             total[start : start + size] += window
         sums.append(total)
     return sums[0], sums[1]
+
+
+@dataclass(frozen=True)
+class TileBlend:
+    """Where one tile's output goes and with what weight (see `tile_blend`).
+
+    ``tile_out[tile_rows, tile_cols] * weights`` is added to ``image[rows, cols]``.
+    """
+
+    rows: slice
+    cols: slice
+    tile_rows: slice
+    tile_cols: slice
+    weights: np.ndarray
+
+
+def tile_blend(grid: TileGrid, row0: int, col0: int, *, floor: float = WEIGHT_FLOOR) -> TileBlend | None:
+    """The normalised blending weights of the tile at padded origin ``(row0, col0)``.
+
+    The part of the tile inside the image, its place in the image and its weights already
+    divided by the sum of all tiles' weights there (`weight_sums`), so that the contributions of
+    all tiles add up to the blended output. None when the tile lies wholly in the padding.
+    """
+    rows, cols = grid.shape
+    pad = grid.pad
+    pr0, pr1 = max(row0, pad), min(row0 + grid.tile[0], pad + rows)
+    pc0, pc1 = max(col0, pad), min(col0 + grid.tile[1], pad + cols)
+    if pr0 >= pr1 or pc0 >= pc1:
+        return None
+    sum_y, sum_x = _cached_sums(grid, floor)
+    win_y = blend_window(grid.tile[0], grid.overlap[0], floor=floor)
+    win_x = blend_window(grid.tile[1], grid.overlap[1], floor=floor)
+    wy = win_y[pr0 - row0 : pr1 - row0] / sum_y[pr0:pr1]
+    wx = win_x[pc0 - col0 : pc1 - col0] / sum_x[pc0:pc1]
+    return TileBlend(
+        rows=slice(pr0 - pad, pr1 - pad),
+        cols=slice(pc0 - pad, pc1 - pad),
+        tile_rows=slice(pr0 - row0, pr1 - row0),
+        tile_cols=slice(pc0 - col0, pc1 - col0),
+        weights=wy[:, None] * wx[None, :],
+    )
+
+
+_SUMS_CACHE: dict = {}
+
+
+def _cached_sums(grid: TileGrid, floor: float):
+    key = (grid, floor)
+    if key not in _SUMS_CACHE:
+        if len(_SUMS_CACHE) > 64:
+            _SUMS_CACHE.clear()
+        _SUMS_CACHE[key] = weight_sums(grid, floor=floor)
+    return _SUMS_CACHE[key]
 
 
 def reflect_indices(start: int, size: int, length: int) -> np.ndarray:

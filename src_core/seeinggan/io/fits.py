@@ -73,6 +73,7 @@ __all__ = [
     "FitsImage",
     "FitsReadError",
     "FitsWriteError",
+    "create_image_file",
     "GRID_KEYWORDS",
     "ImageExtension",
     "derived_header",
@@ -609,7 +610,6 @@ def write_image(
     pathlib.Path
         The file written.
     """
-    from seeinggan import __version__
 
     path = Path(path)
     if path.exists() and not overwrite:
@@ -627,6 +627,34 @@ def write_image(
         raise FitsWriteError(f"{path}: cannot write data of type {array.dtype} to FITS")
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
+
+    out_header = _output_header(header, wcs, history, ndim=array.ndim)
+    hdu = fits.PrimaryHDU(data=array, header=out_header)
+    hdus = fits.HDUList([hdu, *(_extension_hdu(ext) for ext in extensions)])
+    # Room for the data and headers, checked before writing (a full disk says so, up front).
+    needed = sum((h.data.nbytes if h.data is not None else 0) + 2880 * (len(h.header) // 36 + 2) for h in hdus)
+    check_output_folder(path.parent, needed_bytes=needed, what=path.name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", VerifyWarning)
+            with atomic_open(path, "wb", overwrite=overwrite) as handle:
+                if path.name.lower().endswith(".gz"):
+                    with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=handle) as zipped:
+                        hdus.writeto(zipped, output_verify="silentfix")
+                else:
+                    hdus.writeto(handle, output_verify="silentfix")
+    except OutputExistsError as exc:
+        raise FitsExistsError(f"{path}: file exists; refusing to overwrite it") from exc
+    except SeeingGANError:
+        raise
+    except OSError as exc:
+        raise FitsWriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+    return path
+
+
+def _output_header(header: fits.Header | None, wcs: WCS | None, history, *, ndim: int) -> fits.Header:
+    """The keywords `write_image` and `create_image_file` write besides the structural ones."""
+    from seeinggan import __version__
 
     out_header = fits.Header()
     if header is not None:
@@ -649,30 +677,66 @@ def write_image(
             if card.keyword in ("DATE-OBS", "MJD-OBS", "DATEREF", "MJDREFI", "MJDREFF") and card.keyword in out_header:
                 continue
             out_header[card.keyword] = (card.value, card.comment)
-        if array.ndim == 3 and "CTYPE3" in out_header:
+        if ndim == 3 and "CTYPE3" in out_header:
             out_header["WCSAXES"] = 3  # keep the cube's third axis described
     lines = [history] if isinstance(history, str) else list(history)
     for line in lines or ["written"]:
         out_header.add_history(f"seeinggan {__version__}: {line}")
 
-    hdu = fits.PrimaryHDU(data=array, header=out_header)
-    hdus = fits.HDUList([hdu, *(_extension_hdu(ext) for ext in extensions)])
-    # Room for the data and headers, checked before writing (a full disk says so, up front).
-    needed = sum((h.data.nbytes if h.data is not None else 0) + 2880 * (len(h.header) // 36 + 2) for h in hdus)
-    check_output_folder(path.parent, needed_bytes=needed, what=path.name)
+    return out_header
+
+
+def create_image_file(
+    path: str | os.PathLike,
+    shape: tuple[int, int],
+    *,
+    header: fits.Header | None = None,
+    wcs: WCS | None = None,
+    history: Iterable[str] | str = (),
+) -> int:
+    """Create a float32 FITS image of ``shape`` with its final header, data to be filled in place.
+
+    The header is that of `write_image` (carried keywords, ``wcs``, HISTORY lines). The data
+    section is allocated as a sparse file of zeros (no disk blocks until written); fill it with
+    ``numpy.memmap(path, dtype=">f4", mode="r+", offset=<returned offset>, shape=...)``, a band of
+    rows at a time. Nothing exists at ``path`` beforehand: an existing file raises
+    `FitsWriteError` (write to a temporary name and rename it when the data are complete).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to create.
+    shape : tuple of int
+        ``(rows, cols)`` of the image.
+    header, wcs, history
+        As in `write_image`.
+
+    Returns
+    -------
+    int
+        Byte offset of the data section in the file (FITS data are big-endian float32, ``>f4``).
+    """
+    path = Path(path)
+    rows, cols = (int(n) for n in shape)
+    if rows < 1 or cols < 1:
+        raise FitsWriteError(f"{path}: cannot create an image of shape {shape}")
+    out_header = _output_header(header, wcs, history, ndim=2)
+    hdu = fits.PrimaryHDU(data=np.zeros((1, 1), dtype=np.float32), header=out_header)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)
+        hdu.verify("silentfix")
+    hdu.header["NAXIS1"] = cols
+    hdu.header["NAXIS2"] = rows
+    text = hdu.header.tostring()  # padded to a multiple of 2880 bytes, END included
+    data_bytes = 4 * rows * cols
+    padded = -(-data_bytes // 2880) * 2880
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", VerifyWarning)
-            with atomic_open(path, "wb", overwrite=overwrite) as handle:
-                if path.name.lower().endswith(".gz"):
-                    with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=handle) as zipped:
-                        hdus.writeto(zipped, output_verify="silentfix")
-                else:
-                    hdus.writeto(handle, output_verify="silentfix")
-    except OutputExistsError as exc:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as stream:
+            stream.write(text.encode("ascii"))
+            stream.truncate(len(text) + padded)
+    except FileExistsError as exc:
         raise FitsExistsError(f"{path}: file exists; refusing to overwrite it") from exc
-    except SeeingGANError:
-        raise
     except OSError as exc:
         raise FitsWriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
-    return path
+    return len(text)

@@ -51,6 +51,7 @@ from seeinggan.train.checkpoints import (
     set_rng_state,
 )
 from seeinggan.train.config import TrainConfig
+from seeinggan.train.distributed import Context, average_gradients
 
 __all__ = ["Trainer", "TrainResult", "resolve_device", "seed_everything"]
 
@@ -115,9 +116,10 @@ class _EpochIndexed(Dataset):
 class _Batches:
     """Batches of ``(epoch, index)`` for steps ``start..stop``: a permutation per epoch."""
 
-    def __init__(self, n: int, *, batch_size: int, seed: int, start: int, stop: int):
+    def __init__(self, n: int, *, batch_size: int, seed: int, start: int, stop: int, rank: int = 0, world: int = 1):
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.start, self.stop = start, stop
+        self.rank, self.world = rank, world  # a process of a multi-process run keeps its share
         self._perm: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
@@ -134,7 +136,7 @@ class _Batches:
             for k in range(step * self.batch_size, (step + 1) * self.batch_size):
                 epoch, position = divmod(k, self.n)
                 batch.append((epoch, int(self._order(epoch)[position])))
-            yield batch
+            yield batch[self.rank :: self.world]
 
 
 class Trainer:
@@ -172,6 +174,14 @@ class Trainer:
         self.val_pairs = val_pairs if val_pairs is not None and len(val_pairs) > 0 else None
         self.callbacks: list[Callback] = list(callbacks)
         self.device = resolve_device(config.device)
+        # torchrun: one process of several (seeinggan.train.distributed); else a plain single process
+        self.dist = Context.from_env(self.device)
+        self.device = self.dist.device(self.device)
+        if config.batch_size % self.dist.world:
+            raise ValueError(
+                f"batch_size {config.batch_size} (the global batch) must be a multiple of the "
+                f"{self.dist.world} processes"
+            )
         if config.threads:
             torch.set_num_threads(config.threads)
         seed_everything(config.seed)
@@ -213,6 +223,7 @@ class Trainer:
             )
         # channels_last: ~1.7x faster convolutions on CPU (oneDNN) and tensor cores on GPU.
         self.generator.to(self.device, memory_format=torch.channels_last).train()
+        self._train_generator = self.dist.wrap(self.generator, self.device)  # DDP when multi-process
         self.objective.to(self.device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_c = None
@@ -248,8 +259,12 @@ class Trainer:
         }
 
     def save_checkpoint(self, path: str | Path | None = None, *, reason: str = "periodic") -> Path:
-        """Write a checkpoint (default ``output_dir/checkpoints/step_N.ckpt``), atomically."""
+        """Write a checkpoint (default ``output_dir/checkpoints/step_N.ckpt``), atomically.
+
+        In a multi-process run only rank 0 writes; the others return the same path."""
         path = Path(path) if path is not None else checkpoint_path(self.output_dir, self.step)
+        if not self.dist.is_main:
+            return path
         save_checkpoint(path, self.state())
         if path.parent == checkpoint_path(self.output_dir, 0).parent:
             prune_checkpoints(self.output_dir, keep=self.config.keep_checkpoints)
@@ -285,6 +300,8 @@ class Trainer:
     # --- training ----------------------------------------------------------------------------
 
     def _emit(self, update: Update) -> None:
+        if not self.dist.is_main:  # one report per multi-process run
+            return
         for callback in self.callbacks:
             callback(update)
 
@@ -306,6 +323,8 @@ class Trainer:
             seed=self.config.seed,
             start=start,
             stop=self.config.steps,
+            rank=self.dist.rank,
+            world=self.dist.world,
         )
         workers = self.config.num_workers
         return DataLoader(
@@ -319,16 +338,22 @@ class Trainer:
             worker_init_fn=_seed_worker if workers else None,
         )
 
-    def _generate(self, x: torch.Tensor, extras: dict[str, torch.Tensor] | None) -> torch.Tensor:
-        """The generator's output for `x`, told each sample's conditions when it takes them."""
+    def _generate(
+        self, x: torch.Tensor, extras: dict[str, torch.Tensor] | None, *, network: torch.nn.Module | None = None
+    ) -> torch.Tensor:
+        """The generator's output for `x`, told each sample's conditions when it takes them.
+
+        ``network`` runs the generator through a wrapper (DistributedDataParallel when training
+        on several processes)."""
+        network = self.generator if network is None else network
         if getattr(self.generator, "n_conditions", 0):
             if extras is None or "conditions" not in extras:
                 from seeinggan.models.conditions import condition_vector
 
                 default = torch.from_numpy(condition_vector(seeing=None, input_pixel_scale=None)).to(x.device)
-                return self.generator(x, default.expand(x.shape[0], -1))
-            return self.generator(x, extras["conditions"].to(x.device).float())
-        return self.generator(x)
+                return network(x, default.expand(x.shape[0], -1))
+            return network(x, extras["conditions"].to(x.device).float())
+        return network(x)
 
     def train_step(
         self, x: torch.Tensor, y: torch.Tensor, extras: dict[str, torch.Tensor] | None = None
@@ -354,12 +379,13 @@ class Trainer:
                 critic_loss = distance + cfg.gp_weight * penalty
                 self.opt_c.zero_grad(set_to_none=True)
                 critic_loss.backward()
+                average_gradients(self.critic, self.dist)
                 self.opt_c.step()
             losses.update(critic=critic_loss.item(), wasserstein=-distance.item(), gp=penalty.item())
             self.critic.requires_grad_(False)  # its gradients are not needed for G's update
 
         with self._autocast():
-            output = self._generate(x, extras)
+            output = self._generate(x, extras, network=self._train_generator)  # DDP when multi-process
             fake_scores = self.critic(output, x).float() if adversarial else None
         output = output.float()
         total, terms = self.objective(
@@ -370,7 +396,7 @@ class Trainer:
         self.opt_g.step()
         losses["g_total"] = total.item()
         losses.update({name: value.item() for name, value in terms.items()})
-        return losses
+        return self.dist.mean(losses)
 
     def run(self, *, should_stop: Callable[[], bool] | None = None) -> TrainResult:
         """Train from the current step to ``config.steps``.
@@ -380,18 +406,19 @@ class Trainer:
         stopped run is an ordinary outcome here, not an error: its model can be saved).
         """
         cfg = self.config
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        from seeinggan.io.atomic import atomic_write_text
+        if self.dist.is_main:  # one writer in a multi-process run
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            from seeinggan.io.atomic import atomic_write_text
 
-        atomic_write_text(self.output_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n",
-                          overwrite=True)
+            atomic_write_text(self.output_dir / "config.json", json.dumps(cfg.to_dict(), indent=2) + "\n",
+                              overwrite=True)
         stopped = False
         session_start = time.perf_counter()
         elapsed_before = self.elapsed
         last = time.perf_counter()
         self.generator.train()
         for batch in self._loader(self.step):
-            if should_stop is not None and should_stop():
+            if should_stop is not None and self.dist.any(should_stop()):
                 stopped = True
                 break
             x = batch[0].to(self.device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
@@ -404,13 +431,16 @@ class Trainer:
             self._emit(StepUpdate(self.step, cfg.steps, losses, self.opt_g.param_groups[0]["lr"], now - last, self.elapsed))
             last = now
             final = self.step >= cfg.steps
-            if self.val_pairs is not None and cfg.val_every and (self.step % cfg.val_every == 0 or final):
+            # validation, previews and checkpoints are rank 0's in a multi-process run
+            if self.dist.is_main and self.val_pairs is not None and cfg.val_every and (
+                self.step % cfg.val_every == 0 or final
+            ):
                 self.validate()
-            if cfg.preview_every and (self.step % cfg.preview_every == 0 or final):
+            if self.dist.is_main and cfg.preview_every and (self.step % cfg.preview_every == 0 or final):
                 self._emit(self.preview(fallback=(x, y, extras)))
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0 and not final:
                 self.save_checkpoint(reason="periodic")
-        if should_stop is not None and not stopped and self.step < cfg.steps and should_stop():
+        if should_stop is not None and not stopped and self.step < cfg.steps and self.dist.any(should_stop()):
             stopped = True
         path = self.save_checkpoint(reason="stop" if stopped else "end")
         return TrainResult(self.step, stopped, path, self.best_cw_ssim, self.best_step, self.elapsed)
