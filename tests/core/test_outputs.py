@@ -104,8 +104,8 @@ def test_output_folder_problems_are_found_before_the_work(tmp_path, tiny_model, 
 def test_full_disk_says_no_space_left_and_leaves_no_partial_file(tmp_path, tiny_model, capsys):
     disk = tmp_path / "disk"
     with small_disk(disk, "2m"):
-        # Up front: 4 outputs of 256x256 float32 (1 MiB each) do not fit in 2 MB.
-        inputs = [_ground(tmp_path / f"in{i}.fits", shape=(128, 128)) for i in range(4)]
+        # Up front: 4 outputs of 512x512 float32 (1 MiB each) do not fit in 2 MB.
+        inputs = [_ground(tmp_path / f"in{i}.fits", shape=(256, 256)) for i in range(4)]
         assert _deblur(inputs, disk / "out", tiny_model) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "no space left" in err[0] and "needed" in err[0], err
@@ -188,12 +188,13 @@ def test_a_large_run_is_announced_and_memory_beyond_the_limit_is_refused(monkeyp
     from seeinggan.infer.sanity import plan_deblur
 
     with caplog.at_level(logging.WARNING, logger="seeinggan"):
-        plan = plan_deblur((6000, 6000), 0.202 / 0.03, name="ground.fits")
-    assert plan.output_shape == (40400, 40400)
+        # 6 GiB: announced, and within a 24 GiB machine's memory (CI's size)
+        plan = plan_deblur((3000, 3000), 0.202 / 0.03, name="ground.fits")
+    assert plan.output_shape == (20200, 20200)
     assert "ground.fits: a long run" in caplog.text and "GiB of memory" in caplog.text
     monkeypatch.setenv("SEEINGGAN_MEMORY_LIMIT", "4G")
     with pytest.raises(ResourceLimitError, match=r"needs about \d+\.\d GiB of memory .* only 4.0 GiB"):
-        plan_deblur((6000, 6000), 0.202 / 0.03, name="ground.fits")
+        plan_deblur((3000, 3000), 0.202 / 0.03, name="ground.fits")
 
 
 def test_train_name_cannot_escape_the_output_folder(tmp_path, capsys):

@@ -71,7 +71,7 @@ def check_pixel_scale(scale: float, *, what: str = "pixel scale") -> float:
     low, high = PIXEL_SCALE_RANGE
     if not math.isfinite(value) or not low <= value <= high:
         raise InputError(
-            f"{what} {scale!r} arcsec/px is not a plausible pixel scale (expected {low}..{high}; "
+            f"{what} {scale!r} arcsec/px is not a plausible pixel scale (expected {low:g}..{high:g}; "
             "0.2 for a typical ground-based camera)"
         )
     return value
