@@ -194,7 +194,8 @@ def test_saved_model_loads_with_identical_outputs_and_metadata(tmp_path):
         assert torch.equal(generator(x), trainer.generator.eval()(x))
     assert meta["name"] == "mine" and meta["description"] == "blobs"
     assert meta["architecture"]["base_channels"] == 4
-    assert meta["objective"]["weights"] == {"l1": 1.0, "structural": 0.5, "perceptual": 0.0, "adversarial": 0.01}
+    assert meta["objective"]["weights"] == {"l1": 1.0, "structural": 0.5, "perceptual": 0.0, "adversarial": 0.01,
+                                            "consistency": 0.0, "band": 0.0, "lowband": 0.0}
     assert meta["objective"]["adversarial"] == "wasserstein-gp"
     assert meta["training"]["steps"] == 2 and meta["training"]["data"]["dataset"] == "BlobPairs"
     assert meta["training"]["hardware"]["device"] == "cpu"
