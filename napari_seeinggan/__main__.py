@@ -56,18 +56,56 @@ def open_viewer(*, sample: bool = True, show: bool = True, viewer=None):
     from napari.utils.notifications import show_error
 
     docks = {}
+    frames = {}
     for name in DOCKS:
-        # Fine-tune is tall: a tab beside the first two keeps the window usable on a laptop.
         try:
-            _dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name,
-                                                                 tabify=name == "Fine-tune")
+            frame, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
         except Exception as error:  # noqa: BLE001 - one broken dock must not stop the others
             show_error(f"could not open the {name} dock: {error}")
             continue
         docks[name] = widget
+        frames[name] = frame
+    arrange_docks(viewer, frames)
     orient_north_up(viewer)
     viewer.reset_view()
     return viewer, docks
+
+
+def arrange_docks(viewer, frames: dict) -> None:
+    """Deblur above Score region, both visible; Fine-tune as a tab behind Deblur.
+
+    Each dock scrolls, so the window fits a 1366x768 screen with napari's own panels.
+    """
+    window = viewer.window._qt_window
+    deblur, finetune = frames.get("Deblur"), frames.get("Fine-tune")
+    if deblur is not None and finetune is not None:
+        window.tabifyDockWidget(deblur, finetune)
+        deblur.show()
+        deblur.raise_()
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QApplication
+
+    fit_to_screen(window)
+    QApplication.processEvents()
+    docked = [frame for frame in (deblur, frames.get("Score region")) if frame is not None]
+    if docked:
+        window.resizeDocks(docked, [380] * len(docked), Qt.Orientation.Horizontal)
+    if len(docked) == 2:
+        # Deblur's form above, the rest to the Score table.
+        height = max(window.height() - 100, 400)
+        window.resizeDocks(docked, [min(330, height // 2), height - min(330, height // 2)],
+                           Qt.Orientation.Vertical)
+
+
+def fit_to_screen(window) -> None:
+    """The main window fills the screen's available area (the canvas gets what the panels and
+    docks leave; on a 1366x768 laptop every pixel counts)."""
+    screen = window.screen() if hasattr(window, "screen") else None
+    if screen is None:
+        return
+    area = screen.availableGeometry()
+    window.resize(area.width(), area.height())
+    window.move(area.topLeft())
 
 
 def main(argv: list[str] | None = None) -> int:

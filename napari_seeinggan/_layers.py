@@ -1,13 +1,16 @@
 """FITS images <-> napari image layers: sky placement, contrast, and geometry back from a layer.
 
-World coordinates (see ``docs/architecture.md``): arcsec offsets in a gnomonic plane about one sky
-origin per Python session, axis 0 to the north and axis 1 to the west. The origin is the centre of
-the first image with a celestial WCS that this module places (`session_sky_origin`); every later
-image is placed about the same origin, so that all images of one field overlay whatever their
-pixel scales. The origin never moves during a session (so layers already shown stay put);
-`reset_session_sky_origin` exists for tests and scripts that start over.
+World coordinates (see ``docs/architecture.md``): arcsec offsets in gnomonic planes, axis 0 to the
+north and axis 1 to the west. Each sky field has its own plane (`seeinggan.geometry.SkyFields`,
+one per session: `sky_fields`): the first image with a celestial WCS starts field 1 about its
+centre; images within a degree of a field's tangent point join it and overlay whatever their pixel
+scales; an image far from every open field starts a new field, laid to the right of the others,
+with a note. When a viewer has no sky-placed layer left, the fields are forgotten
+(`attach_viewer`), so the next image starts again at the world origin. Sky layers carry arcsec
+``units`` (the scale bar reads arcsec) and a status line with RA/Dec (sexagesimal and degrees),
+the FITS pixel x/y and the value under the cursor.
 
-No science here: placement comes from `seeinggan.geometry`.
+No science here: placement and sky positions come from `seeinggan.geometry`.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.visualization import ZScaleInterval
 from astropy.wcs import WCS
-
 from seeinggan import geometry
 from seeinggan.io.fits import FitsImage
 
 __all__ = [
+    "attach_viewer",
     "image_layer_data",
     "layer_data_from_array",
     "layer_geometry",
@@ -31,34 +34,38 @@ __all__ = [
     "orient_north_up",
     "reset_session_sky_origin",
     "session_sky_origin",
+    "sky_fields",
+    "sky_status",
     "zscale_limits",
 ]
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 
-_session_origin: SkyCoord | None = None
+_FIELDS = geometry.SkyFields()
 
 # Samples used for the zscale contrast (enough for a stable estimate, fast on huge images).
 _ZSCALE_SAMPLES = 100_000
 
 
+def sky_fields() -> geometry.SkyFields:
+    """The session's sky fields (one tangent plane per field)."""
+    return _FIELDS
+
+
 def session_sky_origin() -> SkyCoord | None:
-    """The sky origin of napari world coordinates in this session (None until an image with a
-    celestial WCS has been placed)."""
-    return _session_origin
+    """The tangent point of the first sky field (None until an image with a celestial WCS has
+    been placed)."""
+    return _FIELDS.fields[0].origin if _FIELDS.fields else None
 
 
 def reset_session_sky_origin(origin: SkyCoord | None = None) -> None:
-    """Forget (or set) the session's sky origin; layers placed before keep their old placement."""
-    global _session_origin
-    _session_origin = origin.icrs if origin is not None else None
-
-
-def _origin_for(wcs: WCS, shape: tuple[int, ...]) -> SkyCoord:
-    global _session_origin
-    if _session_origin is None:
-        _session_origin = geometry.sky_center(wcs, shape[-2:])
-    return _session_origin
+    """Forget every sky field (or start field 1 about ``origin``); layers placed before keep
+    their placement."""
+    _FIELDS.reset()
+    if origin is not None:
+        zero = np.zeros(2)
+        _FIELDS.fields.append(geometry.SkyField(origin=origin.icrs, offset=(0.0, 0.0), low=zero,
+                                                high=zero.copy(), number=1))
 
 
 def zscale_limits(data: np.ndarray) -> tuple[float, float]:
@@ -84,6 +91,28 @@ def zscale_limits(data: np.ndarray) -> tuple[float, float]:
         if high <= low:
             high = low + 1.0
     return low, high
+
+
+MULTISCALE_PIXELS = 4096 * 4096
+"""2-D layers with more pixels than this are shown as a multiscale pyramid (`display_pyramid`)."""
+
+
+def display_pyramid(data: np.ndarray, *, smallest: int = 512) -> list:
+    """Levels for a napari multiscale layer: ``data`` itself, then lazy 2x2 block means (dask),
+    each half the size of the one before, down to about ``smallest`` pixels on the long side.
+
+    Nothing is computed here: napari reads the level and the tiles it shows. For display only
+    (a saved layer writes the full-resolution level).
+    """
+    import dask.array as da
+
+    levels: list = [data]
+    base = da.from_array(data, chunks=(1024, 1024))
+    level = base
+    while max(level.shape[-2:]) > 2 * smallest:
+        level = da.coarsen(np.mean, level, {0: 2, 1: 2}, trim_excess=True)
+        levels.append(level)
+    return levels
 
 
 def _full_affine(affine_2d: np.ndarray, ndim: int) -> np.ndarray:
@@ -134,24 +163,36 @@ def layer_data_from_array(
         raise ValueError(f"{name}: need a 2-D image or a 3-D cube, got shape {np.shape(data)}")
     meta: dict[str, Any] = dict(metadata or {})
     meta["notes"] = list(notes or meta.get("notes", []))
+    shape = np.shape(data)
+    multiscale = ndim == 2 and int(np.prod(shape)) > MULTISCALE_PIXELS
+    layer_data = display_pyramid(data) if multiscale else data
     kwargs: dict[str, Any] = {
         "name": name,
         "colormap": "gray",
-        "contrast_limits": list(contrast_limits or zscale_limits(data)),
+        "contrast_limits": list(contrast_limits or zscale_limits(
+            np.asarray(layer_data[-1]) if multiscale else data)),
         "metadata": meta,
     }
+    if multiscale:
+        kwargs["multiscale"] = True
     if wcs is not None:
-        origin = _origin_for(wcs, np.shape(data))
-        affine_2d = geometry.sky_affine(wcs, origin=origin, shape=np.shape(data)[-2:])
+        field, affine_2d, note = _FIELDS.place(wcs, shape[-2:])
         meta["wcs"] = wcs
         meta["pixel_scale"] = geometry.pixel_scale(wcs)
-        meta["sky_origin"] = origin
+        meta["sky_origin"] = field.origin
+        meta["sky_offset"] = tuple(float(v) for v in field.offset)
+        meta["sky_field"] = field.number
         meta["sky_affine"] = affine_2d
+        if note:
+            meta["field_note"] = note
         kwargs["affine"] = _full_affine(affine_2d, ndim)
+        kwargs["units"] = ("arcsec",) * ndim
     else:
         meta["wcs"] = None
-        meta["pixel_scale"] = None
-    return data, kwargs, "image"
+        # Without a WCS, a scale the header records (PIXSCALE, SECPIX, CDELT in degrees...).
+        meta["pixel_scale"] = meta.get("pixel_scale") or geometry.pixel_scale_from_header(
+            meta.get("header"))
+    return layer_data, kwargs, "image"
 
 
 def image_layer_data(image: FitsImage) -> LayerDataTuple:
@@ -220,7 +261,8 @@ def layer_geometry(layer) -> tuple[np.ndarray, WCS | None, float | None]:
     ):
         return data, wcs, geometry.pixel_scale(wcs)
     if isinstance(origin, SkyCoord):
-        new_wcs = geometry.wcs_from_sky_affine(current, origin=origin, shape=np.shape(data)[-2:])
+        new_wcs = geometry.wcs_from_sky_affine(current, origin=origin, shape=np.shape(data)[-2:],
+                                               offset=meta.get("sky_offset", (0.0, 0.0)))
         return data, new_wcs, geometry.pixel_scale(new_wcs)
     if isinstance(wcs, WCS):
         # A WCS given without placement metadata (for example by a script): trust it.
@@ -238,3 +280,117 @@ def header_for_layer(meta: dict[str, Any]) -> fits.Header | None:
 def orient_north_up(viewer) -> None:
     """Turn the camera so that north (world axis 0) points up and east left, as in DS9."""
     viewer.scene.camera.orientation = ("towards", "up", "right")
+
+
+# ---------------------------------------------------------------------------------------------
+# The viewer side: forget the fields when no sky layer is left; RA/Dec in the status bar
+
+
+def sky_status(layer, world_position) -> str | None:
+    """The status text of a sky-placed layer at a world position, or None for other layers.
+
+    ``RA Dec (ra_deg, dec_deg)  x,y X, Y`` with FITS 1-based pixel coordinates of the layer (the
+    pixel whose centre is nearest), as DS9 shows them.
+    """
+    meta = getattr(layer, "metadata", None) or {}
+    origin = meta.get("sky_origin")
+    if not isinstance(origin, SkyCoord) or world_position is None:
+        return None
+    world = np.asarray(world_position, dtype=float)[-2:]
+    sky = geometry.sky_at_world(world, origin=origin, offset=meta.get("sky_offset", (0.0, 0.0)))
+    row, col = np.asarray(layer.world_to_data(np.asarray(world_position, dtype=float)))[-2:]
+    return f"{geometry.format_sky(sky)}  x,y {int(np.floor(col + 0.5)) + 1}, " \
+           f"{int(np.floor(row + 0.5)) + 1}"
+
+
+def _with_sky_status(layer) -> None:
+    """Make ``layer.get_status`` lead with RA/Dec and the FITS pixel (napari's status bar calls
+    it, in its status thread, with the cursor's world position)."""
+    if getattr(layer, "_seeinggan_status", False):
+        return
+    plain = layer.get_status
+
+    def get_status(position=None, **kwargs):
+        status = plain(position, **kwargs)
+        if position is None or not kwargs.get("world", False):
+            return status
+        try:
+            text = sky_status(layer, position)
+        except Exception:  # noqa: BLE001 - a status line must never raise in napari's thread
+            text = None
+        if text:
+            value = status.get("value", "")
+            status["coords"] = text
+            status["coordinates"] = f"{text}: {value}" if value != "" else text
+        return status
+
+    layer.get_status = get_status
+    layer._seeinggan_status = True
+
+
+def _on_inserted(event) -> None:
+    layer = event.value
+    if isinstance((getattr(layer, "metadata", None) or {}).get("sky_origin"), SkyCoord):
+        _with_sky_status(layer)
+
+
+def _forget_fields_if_no_sky_layer(layers) -> None:
+    if not any(isinstance((getattr(lyr, "metadata", None) or {}).get("sky_origin"), SkyCoord)
+               for lyr in layers):
+        _FIELDS.reset()
+
+
+def attach_viewer(viewer) -> None:
+    """Hook a viewer (once): sky layers get the RA/Dec status line; the sky fields are
+    forgotten when the viewer has no sky layer left. Called by the reader, the sample and the
+    docks (so it is in place whichever the user opens first)."""
+    if viewer is None or getattr(viewer, "_seeinggan_attached", False):
+        return
+    layers = viewer.layers
+    viewer.layers.events.inserted.connect(_on_inserted)
+    viewer.layers.events.removed.connect(lambda _event: _forget_fields_if_no_sky_layer(layers))
+    for layer in viewer.layers:
+        _on_inserted(type("Event", (), {"value": layer})())
+    try:
+        viewer._seeinggan_attached = True
+    except Exception:  # noqa: BLE001 - an evented model refusing attributes: attach once more
+        pass
+
+
+def attach_current_viewer() -> None:
+    """`attach_viewer` for napari's current viewer, if there is one."""
+    try:
+        import napari
+
+        attach_viewer(napari.current_viewer())
+    except Exception:  # noqa: BLE001 - no viewer (a script, a test without Qt)
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# DS9 regions <-> rectangles in world coordinates (the sky arithmetic is seeinggan.regions')
+
+
+def world_rectangles_from_file(path, layer) -> tuple[list[np.ndarray], list[str]]:
+    """The rectangles of a DS9 ``.reg`` file as ``(4, 2)`` world-coordinate corners, placed on
+    ``layer`` (its WCS for sky regions, its pixels for image regions), and notes."""
+    from seeinggan.regions import read_rectangles
+
+    _data, wcs, _scale = layer_geometry(layer)
+    rectangles, notes = read_rectangles(path, wcs=wcs)
+    world = [np.array([np.asarray(layer.data_to_world([y, x]))[-2:] for x, y in corners])
+             for corners in rectangles]
+    return world, notes
+
+
+def write_world_rectangles(path, rectangles_world: list[np.ndarray], layer):
+    """Write world-coordinate rectangles as a DS9 ``.reg`` file through ``layer``'s WCS (sky
+    coordinates), or its pixels when it has none."""
+    from seeinggan.regions import write_rectangles
+
+    _data, wcs, _scale = layer_geometry(layer)
+    pixels = []
+    for corners in rectangles_world:
+        rc = np.array([np.asarray(layer.world_to_data(np.asarray(w)))[-2:] for w in corners])
+        pixels.append(rc[:, ::-1])  # (row, col) -> (x, y)
+    return write_rectangles(path, pixels, wcs=wcs)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from seeinggan.io.fits import FitsReadError, is_fits_path, read_images
 
-from napari_seeinggan._layers import LayerDataTuple, image_layer_data
+from napari_seeinggan._layers import LayerDataTuple, attach_current_viewer, image_layer_data
 
 __all__ = ["get_reader", "read_fits"]
 
@@ -54,6 +54,8 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
         For a file napari should not open, with the file and the problem named.
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    attach_current_viewer()  # RA/Dec status; sky fields forgotten when no sky layer is left
+    taken = _open_layer_names()
     layers: list[LayerDataTuple] = []
     for p in paths:
         images = read_images(p)
@@ -66,9 +68,35 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
                 image.wcs, image.pixel_scale = None, None
                 image.notes.append(f"WCS ignored: {error}")
                 layer = image_layer_data(image)
+            layer[1]["name"] = unique_name(layer[1]["name"], p, taken, paths)
+            taken.add(layer[1]["name"])
             layers.append(layer)
             for note in image.notes:
                 _tell_user(f"{image.name}: {note}")
+            field_note = layer[1]["metadata"].get("field_note")
+            if field_note:
+                _tell_user(f"{image.name}: {field_note}")
     if not layers:  # read_images raises first; kept so napari never gets an empty list silently
         raise FitsReadError(f"{paths}: no image data")
     return layers
+
+
+def _open_layer_names() -> set[str]:
+    try:
+        import napari
+
+        viewer = napari.current_viewer()
+        return {layer.name for layer in viewer.layers} if viewer is not None else set()
+    except Exception:  # noqa: BLE001 - no viewer
+        return set()
+
+
+def unique_name(name: str, path, taken: set[str], paths) -> str:
+    """``folder/name`` when another open layer or another file being opened has the same file
+    name (``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``); else ``name``."""
+    from pathlib import Path
+
+    here = Path(path)
+    clash = name in taken or any(Path(other).name == here.name and Path(other) != here
+                                 for other in paths)
+    return f"{here.parent.name}/{name}" if clash and here.parent.name else name

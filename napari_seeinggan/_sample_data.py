@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_seeinggan._layers import layer_data_from_array
+from napari_seeinggan._layers import attach_current_viewer, layer_data_from_array
 
 SAMPLE_SEED = 128
 """A barred spiral with two open arms, bright and nearly face-on."""
@@ -31,6 +31,7 @@ def simulated_galaxy_pair() -> list[tuple[Any, dict[str, Any], str]]:
     """
     from seeinggan.simulate import simulate_pair
 
+    attach_current_viewer()
     pair = simulate_pair(seed=SAMPLE_SEED, morphology="barred-spiral",
                          seeing_fwhm=SAMPLE_SEEING, field_star_rate=0)
     seeing = pair.params["seeing_fwhm"]

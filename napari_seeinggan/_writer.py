@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.wcs import WCS
-
 from seeinggan import geometry
 from seeinggan.io.fits import FitsWriteError, write_image
 
@@ -85,7 +84,8 @@ def write_fits(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     current = _meta_sky_affine(meta, array.ndim)
     moved = placed is not None and not np.allclose(current, placed, rtol=1e-9, atol=1e-9)
     if isinstance(origin, SkyCoord) and (moved or not isinstance(wcs, WCS)):
-        wcs = geometry.wcs_from_sky_affine(current, origin=origin, shape=array.shape[-2:])
+        wcs = geometry.wcs_from_sky_affine(current, origin=origin, shape=array.shape[-2:],
+                                           offset=layer_meta.get("sky_offset", (0.0, 0.0)))
         history = [f"layer {name!r} saved; WCS rebuilt from its position in napari"]
     elif isinstance(wcs, WCS):
         history = [f"layer {name!r} saved"]

@@ -34,6 +34,8 @@ class DeblurState:
     """One line for the user: what is happening, or what went wrong."""
     result_layer: str = ""
     """Name of the last layer this dock added."""
+    maps_summary: str = ""
+    """What the last result's uncertainty/consistency maps say (one line), or ""."""
 
 
 @evented

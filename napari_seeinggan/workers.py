@@ -15,6 +15,8 @@ within one tile or one training step in both cases.
 
 from __future__ import annotations
 
+import atexit
+import logging
 import queue
 import threading
 from collections.abc import Callable, Generator
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from seeinggan.errors import InputError, SeeingGANError
 
 __all__ = [
     "DeblurRequest",
@@ -84,7 +87,7 @@ class Outcome:
         if self.error is None:
             return "stopped" if self.cancelled else "done"
         text = str(self.error).strip() or type(self.error).__name__
-        return text if isinstance(self.error, ValueError | OSError) else (
+        return text if isinstance(self.error, SeeingGANError | ValueError | OSError) else (
             f"{type(self.error).__name__}: {text}")
 
 
@@ -188,12 +191,39 @@ class DeblurRequest:
     model: str | Path
     device: str = "auto"
     tile: int = 256
-    overlap: int = 32
+    overlap: int | str = "auto"
     seeing: float | None = None
     """Seeing FWHM (arcsec) for seeing-conditioned models (from the layer's header), or None."""
     sky: float | None = None
     noise: float | None = None
     """Sky and noise measured on the whole layer when only a region is deblurred, else None."""
+    maps: bool = False
+    """Also compute the uncertainty and consistency maps (`seeinggan.infer.maps`)."""
+    maps_options: dict = field(default_factory=dict)
+    """``seeing``, ``moffat_beta``, ``psf_model``, ``gain``, ``noise`` for the consistency map."""
+
+
+def _accepts(function, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _resampling_message(request: DeblurRequest, out_scale: float) -> str:
+    """What the first phase of a deblur does, for the dock's message line."""
+    rows, cols = np.shape(request.data)[-2:]
+    scale = request.pixel_scale
+    if request.wcs is not None:
+        from seeinggan import geometry
+
+        scale = geometry.pixel_scale(request.wcs)
+    if scale and abs(scale / out_scale - 1.0) > 1e-3:
+        return (f"resampling {cols} x {rows} px from {scale:.3g}\"/px to {out_scale:.3g}\"/px "
+                f"(x{scale / out_scale:.2f})")
+    return f"preparing {cols} x {rows} px"
 
 
 def deblur_updates(request: DeblurRequest, *, stop: StopFlag
@@ -209,13 +239,24 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
         emit(Status(f"loading model {Path(str(request.model)).stem}"))
         deblurrer = Deblurrer(request.model, device=request.device, tile=request.tile,
                               overlap=request.overlap)
-        emit(Status("deblurring"))
-        return deblurrer.deblur(
+        emit(Status(_resampling_message(request, deblurrer.pixel_scale)
+                    + (" (then maps: 8 views per tile)" if request.maps else "")))
+        maps = {}
+        if request.maps:
+            options = dict(request.maps_options)
+            options.pop("seeing", None)  # the request's seeing serves the model and the chi map
+            header_noise = options.pop("noise", None)  # the layer-wide measurement wins
+            maps = {"uncertainty": True, "consistency": request.seeing is not None, **options}
+        noise = request.noise if request.noise is not None else (header_noise if request.maps else None)
+        result = deblurrer.deblur(
             request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
             should_stop=stop,
-            seeing=request.seeing, sky=request.sky, noise=request.noise,
+            seeing=request.seeing, sky=request.sky, noise=noise, **maps,
         )
+        rows, cols = result.data.shape[-2:]
+        emit(Status(f"adding the {cols} x {rows} px result"))
+        return result
 
     return (yield from _stream(call, stop=stop, name="deblur"))
 
@@ -256,11 +297,11 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
     if request.folder is not None:
         return pairs_api.folder_pairs(Path(request.folder))
     if request.frames is None:
-        raise ValueError("choose a ground layer and a space layer, or a folder of pairs")
+        raise InputError("choose a ground layer and a space layer, or a folder of pairs")
     ground, ground_wcs, space, space_wcs = request.frames
     if request.regions is not None:
         if not request.regions:
-            raise ValueError("draw at least one rectangle on the shapes layer to train on")
+            raise InputError("draw at least one rectangle on the shapes layer to train on")
         return pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs,
                                             request.regions)
 
@@ -268,9 +309,34 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
         if emit is not None:
             emit(Status(f"cutting training pairs: source {done} of {total}"))
 
-    return pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs,
-                                       stamp_size=request.stamp_size, progress=progress,
-                                       should_stop=stop)
+    pairs = pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs,
+                                        stamp_size=request.stamp_size, progress=progress,
+                                        should_stop=stop)
+    if len(pairs) < 2:
+        # One galaxy (the shipped sample, a single cutout): cut the overlap into a grid of
+        # stamps instead, so that there is something to validate on.
+        regions = stamp_grid(np.shape(space)[-2:], request.stamp_size or 128)
+        if len(regions) > len(pairs):
+            if emit is not None:
+                emit(Status(f"{len(pairs)} source(s) found: training on a grid of "
+                            f"{len(regions)} stamps instead"))
+            pairs = pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs, regions)
+    return pairs
+
+
+def stamp_grid(shape: tuple[int, int], stamp: int) -> list[np.ndarray]:
+    """Square regions of ``stamp`` pixels tiling a frame of ``shape`` (centred; rows, cols
+    corners), as `seeinggan.data.pairs_from_regions` takes them."""
+    rows, cols = (int(n) for n in shape)
+    ny, nx = rows // stamp, cols // stamp
+    r_start, c_start = (rows - ny * stamp) // 2, (cols - nx * stamp) // 2
+    regions = []
+    for i in range(ny):
+        for j in range(nx):
+            r0, c0 = r_start + i * stamp, c_start + j * stamp
+            r1, c1 = r0 + stamp - 1, c0 + stamp - 1
+            regions.append(np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], dtype=float))
+    return regions
 
 
 _WARM_UP: threading.Thread | None = None
@@ -286,13 +352,19 @@ def warm_up_training_imports() -> threading.Thread:
     global _WARM_UP
     if _WARM_UP is None:
         def target() -> None:
-            import torch._dynamo  # noqa: F401
-
-            import seeinggan.data  # noqa: F401
-            import seeinggan.train  # noqa: F401
+            # Only a head start: napari may close (and Python shut down) while this imports, and
+            # anything failing here fails again, with its message, where the import is needed.
+            try:
+                import seeinggan.data  # noqa: F401
+                import seeinggan.train  # noqa: F401
+                import torch._dynamo  # noqa: F401
+            except BaseException as error:  # noqa: BLE001
+                logging.getLogger(__name__).debug("warm-up imports stopped: %r", error)
 
         _WARM_UP = threading.Thread(target=target, name="napari-seeinggan warm-up", daemon=True)
         _WARM_UP.start()
+        # Let a warm-up in progress finish before the interpreter tears modules down under it.
+        atexit.register(_WARM_UP.join, 10.0)
     return _WARM_UP
 
 
@@ -353,8 +425,10 @@ def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[An
     emit(Status("cutting training pairs"))
     pairs = build_pairs(request, stop=stop, emit=emit)
     if len(pairs) < 2:
-        raise ValueError(f"need at least 2 training pairs, got {pairs_summary(pairs)} "
-                         "(a bigger overlap of the two layers, or more rectangles)")
+        raise InputError(f"need at least 2 training pairs, got {pairs_summary(pairs)}: in the "
+                         "dock, lower 'stamp size' (advanced), or choose 'pairs from: rectangles "
+                         "on a shapes layer' and draw (or load from a .reg file) more rectangles, "
+                         "or open a larger space image of the field")
     emit(Status(pairs_summary(pairs)))
     train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,
                                              seed=request.seed)

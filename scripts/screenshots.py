@@ -4,7 +4,7 @@
 
 Run under a virtual screen (napari needs one; ``offscreen`` renders a black canvas)::
 
-    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1920x1200x24" .venv/bin/python scripts/screenshots.py
+    QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1366x768x24" .venv/bin/python scripts/screenshots.py
 
 It simulates a field (ground 0.202"/px + space 0.03"/px), writes both to FITS and opens them
 through the plugin's reader, then:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     viewer, _docks = open_viewer(sample=True, show=True)
     app = QApplication.instance()
-    viewer.window._qt_window.resize(1800, 1100)
+    viewer.window._qt_window.resize(1366, 768)  # a laptop screen
     viewer.reset_view()
     pump(app, 2.0)
     viewer.screenshot(str(args.out / "napari-sample-pair.png"), canvas_only=False, flash=False)
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
     viewer, docks = open_viewer(sample=False, show=True)
     app = QApplication.instance()
-    viewer.window._qt_window.resize(1800, 1100)
+    viewer.window._qt_window.resize(1366, 768)  # a laptop screen
     [ground] = viewer.open(str(ground_path), plugin=PLUGIN)
     [space] = viewer.open(str(space_path), plugin=PLUGIN)
     viewer.reset_view()

@@ -1,8 +1,39 @@
 """Helpers shared by the docks (Deblur, Fine-tune, Score region): layer choices, run lifecycle."""
 
 import napari
+from magicgui.widgets import Container
 
 from napari_seeinggan.state import IDLE, RUNNING
+
+DOCK_MIN_WIDTH = 320
+"""Narrowest a dock may be (px): with napari's own panels, leaves the canvas room on 1366 px."""
+
+
+class ScrollableDock(Container):
+    """A magicgui container inside a vertical scroll area, so that a dock of any height fits a
+    small screen (napari docks ``widget.native``: here the scroll area).
+
+    ``body`` is the widget inside the scroll area, whose layout takes extra native sections.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(scrollable=True, **kwargs)
+        scroll = self.root_native_widget
+        scroll.setMinimumWidth(DOCK_MIN_WIDTH)
+        from qtpy.QtWidgets import QFrame
+
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+
+    @property
+    def native(self):
+        """The scroll area (what napari puts in the dock)."""
+        return self.root_native_widget
+
+    @property
+    def body(self):
+        """The widget inside the scroll area (holds the layout)."""
+        return self._widget._mgui_get_native_widget()
+
 
 
 def image_layer_choices(viewer) -> list[tuple[str, object]]:

@@ -12,15 +12,19 @@ from pathlib import Path
 import napari
 import numpy as np
 from magicgui.widgets import (
+    CheckBox,
     ComboBox,
     Container,
+    FloatSpinBox,
     Label,
     ProgressBar,
     PushButton,
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.errors import InputError
 
+from napari_seeinggan._errors import install_log_forwarding, report_error
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -31,6 +35,7 @@ from napari_seeinggan.state import (
     model_registry,
 )
 from napari_seeinggan.widgets._common import (
+    ScrollableDock,
     assign,
     finish_run,
     image_layer_choices,
@@ -51,6 +56,8 @@ WHOLE_LAYER = "whole layer"
 CURRENT_VIEW = "current view"
 DRAWN_RECTANGLE = "drawn rectangle"
 LOAD_FROM_FILE = "load from file..."
+AUTO_OVERLAP = -8
+"""The overlap box's "auto", one step below 0 (`seeinggan.infer.Deblurrer`'s ``overlap="auto"``)."""
 
 
 def available_devices() -> list[str]:
@@ -76,7 +83,7 @@ def collapsible(title: str, content: Container):
     return section
 
 
-class DeblurWidget(Container):
+class DeblurWidget(ScrollableDock):
     """Dock that deblurs an image layer with a SeeingGAN model.
 
     Parameters
@@ -94,6 +101,7 @@ class DeblurWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
         self._viewer = viewer
         self.state = DeblurState()
         self.registry = model_registry()
@@ -113,30 +121,55 @@ class DeblurWidget(Container):
                                                         DRAWN_RECTANGLE], value=WHOLE_LAYER)
         self.shapes = ComboBox(label="rectangle on", choices=self._shapes_layer_choices,
                                tooltip="Shapes layer whose selected (or last) rectangle is used")
+        self.pixel_scale = FloatSpinBox(
+            label='pixel scale ("/px)', min=0.0, max=10.0, step=0.001, value=0.0,
+            tooltip="The image's pixel scale in arcsec per pixel; needed when the layer has no "
+                    "celestial WCS (prefilled from PIXSCALE, SECPIX or CDELT when the header has "
+                    "them). 0: not set")
+        self.pixel_scale.native.setDecimals(4)
+        self.seeing = FloatSpinBox(
+            label='seeing FWHM (")', min=0.0, max=10.0, step=0.05, value=0.0,
+            tooltip="Seeing of the image, arcsec (prefilled from SEEING or FWHM in the header); "
+                    "models conditioned on seeing use it. 0: unknown")
+        self.seeing.native.setDecimals(2)
         self.tile = SpinBox(label="tile (px)", min=32, max=4096, step=16, value=256,
                             tooltip="Side of the square tiles the model sees, in output pixels")
-        self.overlap = SpinBox(label="overlap (px)", min=0, max=1024, step=8, value=32,
-                               tooltip="Overlap between neighbouring tiles, blended smoothly")
+        self.overlap = SpinBox(label="overlap (px)", min=AUTO_OVERLAP, max=1024, step=8,
+                               value=AUTO_OVERLAP,
+                               tooltip="Overlap between neighbouring tiles, blended smoothly. "
+                                       "auto: from the network's receptive field (no seams)")
+        self.overlap.native.setSpecialValueText("auto")
         self.advanced = Container(widgets=[self.tile, self.overlap], labels=True)
         self.deblur_button = PushButton(text="Deblur")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="tiles", min=0, max=1, value=0)
         self.message = Label(label="", value="")
-        self.extend([self.image, self.model, self.device, self.region, self.shapes])
+        self.extend([self.image, self.pixel_scale, self.seeing, self.model, self.device,
+                     self.region, self.shapes])
+        # Trust maps (issue 10): uncertainty over the 8 flips/rotations, chi against the input.
+        # (The consistency map uses the seeing box above, prefilled from SEEING or FWHM.)
+        self.maps = CheckBox(text="maps: uncertainty and consistency", value=False,
+                             tooltip="Also make '<name> uncertainty' (spread over 8 flips/rotations; "
+                                     "8x slower) and '<name> consistency' (chi against the input) layers")
+        self.extend([self.maps])
+        self.maps_summary = Label(value="")
         # magicgui inserts its own widgets before any native one: the sections below are added
         # natively, in order, after the magicgui form.
         self.controls = Container(labels=True, widgets=[
             Container(widgets=[self.deblur_button, self.cancel_button], layout="horizontal",
                       labels=False),
             self.progress, self.message])
-        self.native.layout().addWidget(collapsible("advanced", self.advanced))
-        self.native.layout().addWidget(self.controls.native)
-        self.native.layout().addStretch(1)
+        self.controls.append(self.maps_summary)
+        self.maps_summary.native.setWordWrap(True)
+        self.body.layout().addWidget(collapsible("advanced", self.advanced))
+        self.body.layout().addWidget(self.controls.native)
+        self.body.layout().addStretch(1)
         self.shapes.visible = False
 
         self.deblur_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.region.changed.connect(self._on_region_changed)
+        self.image.changed.connect(self._on_image_changed)
         self.model.changed.connect(self._on_model_changed)
         self.registry.changed.connect(self._on_models_changed)
         self.state.events.connect(self._on_state_changed)
@@ -147,6 +180,7 @@ class DeblurWidget(Container):
         self.native.destroyed.connect(on_destroyed(self))
 
         self._on_active_layer()
+        self._on_image_changed(self.image.value)
         self._previous_model = self.model.value
 
     # --- choices ------------------------------------------------------------------------------
@@ -165,10 +199,23 @@ class DeblurWidget(Container):
         self.reset_choices()
 
     def _on_active_layer(self, _event=None):
+        """The image box keeps its choice when the selection changes (looking at a layer is not
+        choosing it). Without a valid choice it takes the coarsest-pixel image that is not a
+        deblurred result (the seeing-limited one), else the selected image."""
         self.reset_choices()
+        current = self.image.value
+        if getattr(self, "_image_chosen", False) and current in self.image.choices:
+            return
+        candidates = [layer for layer in self.image.choices
+                      if "deblur" not in (layer.metadata or {})]
         active = self._viewer.layers.selection.active
-        if isinstance(active, napari.layers.Image) and active in self.image.choices:
-            self.image.value = active
+        choice = _coarsest(candidates) if candidates else None
+        if choice is None and isinstance(active, napari.layers.Image) \
+                and active in self.image.choices:
+            choice = active
+        if choice is not None:
+            self.image.value = choice
+            self._image_chosen = True
 
     def _on_models_changed(self):
         current = self.model.value
@@ -201,6 +248,27 @@ class DeblurWidget(Container):
         self._previous_model = entry
         return entry
 
+    def _on_image_changed(self, layer):
+        """Show the pixel-scale box when the layer has no celestial WCS; prefill both boxes
+        from what the layer knows (its WCS, header keywords, simulation metadata)."""
+        from seeinggan.metrics.region import seeing_from_header
+
+        from napari_seeinggan._layers import layer_geometry
+
+        if layer is None:
+            self.pixel_scale.visible = False
+            return
+        try:
+            _data, wcs, scale = layer_geometry(layer)
+        except Exception:  # noqa: BLE001 - a layer without geometry: the box asks for it
+            wcs, scale = None, None
+        self.pixel_scale.visible = wcs is None
+        self.pixel_scale.value = float(scale) if (wcs is None and scale) else 0.0
+        meta = layer.metadata or {}
+        seeing = seeing_from_header(meta.get("header")) or seeing_from_header(
+            meta.get("simulation"))
+        self.seeing.value = float(seeing) if seeing else 0.0
+
     def _on_region_changed(self, value):
         self.shapes.visible = value == DRAWN_RECTANGLE
 
@@ -218,18 +286,23 @@ class DeblurWidget(Container):
 
         layer = self.image.value
         if layer is None:
-            raise ValueError("open or select an image layer to deblur")
+            raise InputError("open or select an image layer to deblur")
         entry = self.model.value
         if not isinstance(entry, ModelEntry):
-            raise ValueError("choose a model (none is installed yet: load one from a file, or "
+            raise InputError("choose a model (none is installed yet: load one from a file, or "
                              "train one in the Fine-tune dock)")
         data, wcs, pixel_scale = layer_geometry(layer)
+        if wcs is None:
+            pixel_scale = float(self.pixel_scale.value) or None
+            if pixel_scale is None:
+                raise InputError(f"layer {layer.name!r} has no celestial WCS: type its pixel "
+                                 "scale (arcsec per pixel) in the 'pixel scale' box")
         data = np.asarray(data)
         if data.ndim != 2:
-            raise ValueError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
+            raise InputError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
         rows, cols = self._region_slices(layer, data.shape)
         if rows.stop - rows.start < 2 or cols.stop - cols.start < 2:
-            raise ValueError(f"the {self.region.value} does not overlap layer {layer.name!r}")
+            raise InputError(f"the {self.region.value} does not overlap layer {layer.name!r}")
         full = (rows.start, rows.stop, cols.start, cols.stop) == (0, data.shape[0], 0,
                                                                    data.shape[1])
         sky = noise = None
@@ -247,19 +320,43 @@ class DeblurWidget(Container):
         request = DeblurRequest(
             data=np.array(data, dtype=np.float32), wcs=wcs, pixel_scale=pixel_scale,
             model=entry.path, device=self.device.value, tile=int(self.tile.value),
-            overlap=int(self.overlap.value), seeing=found[0] if found else None, sky=sky, noise=noise)
+            overlap=self.overlap_setting(), sky=sky, noise=noise,
+            seeing=float(self.seeing.value) if self.seeing.value > 0 else (found[0] if found else None))
+        if self.maps.value:
+            request.maps, request.maps_options = True, self._maps_options(layer)
         provenance = {
             "input_layer": layer.name,
             "model": str(entry.path),
             "model_name": entry.label,
             "device": self.device.value,
             "tile": int(self.tile.value),
-            "overlap": int(self.overlap.value),
+            "overlap": self.overlap_setting(),
+            "pixel_scale": pixel_scale,
+            "seeing": float(self.seeing.value) or None,
             "region": self.region.value,
             "region_pixels": [int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)],
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         return request, provenance
+
+    def overlap_setting(self) -> int | str:
+        """The overlap the dock asks for: pixels, or "auto"."""
+        value = int(self.overlap.value)
+        return "auto" if value == AUTO_OVERLAP else value
+
+    def _maps_options(self, layer) -> dict:
+        """Seeing (the dock's, else the layer header's), PSF, gain and noise for the maps."""
+        from seeinggan.infer.maps import psf_settings_from_header
+
+        from napari_seeinggan._layers import header_for_layer
+
+        options = psf_settings_from_header(header_for_layer(layer.metadata))
+        if self.seeing.value > 0:
+            options["seeing"] = float(self.seeing.value)
+        if options["seeing"] is None:
+            raise ValueError(f"the consistency map needs the seeing of {layer.name!r}: set "
+                             "seeing (\") in the dock (its header has no SEEING or FWHM)")
+        return options
 
     def _region_slices(self, layer, shape) -> tuple[slice, slice]:
         """Rows and columns of ``layer`` to deblur, from the region choice."""
@@ -274,7 +371,7 @@ class DeblurWidget(Container):
         else:
             shapes = self.shapes.value
             if shapes is None or len(shapes.data) == 0:
-                raise ValueError("draw a rectangle on a shapes layer first (region: drawn "
+                raise InputError("draw a rectangle on a shapes layer first (region: drawn "
                                  "rectangle)")
             chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
             vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
@@ -297,7 +394,7 @@ class DeblurWidget(Container):
         self._input_layer = self.image.value
         self._input_pixel_scale = request.pixel_scale
         self._stop = StopFlag()
-        assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0,
+        assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0, "maps_summary": "",
                           "message": f"deblurring {provenance['input_layer']}"})
         from napari.utils import cancelable_progress
 
@@ -306,11 +403,14 @@ class DeblurWidget(Container):
         worker = make_worker(deblur_updates, request, stop=self._stop)
         worker.yielded.connect(self._on_update)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._fail)
+        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
         worker.finished.connect(self._on_finished)
         self.worker = worker
         worker.start()
         return worker
+
+    def _on_errored(self, error):
+        self._fail(error, notify=False)
 
     def cancel(self, _=None):
         """Ask the running deblur to stop (it stops within one tile)."""
@@ -321,7 +421,8 @@ class DeblurWidget(Container):
 
     def _on_update(self, update):
         if isinstance(update, TileProgress):
-            assign(self.state, {"tiles_done": update.done, "tiles_total": update.total})
+            assign(self.state, {"tiles_done": update.done, "tiles_total": update.total,
+                                "message": f"tiles {update.done}/{update.total}"})
             pbar = self._pbar  # (updating a napari progress bar may run the event loop)
             if pbar is not None:
                 if pbar.total != update.total:
@@ -347,18 +448,35 @@ class DeblurWidget(Container):
     def _on_finished(self):
         finish_run(self)
 
-    def _fail(self, error):
-        text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
+    def _fail(self, error, *, notify: bool = True):
+        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
+            text = report_error(error, context="Deblur failed", notify=notify)
+        else:
+            text = str(error)
+            show_error(f"Deblur failed: {text}")
         assign(self.state, {"status": FAILED, "message": text})
-        show_error(f"Deblur failed: {text}")
 
     def _add_result(self, result):
         from napari_seeinggan._layers import layer_data_from_array
 
+        settings = (getattr(result, "metadata", None) or {}).get("settings") or {}
+        if self._provenance.get("overlap") == "auto" and settings.get("overlap"):
+            self._provenance["overlap"] = int(settings["overlap"][0])  # what "auto" gave
         name = f"{self._provenance['input_layer']} deblurred"
+        from seeinggan.io.fits import derived_header
+
+        from napari_seeinggan._layers import header_for_layer
+
+        input_header = header_for_layer(getattr(self._input_layer, "metadata", None) or {})
+        factor = float((getattr(result, "metadata", None) or {}).get("resample_factor", 0.0))
+        # The input's cards (BUNIT, MAGZP...) minus those of its old grid, the new WCS, and
+        # HISTORY saying how the layer was made: what Save writes.
+        header = derived_header(input_header, wcs=result.wcs,
+                                history=provenance_lines(self._provenance),
+                                new_grid=abs(factor - 1.0) > 1e-3 or factor == 0.0)
         metadata = {"deblur": dict(getattr(result, "metadata", {}) or {}),
                     "provenance": dict(self._provenance),
-                    "header": provenance_header(self._provenance)}
+                    "header": header}
         data, kwargs, layer_type = layer_data_from_array(result.data, wcs=result.wcs, name=name,
                                                          metadata=metadata)
         kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
@@ -367,6 +485,8 @@ class DeblurWidget(Container):
                                              input_scale=self._input_pixel_scale,
                                              output_scale=float(result.pixel_scale)))
         layer = self._viewer.add_layer(napari.layers.Layer.create(data, kwargs, layer_type))
+        if getattr(result, "maps", None) is not None:
+            self._add_maps(result, layer, metadata)
         if self._input_layer in self.image.choices:
             # napari selects the new layer; the dock stays on the input (the next deblur of
             # the same image should not take the result as its input).
@@ -379,34 +499,109 @@ class DeblurWidget(Container):
 
     # --- views --------------------------------------------------------------------------------
 
+    def _add_maps(self, result, output_layer, metadata: dict) -> None:
+        """``<name> uncertainty`` and ``<name> consistency`` over the output, hidden (issue 10)."""
+        for layer in maps_layers(result, output_layer, self._input_layer, self._provenance,
+                                 input_pixel_scale=self._input_pixel_scale):
+            self._viewer.add_layer(layer)
+        summary = result.maps.summary.one_line()
+        output_layer.metadata["maps"] = {
+            "uncertainty_layer": f"{self._provenance['input_layer']} uncertainty",
+            "consistency_layer": f"{self._provenance['input_layer']} consistency",
+            "summary": result.maps.summary.to_dict()}
+        self.state.maps_summary = summary
+
     def _on_state_changed(self, _info=None):
         state = self.state
         running = state.status == RUNNING
         self.deblur_button.enabled = not running
         self.cancel_button.enabled = running
-        self.progress.max = max(state.tiles_total, 1)
-        self.progress.value = min(state.tiles_done, self.progress.max)
+        if running and state.tiles_total == 0:
+            self.progress.max = 0  # a moving (busy) bar while resampling, before the tiles
+        else:
+            self.progress.max = max(state.tiles_total, 1)
+            self.progress.value = min(state.tiles_done, self.progress.max)
         self.message.value = state.message
+        self.maps_summary.value = state.maps_summary
 
 
-def provenance_header(provenance: dict):
-    """A FITS header whose HISTORY says how the layer was made (kept by the plugin's writer)."""
-    from astropy.io import fits
+CHI_LIMIT = 10.0
+"""The consistency layer's contrast limits are +-CHI_LIMIT sigma: white = consistent, full colour
+= twice the 5-sigma flag, the same on every image."""
 
-    import seeinggan
 
-    header = fits.Header()
-    header["HISTORY"] = (f"Deblurred with SeeingGAN {seeinggan.__version__} on "
-                         f"{provenance['date']}")
-    header["HISTORY"] = f"model: {Path(provenance['model']).name} ({provenance['model_name']})"
-    header["HISTORY"] = f"model path: {provenance['model']}"  # long paths wrap over cards
-    header["HISTORY"] = f"input layer: {provenance['input_layer']}"
+def maps_layers(result, output_layer, input_layer, provenance: dict, *,
+                input_pixel_scale: float | None) -> list:
+    """The uncertainty and consistency layers of a `DeblurResult` with maps (hidden, overlaid).
+
+    The uncertainty map lies on the output's grid (placed like the output layer), the chi map on
+    the input's (placed by its WCS, else like the deblurred region of the input layer).
+    """
+    from napari_seeinggan._layers import layer_data_from_array
+
+    maps = result.maps
+    base = provenance["input_layer"]
+    layers = []
+    summary = maps.summary.to_dict()
+    if maps.uncertainty is not None:
+        data, kwargs, kind = layer_data_from_array(
+            maps.uncertainty, wcs=maps.uncertainty_wcs, name=f"{base} uncertainty",
+            metadata={"maps": {"role": "uncertainty", "output_layer": output_layer.name, "summary": summary}})
+        if maps.uncertainty_wcs is None:
+            kwargs.update({key: getattr(output_layer, key) for key in ("scale", "translate", "rotate", "affine")})
+        finite = np.asarray(maps.uncertainty)[np.isfinite(maps.uncertainty)]
+        high = float(np.percentile(finite, 99.5)) if finite.size else 1.0
+        kwargs.update(colormap="inferno", blending="additive", visible=False,
+                      contrast_limits=(0.0, high if high > 0 else 1.0))
+        kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
+        layers.append(napari.layers.Layer.create(data, kwargs, kind))
+    if maps.consistency is not None:
+        data, kwargs, kind = layer_data_from_array(
+            maps.consistency, wcs=maps.consistency_wcs, name=f"{base} consistency",
+            metadata={"maps": {"role": "consistency", "output_layer": output_layer.name, "summary": summary}})
+        if maps.consistency_wcs is None:
+            offset = np.array(provenance["region_pixels"][::2], dtype=float)
+            scale = np.asarray(input_layer.scale[-2:], dtype=float)
+            kwargs.update(scale=scale, translate=np.asarray(input_layer.translate[-2:], dtype=float) + scale * offset,
+                          rotate=input_layer.rotate, affine=input_layer.affine)
+        kwargs.update(colormap="PiYG", blending="translucent", opacity=0.7, visible=False,
+                      contrast_limits=(-CHI_LIMIT, CHI_LIMIT))
+        if input_pixel_scale:
+            kwargs["metadata"]["pixel_scale"] = float(input_pixel_scale)
+        layers.append(napari.layers.Layer.create(data, kwargs, kind))
+    return layers
+
+
+def _coarsest(layers):
+    """The layer with the largest pixel scale (layers without one come last)."""
+    from napari_seeinggan._layers import layer_geometry
+
+    def scale(layer):
+        try:
+            value = layer_geometry(layer)[2]
+        except Exception:  # noqa: BLE001 - a layer we cannot measure is not preferred
+            value = None
+        return value if value is not None else -1.0
+
+    return max(layers, key=scale)
+
+
+def provenance_lines(provenance: dict) -> list[str]:
+    """HISTORY lines saying how a deblurred layer was made."""
     rows0, rows1, cols0, cols1 = provenance["region_pixels"]
-    header["HISTORY"] = (f"region: {provenance['region']} rows {rows0}:{rows1} "
-                         f"cols {cols0}:{cols1} of the input")
-    header["HISTORY"] = (f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, "
-                         f"device {provenance['device']}")
-    return header
+    lines = [f"deblurred with SeeingGAN on {provenance['date']}",
+             f"model: {Path(provenance['model']).name} ({provenance['model_name']})",
+             f"model path: {provenance['model']}",  # long paths wrap over cards
+             f"input layer: {provenance['input_layer']}",
+             f"region: {provenance['region']} rows {rows0}:{rows1} cols {cols0}:{cols1} of the "
+             "input",
+             f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, "
+             f"device {provenance['device']}"]
+    if provenance.get("pixel_scale"):
+        lines.append(f"input pixel scale {provenance['pixel_scale']:.4g} arcsec/px")
+    if provenance.get("seeing"):
+        lines.append(f"seeing {provenance['seeing']:.3g} arcsec (typed or from the header)")
+    return lines
 
 
 def _place_without_wcs(layer, provenance: dict, *, input_scale: float | None,

@@ -10,7 +10,6 @@ the live loss curves (pyqtgraph) and the preview stamps listen to.
 """
 
 import datetime as _dt
-import re
 from pathlib import Path
 
 import napari
@@ -27,7 +26,9 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.errors import InputError
 
+from napari_seeinggan._errors import install_log_forwarding, report_error
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -39,6 +40,7 @@ from napari_seeinggan.state import (
     model_registry,
 )
 from napari_seeinggan.widgets._common import (
+    ScrollableDock,
     assign,
     finish_run,
     image_layer_choices,
@@ -70,7 +72,7 @@ CURVE_COLORS = {GENERATOR: (80, 160, 255), CRITIC: (255, 140, 60), VAL_CW_SSIM: 
                 VAL_CW_SSIM_INPUT: (170, 170, 170)}
 
 
-class FinetuneWidget(Container):
+class FinetuneWidget(ScrollableDock):
     """Dock that fine-tunes a generator on pairs from the open field.
 
     Parameters
@@ -90,6 +92,7 @@ class FinetuneWidget(Container):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
+        install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
         self._viewer = viewer
         self.state = FinetuneState()
         self.log = TrainingLog()
@@ -114,24 +117,25 @@ class FinetuneWidget(Container):
         # --- training
         self.start_model = ComboBox(label="start model", choices=self._model_choices,
                                     tooltip="The model to fine-tune (or a new network)")
+        recipe = shipped_recipe()
         self.steps = SpinBox(label="steps", min=1, max=1_000_000, value=200)
         self.learning_rate = FloatSpinBox(label="learning rate", min=1e-7, max=1e-1,
-                                          step=1e-5, value=1e-4)
+                                          step=1e-5, value=recipe.lr_g)
         self.learning_rate.native.setDecimals(7)
-        self.batch_size = SpinBox(label="batch size", min=1, max=256, value=4)
+        self.batch_size = SpinBox(label="batch size", min=1, max=256, value=recipe.batch_size)
         self.device = ComboBox(label="device", choices=available_devices(), value="auto")
         # --- advanced
-        self.critic_steps = SpinBox(label="critic steps", min=1, max=20, value=1,
+        self.critic_steps = SpinBox(label="critic steps", min=1, max=20, value=recipe.critic_steps,
                                     tooltip="Critic updates per generator update (WGAN-GP)")
-        self.l1_weight = FloatSpinBox(label="L1 weight", min=0, max=1000, step=0.1, value=1.0)
+        self.l1_weight = FloatSpinBox(label="L1 weight", min=0, max=1000, step=0.1, value=recipe.l1)
         self.structural_weight = FloatSpinBox(label="CW-SSIM weight", min=0, max=1000,
-                                              step=0.1, value=0.5,
+                                              step=0.1, value=recipe.structural,
                                               tooltip="Weight of the 1 - CW-SSIM structural loss")
         self.adversarial_weight = FloatSpinBox(label="adversarial weight", min=0, max=1000,
-                                               step=0.001, value=0.01)
+                                               step=0.001, value=recipe.adversarial)
         self.adversarial_weight.native.setDecimals(4)
         self.perceptual_weight = FloatSpinBox(label="perceptual weight", min=0, max=1000,
-                                              step=0.1, value=0.0,
+                                              step=0.1, value=recipe.perceptual,
                                               tooltip="Needs VGG-19 weights (below)")
         self.vgg_weights = FileEdit(label="VGG-19 weights", mode="r", nullable=True,
                                     filter="*.safetensors *.pth *.pt",
@@ -139,7 +143,8 @@ class FinetuneWidget(Container):
                                             "perceptual loss")
         self.val_fraction = FloatSpinBox(label="validation split", min=0.0, max=0.9,
                                          step=0.05, value=0.2)
-        self.crop_size = SpinBox(label="crop size (px)", min=32, max=1024, step=16, value=128,
+        self.crop_size = SpinBox(label="crop size (px)", min=32, max=1024, step=16,
+                                 value=recipe.crop_size,
                                  tooltip="Side of the random training crops (multiple of 16)")
         self.stamp_size = SpinBox(label="stamp size (px)", min=0, max=2048, step=16, value=128,
                                   tooltip="Side of the stamps cut around sources (at least the "
@@ -177,7 +182,7 @@ class FinetuneWidget(Container):
                                   layout="horizontal", labels=True)
         for section in (collapsible("advanced", self.advanced), self.controls.native,
                         self.plots.widget, self.save_row.native):
-            self.native.layout().addWidget(section)
+            self.body.layout().addWidget(section)
 
         self.train_button.changed.connect(self.train)
         self.stop_button.changed.connect(self.stop)
@@ -232,6 +237,29 @@ class FinetuneWidget(Container):
             self.space.value = scales[0][1]
             self.ground.value = scales[-1][1]
 
+    def load_regions(self, path) -> list[str]:
+        """Rectangles from a DS9 ``.reg`` file onto a "training regions" shapes layer (placed by
+        the space layer's WCS), and pairs from those rectangles; returns the file's notes."""
+        from napari_seeinggan._layers import world_rectangles_from_file
+
+        space = self.space.value
+        if space is None:
+            raise ValueError("choose the space layer the regions are drawn on")
+        rectangles, notes = world_rectangles_from_file(path, space)
+        name = "training regions"
+        if name in self._viewer.layers:
+            shapes = self._viewer.layers[name]
+        else:
+            shapes = self._viewer.add_shapes(name=name, edge_color="cyan",
+                                             face_color="transparent",
+                                             units=tuple(space.units))
+        shapes.add_rectangles([np.array([np.asarray(shapes.world_to_data(c))[-2:] for c in r])
+                               for r in rectangles])
+        self.reset_choices()
+        self.source.value = FROM_RECTANGLES
+        self.shapes.value = shapes
+        return notes
+
     def _on_source_changed(self, value):
         frames = value in (FROM_LAYERS, FROM_RECTANGLES)
         self.ground.visible = frames
@@ -246,7 +274,7 @@ class FinetuneWidget(Container):
         vgg = self.vgg_weights.value
         vgg = str(vgg) if vgg not in (None, "") and Path(vgg).is_file() else None
         if self.perceptual_weight.value > 0 and vgg is None:
-            raise ValueError("a perceptual weight above 0 needs a VGG-19 weights file "
+            raise InputError("a perceptual weight above 0 needs a VGG-19 weights file "
                              "(advanced); set the weight to 0 to train without it")
         every = int(self.report_every.value)
         return {
@@ -290,7 +318,7 @@ class FinetuneWidget(Container):
         if self.source.value == FROM_FOLDER:
             folder = self.folder.value
             if folder in (None, "") or not Path(folder).is_dir():
-                raise ValueError(f"choose a folder of pairs (got {folder!s})")
+                raise InputError(f"choose a folder of pairs (got {folder!s})")
             request.folder = Path(folder)
             return request
         request.frames = self._frames()
@@ -303,14 +331,14 @@ class FinetuneWidget(Container):
 
         ground, space = self.ground.value, self.space.value
         if ground is None or space is None:
-            raise ValueError("open a ground image and a space image of the same field")
+            raise InputError("open a ground image and a space image of the same field")
         if ground is space:
-            raise ValueError("the ground layer and the space layer must be different layers")
+            raise InputError("the ground layer and the space layer must be different layers")
         g_data, g_wcs, _ = layer_geometry(ground)
         s_data, s_wcs, _ = layer_geometry(space)
         for layer, wcs in ((ground, g_wcs), (space, s_wcs)):
             if wcs is None:
-                raise ValueError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
+                raise InputError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
                                  "position needs FITS images with WCS")
         return (np.array(g_data, dtype=np.float32), g_wcs,
                 np.array(s_data, dtype=np.float32), s_wcs)
@@ -318,7 +346,7 @@ class FinetuneWidget(Container):
     def _regions(self) -> list[np.ndarray]:
         shapes, space = self.shapes.value, self.space.value
         if shapes is None:
-            raise ValueError("add a shapes layer and draw rectangles on the field")
+            raise InputError("add a shapes layer and draw rectangles on the field")
         regions = []
         for kind, vertices in zip(shapes.shape_type, shapes.data, strict=True):
             if kind != "rectangle":
@@ -327,7 +355,7 @@ class FinetuneWidget(Container):
             # In space-frame pixels, as seeinggan.data.pairs_from_regions expects.
             regions.append(np.array([np.asarray(space.world_to_data(w))[-2:] for w in world]))
         if not regions:
-            raise ValueError(f"no rectangle on shapes layer {shapes.name!r}")
+            raise InputError(f"no rectangle on shapes layer {shapes.name!r}")
         return regions
 
     # --- running ------------------------------------------------------------------------------
@@ -385,7 +413,7 @@ class FinetuneWidget(Container):
         worker = make_worker(finetune_updates, request, stop=self._stop)
         worker.yielded.connect(self._on_update)
         worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._fail)
+        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
         worker.finished.connect(self._on_finished)
         self.worker = worker
         worker.start()
@@ -454,40 +482,91 @@ class FinetuneWidget(Container):
     def _on_finished(self):
         finish_run(self)
 
-    def _fail(self, error):
-        text = Outcome(error=error).message if isinstance(error, BaseException) else str(error)
+    def _on_errored(self, error):
+        self._fail(error, notify=False)
+
+    def _fail(self, error, *, notify: bool = True):
+        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
+            text = report_error(error, context="Fine-tuning failed", notify=notify)
+        else:
+            text = str(error)
+            show_error(f"Fine-tuning failed: {text}")
         assign(self.state, {"status": FAILED, "message": text,
                             "can_resume": self.trainer is not None
                             or self.last_checkpoint is not None})
-        show_error(f"Fine-tuning failed: {text}")
 
     # --- saving -------------------------------------------------------------------------------
 
     def save(self, _=None) -> Path | None:
-        """Save the trained generator as a named model in the user's models folder."""
-        from seeinggan.models.io import user_models_dir
+        """Save the trained generator as a named model in the user's models folder.
+
+        The name is checked by `seeinggan.names.check_name` (the rule the command line and the
+        API use: no paths, no reserved or shipped names); a model of the same name is replaced
+        only after the user says so (`confirm_replace`).
+        """
+        from seeinggan.errors import ModelNameError, SeeingGANError
+        from seeinggan.models.io import model_paths, user_models_dir
+        from seeinggan.names import check_name
 
         if self.trainer is None:
             show_error("Fine-tune: train (or resume) before saving a model")
             return None
-        name = self.model_name.value.strip()
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            show_error(f"Fine-tune: {name!r} is not a usable model name (letters, digits, "
-                       "'_', '-', '.')")
+        try:
+            name = check_name(self.model_name.value, kind="model", what="model name")
+        except ModelNameError as error:
+            show_error(f"Fine-tune: {error}")
             return None
         folder = user_models_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{name}.safetensors"
+        overwrite = False
+        if any(path.exists() for path in model_paths(target)):
+            if not self.confirm_replace(name):
+                self.state.message = f"not saved: a model named {name!r} exists"
+                return None
+            overwrite = True
         try:
-            path = Path(self.trainer.save_model(folder / f"{name}.safetensors", name=name))
-        except Exception as error:  # noqa: BLE001
+            path = Path(self.trainer.save_model(target, name=name, overwrite=overwrite))
+        except SeeingGANError as error:
             show_error(f"Fine-tune: could not save model {name!r}: {error}")
             return None
+        except Exception as error:  # noqa: BLE001 - a bug: shown with its traceback
+            report_error(error, context=f"Fine-tune: could not save model {name!r}")
+            return None
+        self._remove_checkpoints()
         self.state.saved_model = str(path)
         self.state.message = f"saved model {name!r}"
         self.registry.notify_saved(path)
         show_info(f"Saved model {name!r} in {folder}")
         self.model_name.value = _default_model_name()
         return path
+
+    def _remove_checkpoints(self) -> None:
+        """After a Save, this session's checkpoint folder goes (the trainer stays in memory, so
+        Resume still works); only a folder under the models folder's ``checkpoints``."""
+        import shutil
+
+        from seeinggan.models.io import user_models_dir
+
+        folder = getattr(self, "_checkpoint_dir", None)
+        root = (user_models_dir() / "checkpoints").resolve()
+        if folder is None or not Path(folder).is_dir():
+            return
+        if root not in Path(folder).resolve().parents:
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        self.last_checkpoint = None
+
+    def confirm_replace(self, name: str) -> bool:
+        """Ask (a Qt question box, "No" by default) whether to replace the user model `name`."""
+        from qtpy.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Replace model?",
+                          f"A model named {name!r} exists in your models folder. Replace it?",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                          self.native)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setObjectName("seeinggan-replace-model")
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     # --- views --------------------------------------------------------------------------------
 
@@ -519,7 +598,7 @@ class LossPlots:
 
         self.log = log
         self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setMinimumHeight(440)
+        self.widget.setMinimumHeight(300)  # compact: the dock scrolls on small screens
         self.losses = self.widget.addPlot(row=0, col=0, colspan=3, title="losses")
         self.losses.addLegend(offset=(-5, 5))
         self.losses.setLabel("bottom", "step")
@@ -550,7 +629,7 @@ class LossPlots:
         self.widget.ci.layout.setRowStretchFactor(0, 3)
         self.widget.ci.layout.setRowStretchFactor(1, 2)
         self.widget.ci.layout.setRowStretchFactor(2, 3)
-        self.widget.ci.layout.setRowMinimumHeight(2, 120)
+        self.widget.ci.layout.setRowMinimumHeight(2, 80)
         self._dirty = False
         self.timer = QTimer(self.widget)
         self.timer.setInterval(200)
@@ -592,6 +671,19 @@ class LossPlots:
             image.setImage(data.T, levels=levels, autoLevels=levels is None)
             label.setText(f"{key} (step {preview.get('step', 0)})" if key == "output" else key)
             view.autoRange(padding=0)
+
+
+def shipped_recipe():
+    """The training recipe of the shipped model (``seeinggan/configs/cpu.toml``, read with
+    `seeinggan.train.TrainConfig.from_toml`): the Fine-tune dock's defaults."""
+    from importlib.resources import files
+
+    from seeinggan.train import TrainConfig
+
+    try:
+        return TrainConfig.from_toml(Path(str(files("seeinggan.configs") / "cpu.toml")))
+    except Exception:  # noqa: BLE001 - a core without its configs: TrainConfig's own defaults
+        return TrainConfig()
 
 
 def _default_model_name() -> str:

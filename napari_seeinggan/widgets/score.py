@@ -26,10 +26,13 @@ import napari
 import numpy as np
 from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Table
 from napari.utils.notifications import show_info, show_warning
+from seeinggan.errors import InputError
 
-from napari_seeinggan.widgets._common import image_layer_choices
+from napari_seeinggan.widgets._common import ScrollableDock, image_layer_choices
 
 SHAPES_NAME = "score region"
+UNSTABLE_COLUMN = "unstable flux (%)"
+"""Shown for layers deblurred with maps: % of the source light in the rectangle flagged unstable."""
 DEBOUNCE_MS = 250
 COLUMNS = ["Band err", "Power", 'FRC "', "CW-SSIM", "SSIM", "PSNR", "Change"]
 ROW_KEYS = ("band_error", "band_power_ratio", "frc_scale_arcsec", "cw_ssim", "ssim", "psnr", "cw_ssim_change_percent")
@@ -68,6 +71,8 @@ class ScoreRequest:
     pixel_scale: float | None = None  # arcsec per reference pixel (None: no fidelity measures)
     seeing_fwhm: float | None = None  # arcsec, sets the band of the band error and power ratio
     seeing_source: str = ""
+    maps: dict = field(default_factory=dict)
+    # test name -> (its uncertainty map, pixel noise): deblurred layers made with "maps"
 
 
 @dataclass
@@ -102,8 +107,31 @@ def _score_rows(request: ScoreRequest) -> list[dict]:
         except ValueError as error:
             raise RegionError(f"{name}: does not overlap the rectangle ({error})") from None
         on_grid[name] = image
-    return score_region(request.reference, on_grid, box=request.box, pixel_scale=request.pixel_scale,
+    rows = score_region(request.reference, on_grid, box=request.box, pixel_scale=request.pixel_scale,
                         seeing_fwhm=request.seeing_fwhm)
+    _add_unstable_flux(request, rows)
+    return rows
+
+
+def _add_unstable_flux(request: ScoreRequest, rows: list[dict]) -> None:
+    """``row["unstable_flux"]``: the flagged fraction of the source light in the rectangle."""
+    from seeinggan.infer.maps import unstable_flux_images
+    from seeinggan.metrics import onto_region
+
+    for name, data, wcs, pixel_map in request.tests:
+        if name not in request.maps:
+            continue
+        spread, pixel_noise = request.maps[name]
+        sums = []
+        for image in unstable_flux_images(data, spread, pixel_noise=pixel_noise):
+            if wcs is not None and request.reference_wcs is not None:
+                image = onto_region(image, box=request.box, reference_wcs=request.reference_wcs, wcs=wcs)
+            else:
+                image = onto_region(image, box=request.box, pixel_map=pixel_map)
+            sums.append(float(np.nansum(image)))
+        for row in rows:
+            if row["name"] == name:
+                row["unstable_flux"] = sums[1] / sums[0] if sums[0] > 0 else float("nan")
 
 
 def _signals():
@@ -118,7 +146,7 @@ def _signals():
     return ScoreSignals()
 
 
-class ScoreRegionWidget(Container):
+class ScoreRegionWidget(ScrollableDock):
     """Dock that scores image layers against a reference layer inside a drawn rectangle.
 
     Parameters
@@ -156,19 +184,27 @@ class ScoreRegionWidget(Container):
                             tooltip="Layers to score; the first is the baseline of the CW-SSIM change")
         self.score_button = PushButton(text="Score")
         self.export_button = PushButton(text="Export CSV...", enabled=False)
+        self.load_region_button = PushButton(text="Load .reg...",
+                                             tooltip="A DS9 region file: its first box becomes "
+                                                     "the score rectangle")
+        self.save_region_button = PushButton(text="Save .reg...",
+                                             tooltip="The rectangle as a DS9 region file (sky "
+                                                     "coordinates when the reference has a WCS)")
         self.table = Table(value={"data": [], "index": [], "columns": COLUMNS})
         # magicgui's delegate re-formats every number (2.110e-02, 4642.7000): ours shows fixed decimals.
         self._delegate = _fixed_decimals_delegate(self.table.native)
         self.table.native.setItemDelegate(self._delegate)
         self.status = Label(value="Draw a rectangle on the \"score region\" layer.")
-        self.extend([
-            self.reference, self.tests,
+        self.extend([self.reference, self.tests])
+        # Full width below the form (added natively, after magicgui's own widgets).
+        self.controls = Container(labels=False, widgets=[
             Container(widgets=[self.score_button, self.export_button], layout="horizontal", labels=False),
-            self.table, self.status,
-        ])
-        self.tests.native.setMaximumHeight(90)
-        self.table.native.setMinimumHeight(140)
-        self.native.setMinimumWidth(640)
+            Container(widgets=[self.load_region_button, self.save_region_button],
+                      layout="horizontal", labels=False),
+            self.table, self.status])
+        self.body.layout().addWidget(self.controls.native)
+        self.tests.native.setMaximumHeight(70)
+        self.table.native.setMinimumHeight(120)
         self.status.native.setWordWrap(True)
 
         from qtpy.QtCore import QTimer
@@ -178,9 +214,11 @@ class ScoreRegionWidget(Container):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.score)
 
-        self.score_button.changed.connect(self.score)
+        self.score_button.changed.connect(self._on_score_clicked)
         self.export_button.changed.connect(self._on_export)
-        self.reference.changed.connect(self._schedule)
+        self.load_region_button.changed.connect(self._on_load_region)
+        self.save_region_button.changed.connect(self._on_save_region)
+        self.reference.changed.connect(self._on_reference_picked)
         self.tests.changed.connect(self._schedule)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
@@ -203,17 +241,32 @@ class ScoreRegionWidget(Container):
         return image_layer_choices(self._viewer)
 
     def _on_layers_changed(self, _event=None, *, initial: bool = False):
+        """Keep the user's choices; the reference is the finest-pixel layer until the user picks
+        one; a new deblurred layer joins the tests."""
         previous_reference = None if initial else self.reference.value
         previous_tests = [] if initial else list(self.tests.value)
-        self.reference.reset_choices()
+        previous_choices = [] if initial else list(self.tests.choices)
+        with self.reference.changed.blocked():
+            self.reference.reset_choices()
         self.tests.reset_choices()
         layers = [layer for _name, layer in self._image_choices()]
-        if previous_reference in layers:
-            self.reference.value = previous_reference
-        elif layers:
-            self.reference.value = _finest(layers)
-        kept = [layer for layer in previous_tests if layer in layers]
-        self.tests.value = kept or [layer for layer in layers if layer is not self.reference.value]
+        chosen = getattr(self, "_reference_chosen", False)
+        with self.reference.changed.blocked():
+            if chosen and previous_reference in layers:
+                self.reference.value = previous_reference
+            elif layers:
+                self.reference.value = _finest(layers)
+        reference = self.reference.value
+        kept = [layer for layer in previous_tests if layer in layers and layer is not reference]
+        added = [layer for layer in layers if layer not in previous_choices
+                 and "deblur" in (layer.metadata or {}) and layer not in kept]
+        self.tests.value = (kept + added) or [layer for layer in layers if layer is not reference]
+        if reference is not previous_reference:
+            self._schedule()
+
+    def _on_reference_picked(self, _value=None):
+        self._reference_chosen = True  # the user's choice: kept from now on
+        self._schedule()
 
     def shapes_layer(self):
         """The "score region" shapes layer: the existing one, or a new one in rectangle mode."""
@@ -229,8 +282,11 @@ class ScoreRegionWidget(Container):
             reference = self.reference.value
             extent = np.ptp(np.asarray(reference.extent.world)[:, -2:], axis=0).max() if reference else 100.0
             width = float(extent) / 200
+            # The reference's units (arcsec on the sky plane): napari draws with units only when
+            # every layer has the same ones (the scale bar then reads arcsec).
+            units = tuple(reference.units) if reference is not None else None
             layer = self._viewer.add_shapes(name=SHAPES_NAME, edge_color="yellow", face_color="transparent",
-                                            edge_width=width)
+                                            edge_width=width, units=units)
             layer.current_face_color = "transparent"
             layer.current_edge_color = "yellow"
             layer.current_edge_width = width
@@ -260,12 +316,12 @@ class ScoreRegionWidget(Container):
         reference = self.reference.value
         tests = [layer for layer in self.tests.value if layer in self._viewer.layers]
         if reference is None:
-            raise ValueError("add an image layer to score against")
+            raise InputError("add an image layer to score against")
         if not tests:
-            raise ValueError("choose at least one test layer")
+            raise InputError("choose at least one test layer")
         shapes = self.shapes_layer()
         if len(shapes.data) == 0:
-            raise ValueError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
+            raise InputError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
         chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
         vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
         world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
@@ -283,24 +339,38 @@ class ScoreRegionWidget(Container):
             data, wcs, _ = layer_geometry(layer)
             pixel_map = None if (wcs is not None and ref_wcs is not None) else _pixel_map(reference, layer)
             request.tests.append((layer.name, np.asarray(data), wcs, pixel_map))
+            maps = layer.metadata.get("maps") or {}
+            if maps.get("uncertainty_layer") in self._viewer.layers:
+                spread = np.asarray(self._viewer.layers[maps["uncertainty_layer"]].data)
+                if spread.shape == np.shape(data):
+                    request.maps[layer.name] = (spread, maps["summary"]["levels"]["pixel_noise"])
         return request
 
-    def score(self, _event=None):
-        """Score the current rectangle in a worker thread; the table updates when it is done."""
+    def _on_score_clicked(self, _value=None):
+        self.score(notify=True)
+
+    def score(self, _event=None, *, notify: bool = False):
+        """Score the current rectangle in a worker thread; the table updates when it is done.
+
+        A problem (no rectangle yet...) shows on the dock's status line, and also as a napari
+        notification with ``notify`` (the Score button): no toasts before the user acts.
+        """
         if self.busy:
             self._pending = True  # score again when the running worker finishes
             return None
         try:
             request = self.build_request()
         except ValueError as error:
-            self._report(str(error))
+            self._report(str(error), notify=notify)
             return None
         from napari.qt.threading import create_worker
 
         rows, cols = request.box.shape
         self.status.value = f"Scoring a {cols} x {rows} pixel region of {request.reference_name}..."
         self._request = request
-        worker = create_worker(score_request, request, _start_thread=False)
+        # napari's worker sends an error to the notification manager (with its traceback);
+        # _ignore_errors: not raised a second time (the dock's slot only records it).
+        worker = create_worker(score_request, request, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._on_scored)
         worker.errored.connect(self._on_error)
         worker.finished.connect(self._on_finished)
@@ -322,8 +392,12 @@ class ScoreRegionWidget(Container):
             "columns": COLUMNS,
         }
         _header_tips(self.table.native)
+        if any("unstable_flux" in row for row in rows):  # deblurred with maps: the flagged fraction
+            self.table.value = {
+                "data": [[*values, round(100 * row.get("unstable_flux", float("nan")), 1)]
+                         for values, row in zip(self.table.value["data"], rows)],
+                "index": [row["name"] for row in rows], "columns": [*COLUMNS, UNSTABLE_COLUMN]}
         self.export_button.enabled = bool(rows)
-        self.table.native.resizeColumnsToContents()
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
         rows_px, cols_px = self._request.box.shape
         text = (f"Scored {len(rows)} layer(s) against {self._request.reference_name} over "
@@ -351,8 +425,12 @@ class ScoreRegionWidget(Container):
         self.export_button.enabled = False
 
     def _on_error(self, error: Exception):
+        """A worker failure: napari has shown it (with its traceback); the dock says it once,
+        in its status line, without a second notification."""
+        from napari_seeinggan._errors import report_error
+
         self._clear()
-        self._report(f"scoring failed: {type(error).__name__}: {error}")
+        self.status.value = "scoring failed: " + report_error(error, context="Score region", notify=False)
 
     def _on_finished(self):
         self.busy = False
@@ -361,9 +439,10 @@ class ScoreRegionWidget(Container):
             self._pending = False
             self._timer.start()
 
-    def _report(self, message: str):
+    def _report(self, message: str, *, notify: bool = True):
         self.status.value = message
-        show_warning(f"Score region: {message}")
+        if notify:
+            show_warning(f"Score region: {message}")
 
     # --- export ---------------------------------------------------------------------------------
 
@@ -387,12 +466,71 @@ class ScoreRegionWidget(Container):
         show_info(f"Score region: table saved to {path}")
         return path
 
+    def load_region(self, path: str | Path) -> list[str]:
+        """Make the first shape of a DS9 ``.reg`` file the score rectangle (placed on the
+        reference layer); returns the file's notes. Scores at once."""
+        from napari_seeinggan._layers import world_rectangles_from_file
+
+        reference = self.reference.value
+        if reference is None:
+            raise ValueError("open an image to place the region on")
+        rectangles, notes = world_rectangles_from_file(path, reference)
+        shapes = self.shapes_layer()
+        shapes.data = []
+        shapes.add_rectangles([_to_data(shapes, rectangles[0])])
+        if len(rectangles) > 1:
+            notes = [*notes, f"{len(rectangles) - 1} more shape(s) in the file not used"]
+        self.status.value = f"Region from {Path(path).name}." + (
+            " " + "; ".join(notes) if notes else "")
+        self._schedule()
+        return notes
+
+    def save_region(self, path: str | Path) -> Path:
+        """Write the score rectangle as a DS9 ``.reg`` file (sky coordinates of the reference's
+        WCS, else its pixels)."""
+        from napari_seeinggan._layers import write_world_rectangles
+
+        shapes = self.shapes_layer()
+        if len(shapes.data) == 0 or self.reference.value is None:
+            raise ValueError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer first")
+        chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
+        vertices = np.asarray(shapes.data[chosen[-1]])
+        world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
+        return write_world_rectangles(path, [world], self.reference.value)
+
+    def _on_load_region(self, _event=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load a DS9 region", "",
+                                              "DS9 regions (*.reg)")
+        if path:
+            try:
+                self.load_region(path)
+            except (OSError, ValueError) as error:
+                self._report(str(error))
+
+    def _on_save_region(self, _event=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getSaveFileName(self.native, "Save the region", "region.reg",
+                                              "DS9 regions (*.reg)")
+        if path:
+            try:
+                show_info(f"Score region: rectangle saved to {self.save_region(path)}")
+            except (OSError, ValueError) as error:
+                self._report(str(error))
+
     def _on_export(self, _event=None):
         from qtpy.QtWidgets import QFileDialog
 
         path, _ = QFileDialog.getSaveFileName(self.native, "Export scores", "scores.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
+
+
+def _to_data(layer, corners_world) -> np.ndarray:
+    """World corners -> a layer's data coordinates (last two axes)."""
+    return np.array([np.asarray(layer.world_to_data(np.asarray(c)))[-2:] for c in corners_world])
 
 
 def _header_seeing(layers) -> tuple[float | None, str]:

@@ -11,9 +11,12 @@ Conventions (see ``docs/architecture.md``):
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import dataclass
 from typing import Literal
 
+import astropy.units as u
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
@@ -22,11 +25,17 @@ from astropy.wcs.utils import proj_plane_pixel_area
 from scipy import ndimage
 
 __all__ = [
+    "FIELD_RADIUS_DEG",
+    "SkyField",
+    "SkyFields",
     "celestial_wcs",
+    "format_sky",
     "make_tan_wcs",
     "pixel_scale",
+    "pixel_scale_from_header",
     "resample_to_grid",
     "sky_affine",
+    "sky_at_world",
     "sky_center",
     "upsampled_shape",
     "upsampled_wcs",
@@ -63,6 +72,60 @@ def pixel_scale(wcs: WCS) -> float:
         raise ValueError("pixel_scale needs a celestial WCS (RA/Dec axes); this one has none")
     area_deg2 = proj_plane_pixel_area(cel)
     return float(np.sqrt(area_deg2) * 3600.0)
+
+
+PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "SECPIX", "SECPIX1", "PIXSIZE", "PLTSCALE")
+"""Header keywords that give a pixel scale in arcsec/px (without a WCS), in order of preference."""
+
+_ANGLE_UNITS_ARCSEC = {"deg": 3600.0, "degree": 3600.0, "degrees": 3600.0, "arcmin": 60.0,
+                       "arcsec": 1.0, "mas": 1e-3, "rad": 180.0 / np.pi * 3600.0}
+
+
+def pixel_scale_from_header(header) -> float | None:
+    """A pixel scale (arcsec/px) recorded in a header without a usable celestial WCS.
+
+    In order: `PIXEL_SCALE_KEYWORDS` (arcsec/px), then ``CDELT1``/``CDELT2`` (or ``CD1_1``...)
+    when ``CUNIT1`` is an angle or ``CTYPE1`` names a sky longitude (degrees by the FITS
+    default). The geometric mean of the two axes when both are given. None when nothing fits.
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header or mapping
+        Header keywords.
+
+    Returns
+    -------
+    float or None
+    """
+    if header is None:
+        return None
+
+    def number(key):
+        try:
+            value = float(header[key])
+        except (KeyError, TypeError, ValueError, IndexError):
+            return None
+        return value if math.isfinite(value) and value != 0 else None
+
+    for key in PIXEL_SCALE_KEYWORDS:
+        value = number(key)
+        if value is not None and value > 0:
+            return value
+    unit = str(header.get("CUNIT1", "") or "").strip().lower()
+    ctype = str(header.get("CTYPE1", "") or "").strip().upper()
+    if unit in _ANGLE_UNITS_ARCSEC:
+        to_arcsec = _ANGLE_UNITS_ARCSEC[unit]
+    elif ctype[:4] in ("RA--", "GLON", "ELON") or ctype.startswith("RA"):
+        to_arcsec = 3600.0
+    else:
+        return None
+    d1, d2 = number("CDELT1"), number("CDELT2")
+    if d1 is None:
+        d1, d2 = number("CD1_1"), number("CD2_2")
+    if d1 is None:
+        return None
+    step = math.sqrt(abs(d1 * d2)) if d2 is not None else abs(d1)
+    return float(step * to_arcsec)
 
 
 def celestial_wcs(header: fits.Header) -> WCS | None:
@@ -467,7 +530,13 @@ def _tan_offsets_arcsec(ra_deg, dec_deg, origin: SkyCoord) -> tuple[np.ndarray, 
     return north * rad2arcsec, -east * rad2arcsec
 
 
-def sky_affine(wcs: WCS, *, origin: SkyCoord, shape: tuple[int, int] | None = None) -> np.ndarray:
+def sky_affine(
+    wcs: WCS,
+    *,
+    origin: SkyCoord,
+    shape: tuple[int, int] | None = None,
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> np.ndarray:
     """The 3x3 affine mapping array (row, col) to napari world (north, west) arcsec offsets.
 
     World coordinates are gnomonic offsets about ``origin``: axis 0 to the north, axis 1 to the
@@ -485,6 +554,9 @@ def sky_affine(wcs: WCS, *, origin: SkyCoord, shape: tuple[int, int] | None = No
     shape : tuple of int, optional
         Image ``(rows, cols)``; defaults to ``wcs.pixel_shape``, else a 2x2 pixel patch around
         the reference pixel.
+    offset : tuple of float, optional
+        World position (arcsec) of the tangent point ``origin``: a field's plane placed away from
+        napari's world origin (see `SkyFields`).
 
     Returns
     -------
@@ -515,11 +587,16 @@ def sky_affine(wcs: WCS, *, origin: SkyCoord, shape: tuple[int, int] | None = No
     coef, *_ = np.linalg.lstsq(design, np.column_stack([north, west]), rcond=None)
     affine = np.eye(3)
     affine[:2, :] = coef.T
+    affine[:2, 2] += np.asarray(offset, dtype=float)
     return affine
 
 
 def wcs_from_sky_affine(
-    affine: np.ndarray, *, origin: SkyCoord, shape: tuple[int, int] | None = None
+    affine: np.ndarray,
+    *,
+    origin: SkyCoord,
+    shape: tuple[int, int] | None = None,
+    offset: tuple[float, float] = (0.0, 0.0),
 ) -> WCS:
     """The TAN WCS of an image whose (row, col) -> world map is ``affine`` (inverse of `sky_affine`).
 
@@ -534,6 +611,8 @@ def wcs_from_sky_affine(
         The tangent point of the world plane.
     shape : tuple of int, optional
         Image ``(rows, cols)``, stored as the WCS's ``pixel_shape``.
+    offset : tuple of float, optional
+        World position (arcsec) of the tangent point, as given to `sky_affine`.
 
     Returns
     -------
@@ -542,7 +621,7 @@ def wcs_from_sky_affine(
     a = np.asarray(affine, dtype=float)
     if a.shape != (3, 3):
         raise ValueError(f"need a 3x3 affine, got shape {a.shape}")
-    m, t = a[:2, :2], a[:2, 2]
+    m, t = a[:2, :2], a[:2, 2] - np.asarray(offset, dtype=float)
     # Intermediate world coordinates (xi east, eta north) in degrees against pixel (x=col, y=row).
     cd = np.array([[-m[1, 1], -m[1, 0]], [m[0, 1], m[0, 0]]]) / 3600.0
     shift = np.array([-t[1], t[0]]) / 3600.0
@@ -571,3 +650,152 @@ def sky_center(wcs: WCS, shape: tuple[int, int]) -> SkyCoord:
     if not isinstance(position, SkyCoord):  # a corrupt header: the axes are not a sky frame
         raise ValueError("the WCS does not give sky positions (its celestial frame is unknown)")  # noqa: TRY004 - a bad header value
     return position.icrs
+
+
+def _plane_wcs(origin: SkyCoord) -> WCS:
+    """A TAN WCS whose 0-based "pixel" (x, y) is the (west, north) offset in arcsec about origin."""
+    icrs = origin.icrs
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.cunit = ["deg", "deg"]
+    wcs.wcs.radesys = "ICRS"
+    wcs.wcs.crval = [float(icrs.ra.deg), float(icrs.dec.deg)]
+    wcs.wcs.crpix = [1.0, 1.0]
+    # x (west) grows against RA, y (north) with Dec: xi = -x, eta = y (arcsec -> deg).
+    wcs.wcs.cd = np.array([[-1.0, 0.0], [0.0, 1.0]]) / 3600.0
+    wcs.wcs.set()
+    return wcs
+
+
+def sky_at_world(
+    world: np.ndarray, *, origin: SkyCoord, offset: tuple[float, float] = (0.0, 0.0)
+) -> SkyCoord:
+    """Sky positions of napari world points (the inverse gnomonic projection of `sky_affine`).
+
+    Parameters
+    ----------
+    world : array-like
+        ``(..., 2)`` world coordinates (axis 0 north, axis 1 west), arcsec.
+    origin : astropy.coordinates.SkyCoord
+        Tangent point of the plane.
+    offset : tuple of float, optional
+        World position of the tangent point (see `SkyFields`).
+
+    Returns
+    -------
+    astropy.coordinates.SkyCoord
+        ICRS positions, of the shape of ``world[..., 0]``.
+    """
+    w = np.asarray(world, dtype=float) - np.asarray(offset, dtype=float)
+    ra, dec = _plane_wcs(origin).wcs_pix2world(w[..., 1], w[..., 0], 0)
+    return SkyCoord(np.asarray(ra) * u.deg, np.asarray(dec) * u.deg, frame="icrs")
+
+
+def format_sky(coord: SkyCoord) -> str:
+    """One position as DS9 shows it: ``22:00:00.000 -30:00:00.00 (330.000000, -30.000000)``.
+
+    Sexagesimal RA (hours) and Dec (degrees), then decimal degrees, all ICRS.
+    """
+    icrs = coord.icrs
+    ra = icrs.ra.to_string(unit=u.hourangle, sep=":", precision=3, pad=True)
+    dec = icrs.dec.to_string(unit=u.deg, sep=":", precision=2, pad=True, alwayssign=True)
+    return f"{ra} {dec} ({icrs.ra.deg:.6f}, {icrs.dec.deg:+.6f})"
+
+
+FIELD_RADIUS_DEG = 1.0
+"""An image whose centre lies farther than this from every open field's tangent point starts a
+field of its own (a tangent plane is accurate to far below a pixel within a degree)."""
+
+
+@dataclass
+class SkyField:
+    """One field of a session: a tangent plane about ``origin``, placed at ``offset`` in the
+    shared world (arcsec), and the world box its images cover so far."""
+
+    origin: SkyCoord
+    offset: tuple[float, float]
+    low: np.ndarray
+    high: np.ndarray
+    number: int
+
+
+class SkyFields:
+    """The sky fields of a viewing session: one tangent plane per field, laid side by side.
+
+    napari has one world coordinate system. Images of one field (centres within
+    ``radius_deg`` of its tangent point) share that field's plane and overlay; an image far from
+    every open field starts a new field whose plane is placed to the right of the fields already
+    open (along world axis 1, west), with a gap, so that every field lies near the
+    world origin and "reset view" shows data. `reset` forgets every field (when no sky layer is
+    left).
+
+    Parameters
+    ----------
+    radius_deg : float, optional
+        How far from a field's tangent point an image's centre may lie to join that field.
+    gap : float, optional
+        Gap between fields as a fraction of the widest field's width.
+    """
+
+    def __init__(self, *, radius_deg: float = FIELD_RADIUS_DEG, gap: float = 0.1):
+        self.radius_deg = float(radius_deg)
+        self.gap = float(gap)
+        self.fields: list[SkyField] = []
+
+    def reset(self) -> None:
+        """Forget every field: the next image starts a field at the world origin."""
+        self.fields.clear()
+
+    def nearest(self, position: SkyCoord) -> tuple[SkyField | None, float]:
+        """The field whose tangent point is nearest ``position``, and the distance in degrees."""
+        if not self.fields:
+            return None, math.inf
+        seps = [float(position.separation(f.origin).deg) for f in self.fields]
+        best = int(np.argmin(seps))
+        return self.fields[best], seps[best]
+
+    def place(self, wcs: WCS, shape: tuple[int, int]) -> tuple[SkyField, np.ndarray, str | None]:
+        """Place an image: its field, its (row, col) -> world affine, and a note for the user
+        when it started a new field (None otherwise).
+
+        Parameters
+        ----------
+        wcs : astropy.wcs.WCS
+            2-D celestial WCS of the image.
+        shape : tuple of int
+            Image ``(rows, cols)``.
+        """
+        rows, cols = (int(n) for n in shape[-2:])
+        centre = sky_center(wcs, (rows, cols))
+        field, distance = self.nearest(centre)
+        note = None
+        if field is None or distance > self.radius_deg:
+            local = sky_affine(wcs, origin=centre, shape=(rows, cols))
+            low, high = _affine_box(local, rows, cols)
+            if not self.fields:
+                offset = (0.0, 0.0)
+            else:
+                right = max(float(f.high[1]) for f in self.fields)
+                width = max([float(f.high[1] - f.low[1]) for f in self.fields]
+                            + [float(high[1] - low[1])])
+                north = float(self.fields[0].offset[0])
+                offset = (north, right + self.gap * width - float(low[1]))
+            field = SkyField(origin=centre, offset=offset, low=low + offset, high=high + offset,
+                             number=len(self.fields) + 1)
+            if self.fields:
+                note = (f"new sky field {field.number} about {format_sky(centre)}: "
+                        f"{distance:.3g} deg from the nearest open field, so it has a tangent "
+                        "plane of its own and is shown to the right of the others")
+            self.fields.append(field)
+        affine = sky_affine(wcs, origin=field.origin, shape=(rows, cols), offset=field.offset)
+        low, high = _affine_box(affine, rows, cols)
+        field.low = np.minimum(field.low, low)
+        field.high = np.maximum(field.high, high)
+        return field, affine, note
+
+
+def _affine_box(affine: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """World bounding box of an image's pixel edges under ``affine``."""
+    corners = np.array([[r, c, 1.0] for r in (-0.5, rows - 0.5) for c in (-0.5, cols - 0.5)])
+    world = corners @ np.asarray(affine).T
+    return world[:, :2].min(axis=0), world[:, :2].max(axis=0)

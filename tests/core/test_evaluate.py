@@ -240,6 +240,17 @@ def test_several_models_side_by_side_and_the_report_leads_with_fidelity(truth_di
     assert data["fidelity"]["richardson_lucy"]["band_error_below_ground"] == 1.0
 
 
+def test_worker_processes_give_the_same_rows(truth_dir):
+    one = evaluate_pairs(truth_dir, model=None, rl_iterations=3)
+    two = evaluate_pairs(truth_dir, model=None, rl_iterations=3, workers=2)
+    assert two.settings["workers"] == 2
+    assert [row["name"] for row in two.rows] == [row["name"] for row in one.rows]
+    for a, b in zip(one.rows, two.rows):
+        assert a.keys() == b.keys()
+        for key, value in a.items():
+            assert b[key] == (pytest.approx(value, rel=1e-6, nan_ok=True) if isinstance(value, float) else value)
+
+
 def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path, capsys):
     import shutil
 
@@ -277,10 +288,9 @@ def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path
 
 
 def test_richardson_lucy_path_is_scikit_image_at_every_count():
-    from skimage.restoration import richardson_lucy
-
     from seeinggan.evaluate.baselines import richardson_lucy_path
     from seeinggan.transforms import measure_sky_noise
+    from skimage.restoration import richardson_lucy
 
     psf = ground_psf_on_space_grid({"seeing_fwhm": 1.0, "psf_model": "moffat", "moffat_beta": 3.0})
     image = _gaussian((96, 120), 40, 70, 3.0, 30.0) + np.random.default_rng(4).normal(0, 0.2, (96, 120))
@@ -292,3 +302,35 @@ def test_richardson_lucy_path_is_scikit_image_at_every_count():
         expected = richardson_lucy(image + offset, psf, num_iter=count, clip=False, filter_epsilon=1e-12) - offset
         np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
     assert np.array_equal(richardson_lucy_deconvolve(image, psf, iterations=7), path[7])
+
+
+def test_cli_evaluate_stress_suites_in_one_run(tmp_path, capsys):
+    from seeinggan.cli import main
+    from seeinggan.evaluate.suites import SUITES, simulate_suite
+
+    out = tmp_path / "suites"
+    code = main(["evaluate", "--suite", "psf", "--suite", "cutouts", "--suite-pairs", "2", "--model", "none",
+                 "--rl-iterations", "5", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads((out / "report.json").read_text())
+    assert list(data["reports"]) == ["psf", "cutouts"]
+    for name, report in data["reports"].items():
+        settings = report["settings"]
+        assert settings["suite"] == name and settings["suite_seed"] == SUITES[name].seed
+        assert settings["fidelity_reference"] == "truth" and report["n_pairs"] == 2
+        # Richardson-Lucy with the true PSF restores some of the band on every pair.
+        for row in report["pairs"]:
+            assert row["richardson_lucy_band_error"] < row["ground_band_error"]
+            assert 0 < row["ground_band_power_ratio"] < 1
+    # The psf suite's seeing (0.4-1.6") comes from its catalogue, pair by pair.
+    drawn = simulate_suite("psf", n=2)
+    assert [row["seeing_fwhm"] for row in data["reports"]["psf"]["pairs"]] == pytest.approx(
+        [drawn.settings(i)["seeing_fwhm"] for i in range(2)], abs=1e-4)  # 0.904", 0.433"
+    text = (out / "report.md").read_text()
+    assert text.index("## psf") < text.index("## cutouts")
+    assert "Stress suite `psf`" in text and "its first 2 of 300 pairs" in text
+    assert text.index("### Fidelity") < text.index("### Table 1")
+    capsys.readouterr()
+    assert main(["evaluate", "--list-suites"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in SUITES)

@@ -206,3 +206,20 @@ def test_fuzzed_files_read_or_fail_with_a_user_error_within_a_time_limit(tmp_pat
             assert "case.fits" in str(error)
         else:
             assert all(image.data.ndim in (2, 3) for image in images)
+
+
+def test_a_lost_end_card_with_a_second_naxis_fails_at_once(tmp_path):
+    """Found by the fuzzer: the primary header lost its END, so the extension's cards (and its
+    NAXIS = 10^9) became part of it; astropy took the second NAXIS and looped."""
+    import io
+
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.ones((20, 20), np.float32))]).writeto(buffer)
+    raw = bytearray(buffer.getvalue())
+    end = raw.index(b"END" + b" " * 77)
+    raw[end : end + 80] = b" " * 80
+    second = raw.index(b"NAXIS   =", 2880)
+    raw[second : second + 80] = (b"NAXIS   = " + b"1000000000".rjust(20)).ljust(80)
+    path = tmp_path / "lost_end.fits"
+    path.write_bytes(bytes(raw))
+    _read_fast(path, match=r"corrupt header: (XTENSION card inside a header|NAXIS appears twice)")

@@ -219,3 +219,102 @@ def test_bad_arguments_raise():
         geometry.zoom_to_scale(np.ones((4, 4)), factor=2, conserve="energy")
     with pytest.raises(ValueError, match="singular"):
         geometry.wcs_from_sky_affine(np.zeros((3, 3)), origin=CENTER)
+
+
+# --- sky fields: one tangent plane per field (issue 14) ------------------------------------------
+
+
+def test_sky_fields_one_plane_per_field_and_sky_positions_round_trip():
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan.geometry import SkyFields, format_sky, make_tan_wcs, sky_at_world
+
+    fields = SkyFields()
+    cosmos = make_tan_wcs(center=SkyCoord(150.1 * u.deg, 2.2 * u.deg), pixel_scale=0.2,
+                          shape=(100, 100))
+    near = make_tan_wcs(center=SkyCoord(150.12 * u.deg, 2.21 * u.deg), pixel_scale=0.03,
+                        shape=(300, 300))
+    far = make_tan_wcs(center=SkyCoord(330 * u.deg, -30 * u.deg), pixel_scale=0.2,
+                       shape=(80, 120))
+    f1, a1, note1 = fields.place(cosmos, (100, 100))
+    f2, a2, note2 = fields.place(near, (300, 300))
+    f3, a3, note3 = fields.place(far, (80, 120))
+    assert f1 is f2 and note1 is None and note2 is None  # one field: they overlay
+    assert f3 is not f1 and f3.number == 2 and "new sky field 2" in note3
+    # The first field is about the world origin; the new one lies to its right, close by.
+    assert np.allclose(a1 @ [49.5, 49.5, 1], [0, 0, 1], atol=1e-6)
+    centre3 = a3 @ [39.5, 59.5, 1]
+    right, width = f1.high[1], f1.high[1] - f1.low[1]  # field 1's right edge and width
+    assert right == pytest.approx(10.0) and width > 80  # the 0.03" image lies 72" to the east
+    assert abs(centre3[0]) < 1e-6 and centre3[1] == pytest.approx(right + 0.1 * width + 12.0)
+    # Every pixel maps back to its own sky position (the status bar's arithmetic).
+    for wcs, field, affine in ((cosmos, f1, a1), (near, f2, a2), (far, f3, a3)):
+        for row, col in ((0, 0), (17, 42), (79, 99)):
+            sky = sky_at_world((affine @ [row, col, 1])[:2], origin=field.origin,
+                               offset=field.offset)
+            assert sky.separation(wcs.pixel_to_world(col, row)).arcsec < 1e-3
+    assert format_sky(SkyCoord(330 * u.deg, -30 * u.deg)) == \
+        "22:00:00.000 -30:00:00.00 (330.000000, -30.000000)"
+    fields.reset()
+    f4, a4, note4 = fields.place(far, (80, 120))
+    assert f4.number == 1 and note4 is None and np.allclose(a4 @ [39.5, 59.5, 1], [0, 0, 1])
+
+
+def test_wcs_from_sky_affine_undoes_an_offset_plane():
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan.geometry import make_tan_wcs, sky_affine, wcs_from_sky_affine
+
+    wcs = make_tan_wcs(center=SkyCoord(330 * u.deg, -30 * u.deg), pixel_scale=0.2,
+                       shape=(40, 60), rotation_deg=20)
+    origin = SkyCoord(330.001 * u.deg, -30.001 * u.deg)
+    affine = sky_affine(wcs, origin=origin, shape=(40, 60), offset=(5.0, 300.0))
+    back = wcs_from_sky_affine(affine, origin=origin, shape=(40, 60), offset=(5.0, 300.0))
+    assert back.pixel_to_world(13, 27).separation(wcs.pixel_to_world(13, 27)).arcsec < 1e-4
+
+
+def test_pixel_scale_from_header_keywords():
+    from astropy.io import fits
+
+    from seeinggan.geometry import pixel_scale_from_header
+
+    assert pixel_scale_from_header(fits.Header()) is None
+    assert pixel_scale_from_header(fits.Header([("SECPIX", 0.26)])) == pytest.approx(0.26)
+    assert pixel_scale_from_header(fits.Header([("PIXSCALE", 0.2), ("SECPIX", 0.3)])) == 0.2
+    degrees = fits.Header([("CDELT1", -0.05 / 3600), ("CDELT2", 0.08 / 3600), ("CUNIT1", "deg")])
+    assert pixel_scale_from_header(degrees) == pytest.approx(np.sqrt(0.05 * 0.08))
+    ra = fits.Header([("CTYPE1", "RA---TAN"), ("CD1_1", -1e-4), ("CD2_2", 1e-4)])
+    assert pixel_scale_from_header(ra) == pytest.approx(0.36)
+    # A linear axis of unknown unit is not an angle.
+    assert pixel_scale_from_header(fits.Header([("CDELT1", 2.0), ("CDELT2", 2.0)])) is None
+
+
+def test_ds9_rectangles_round_trip_in_sky_and_image_coordinates(tmp_path):
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan.geometry import make_tan_wcs
+    from seeinggan.regions import read_rectangles, write_rectangles
+
+    wcs = make_tan_wcs(center=SkyCoord(330 * u.deg, -30 * u.deg), pixel_scale=0.2,
+                       shape=(100, 100))
+    box = np.array([[10.0, 20.0], [40.0, 20.0], [40.0, 35.0], [10.0, 35.0]])
+    path = write_rectangles(tmp_path / "sky.reg", [box], wcs=wcs)
+    text = path.read_text()
+    assert "icrs" in text and "box(330." in text
+    (back,), notes = read_rectangles(path, wcs=wcs)
+    assert notes == []
+    np.testing.assert_allclose(np.sort(back, axis=0), np.sort(box, axis=0), atol=1e-3)
+    # A region file written by hand in DS9 image coordinates (1-based), and a circle.
+    (tmp_path / "image.reg").write_text(
+        "# Region file format: DS9\nimage\nbox(26,28,30,16,0)\ncircle(50,50,5)\n")
+    (rect, square), notes = read_rectangles(tmp_path / "image.reg")
+    np.testing.assert_allclose(rect.min(axis=0), [10, 19.0])
+    np.testing.assert_allclose(rect.max(axis=0), [40, 35.0])
+    assert "CirclePixelRegion taken as its bounding box" in notes[0]
+    assert np.ptp(square[:, 0]) == pytest.approx(10, abs=1)
+    with pytest.raises(ValueError, match="no rectangle, polygon or other shape"):
+        (tmp_path / "bad.reg").write_text("this is not a region file(")
+        read_rectangles(tmp_path / "bad.reg")

@@ -283,3 +283,37 @@ def test_write_refuses_to_overwrite_unless_asked(tmp_path):
 def test_write_refuses_non_image_data(tmp_path):
     with pytest.raises(FitsWriteError, match=r"vec\.fits: can only write 2-D images"):
         write_image(tmp_path / "vec.fits", np.zeros(5))
+
+
+def test_derived_header_keeps_cards_minus_the_old_grid():
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    from seeinggan import geometry
+    from seeinggan.io.fits import derived_header
+
+    wcs = geometry.make_tan_wcs(center=SkyCoord(10 * u.deg, 20 * u.deg), pixel_scale=0.2,
+                                shape=(10, 10))
+    header = wcs.to_header()
+    header["BITPIX"] = 16
+    header["BSCALE"] = 2.0
+    header["BUNIT"] = "nanomaggy"
+    header["MAGZP"] = 22.5
+    header["PIXSCALE"] = 0.2
+    header["SEEING"] = 1.0
+    header["LTV1"] = 5.0
+    header["COMMENT"] = "a comment"
+    header["HISTORY"] = "bias subtracted"
+    finer = geometry.upsampled_wcs(wcs, 0.2 / 0.03, (10, 10))
+    out = derived_header(header, wcs=finer, history=["deblurred"])
+    assert out["BUNIT"] == "nanomaggy" and out["MAGZP"] == 22.5
+    for key in ("BITPIX", "BSCALE", "PIXSCALE", "SEEING", "LTV1"):
+        assert key not in out, key
+    assert "a comment" in str(out["COMMENT"])
+    assert list(out["HISTORY"])[0] == "bias subtracted"
+    assert list(out["HISTORY"])[-1].endswith(": deblurred")
+    rebuilt = geometry.celestial_wcs(out)
+    assert geometry.pixel_scale(rebuilt) == pytest.approx(0.03)
+    # The same grid (a copy, a cut-out): the grid's keywords stay.
+    same = derived_header(header, history="copied", new_grid=False)
+    assert same["PIXSCALE"] == 0.2 and same["SEEING"] == 1.0 and "CRVAL1" in same

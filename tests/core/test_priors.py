@@ -372,3 +372,21 @@ def test_cli_writes_pairs_from_a_prior(tmp_path):
     assert (out / "truth" / "sim_00001.fits").exists()
     with pytest.raises(CliError, match="heldout"):
         cli(["simulate", "--prior", "broad", "-n", "1", "--seed", "1000", "-o", str(tmp_path / "x")])
+
+
+def test_ground_stamps_cover_every_space_pixel_at_any_pixel_scale():
+    from seeinggan.data.simulated import pair_from_simulation
+    from seeinggan.simulate import ground_shape_for
+    from seeinggan.simulate.priors import GROUND_PIXEL_SCALES
+
+    for scale in (*GROUND_PIXEL_SCALES.values(), 0.15, 0.6, 0.37):
+        for n in (64, 96, 256):
+            side = ground_shape_for((n, n), 0.03, scale)[0]
+            assert side * scale >= (n - 1) * 0.03, (scale, n)
+            assert abs(side * scale - n * 0.03) < scale, (scale, n)
+    # The standard stamps keep their shapes (256 -> 38 at 0.202"/px; a 1024 field -> 152).
+    assert ground_shape_for((256, 256), 0.03, 0.202) == (38, 38)
+    assert ground_shape_for((1024, 1024), 0.03, 0.202) == (152, 152)
+    sim = simulate_pair(seed=2, space_shape=(256, 256), ground_pixel_scale=0.396)
+    assert sim.ground.shape == (20, 20)  # round() alone gave 19: a 0.08" strip uncovered
+    assert pair_from_simulation(sim, name="x").mask.all()

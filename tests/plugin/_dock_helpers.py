@@ -19,7 +19,6 @@ TINY_NETWORK = {"base_channels": 4, "n_down": 2, "n_res": 1, "critic_base_channe
 def tiny_model(path: Path, *, name: str = "tiny", seed: int = 0) -> Path:
     """Save an untrained 2-level U-Net (a few thousand parameters) as a model file."""
     import torch
-
     from seeinggan.models import UNetGenerator, save_model
 
     torch.manual_seed(seed)

@@ -9,7 +9,6 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
-
 from seeinggan import geometry
 from seeinggan.io.fits import FitsReadError, FitsWriteError, read_image
 

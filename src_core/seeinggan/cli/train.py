@@ -49,6 +49,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output-dir", type=Path, required=True, metavar="OUTDIR",
                         help="run folder: checkpoints, config.json and the model")
     parser.add_argument("--name", default="model", help="model file name in OUTDIR (default: model)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a model of the same name in OUTDIR")
     parser.add_argument("--description", default="", help="description stored in the model's metadata")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     parser.set_defaults(run=run)
@@ -70,9 +72,19 @@ def run(args) -> int:
     for path, what in ((args.pairs, "pairs folder"), (args.resume, "checkpoint"), (args.init_model, "model")):
         if path is not None and not path.exists():
             raise CliError(f"{path}: {what} not found")
-    model_path = args.output_dir / f"{args.name}.safetensors"
-    if model_path.exists() and args.resume is None:
-        raise CliError(f"{model_path}: a model of that name exists; choose another --name or -o OUTDIR")
+    from seeinggan.io.atomic import check_output_folder
+    from seeinggan.names import check_inside, check_name
+
+    from seeinggan.models.io import user_models_dir
+
+    in_user_models = args.output_dir.resolve() == user_models_dir().resolve()
+    name = check_name(args.name, kind="model" if in_user_models else "run", what="--name")
+    model_path = check_inside(args.output_dir / f"{name}.safetensors", args.output_dir, what="--name")
+    overwrite = args.overwrite or args.resume is not None
+    if (model_path.exists() or model_path.with_suffix(".json").exists()) and not overwrite:
+        raise CliError(f"{model_path}: a model of that name exists; choose another --name or -o OUTDIR, "
+                       "or pass --overwrite")
+    check_output_folder(args.output_dir, needed_bytes=64 * 1024**2, what="checkpoints and the model")
 
     print(f"seeinggan train: config {config_path}; output {args.output_dir}", file=sys.stderr)
     train_set, val_set = datasets_from_config(config, pairs_dir=args.pairs, simulate=args.simulate)
@@ -141,7 +153,7 @@ def run(args) -> int:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
-    path = trainer.save_model(model_path, name=args.name, description=args.description)
+    path = trainer.save_model(model_path, name=name, description=args.description, overwrite=overwrite)
     state = "stopped" if result.stopped else "finished"
     best = "" if result.best_cw_ssim is None else f"; best validation CW-SSIM {result.best_cw_ssim:.4f} at step {result.best_step}"
     print(f"seeinggan train: {state} at step {result.step} in {result.elapsed:.0f} s{best}", file=sys.stderr)

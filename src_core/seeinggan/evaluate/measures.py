@@ -29,6 +29,7 @@ __all__ = [
     "FIDELITY_METRICS",
     "SEEING_BIN_EDGES",
     "flux_aperture",
+    "invented_source_positions",
     "invented_sources",
     "pair_measures",
     "relative_flux_error",
@@ -127,8 +128,20 @@ def invented_sources(
     Both images on one grid, in the same flux units; NaN pixels of either are ignored.
     ``noise`` is the noise of the smoothed images that sets both thresholds; by default it is
     measured on the reference, which must then be noisy: for a noiseless truth pass the space
-    image's (`smoothed_noise`).
+    image's (`smoothed_noise`). `invented_source_positions` says where they are.
     """
+    return len(invented_source_positions(test, reference, pixel_scale=pixel_scale, smooth=smooth, noise=noise))
+
+
+def invented_source_positions(
+    test: np.ndarray,
+    reference: np.ndarray,
+    *,
+    pixel_scale: float,
+    smooth: float = 1.0,
+    noise: float | None = None,
+) -> np.ndarray:
+    """The ``(row, col)`` pixels of the invented sources that `invented_sources` counts, ``[N, 2]``."""
     from seeinggan.transforms import measure_sky_noise
 
     valid = np.isfinite(test) & np.isfinite(reference)
@@ -143,13 +156,11 @@ def invented_sources(
     surroundings = ndimage.gaussian_filter(np.where(valid, test_s, 0.0), SURROUNDINGS_ARCSEC / pixel_scale)
     found = found[(test_s - surroundings)[found[:, 0], found[:, 1]] > DETECT_SIGMA * noise]
     truth = _peaks(np.where(valid, ref_s, -np.inf), COUNTERPART_SIGMA * noise)
-    if len(found) == 0:
-        return 0
-    if len(truth) == 0:
-        return int(len(found))
+    if len(found) == 0 or len(truth) == 0:
+        return found
     radius = MATCH_RADIUS_ARCSEC / pixel_scale
     distance = np.hypot(found[:, None, 0] - truth[None, :, 0], found[:, None, 1] - truth[None, :, 1])
-    return int(np.sum(distance.min(axis=1) > radius))
+    return found[distance.min(axis=1) > radius]
 
 
 def pair_measures(

@@ -138,7 +138,10 @@ class EvaluationReport:
     def _source(self) -> str:
         s = self.settings
         if s.get("suite"):
-            return f"Suite `{s['suite']}` (simulated, seed {s.get('suite_seed', '?')})"
+            first = (f", its first {s['suite_pairs']} of {s['suite_size']} pairs"
+                     if s.get("suite_pairs") and s.get("suite_size") and s["suite_pairs"] < s["suite_size"] else "")
+            return (f"Stress suite `{s['suite']}` (simulated, seed {s.get('suite_seed', '?')}{first}: "
+                    f"{s.get('suite_description', '')})")
         return f"Pairs: `{s.get('pairs_dir')}`"
 
     def to_markdown(self, *, heading: str = "#") -> str:

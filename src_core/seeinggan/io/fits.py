@@ -73,6 +73,9 @@ __all__ = [
     "FitsImage",
     "FitsReadError",
     "FitsWriteError",
+    "GRID_KEYWORDS",
+    "ImageExtension",
+    "derived_header",
     "is_fits_path",
     "read_image",
     "read_images",
@@ -454,11 +457,120 @@ _WCS_KEY_PREFIXES = (
 )
 
 
+@dataclass
+class ImageExtension:
+    """An image extension for `write_image`: EXTNAME, data, WCS and keywords (BUNIT...)."""
+
+    name: str
+    data: np.ndarray
+    wcs: WCS | None = None
+    cards: dict = field(default_factory=dict)
+    """Keyword -> value or (value, comment), written after the WCS."""
+
+
+def _extension_hdu(extension: ImageExtension) -> fits.ImageHDU:
+    header = fits.Header()
+    if extension.wcs is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            header.update(extension.wcs.to_header(relax=True))
+    for key, value in extension.cards.items():
+        if key in ("COMMENT", "HISTORY"):
+            for line in [value] if isinstance(value, str) else value:
+                header.add_comment(line) if key == "COMMENT" else header.add_history(line)
+        else:
+            header[key] = value
+    return fits.ImageHDU(data=np.asarray(extension.data, dtype=np.float32), header=header,
+                         name=extension.name)
+
+
 def _strip_celestial_wcs(header: fits.Header) -> None:
     """Remove the WCS keywords of the two image axes before a new WCS is written."""
     for key in list(header.keys()):
         if key.startswith(_WCS_KEY_PREFIXES) and not key.endswith("3"):
             header.remove(key, ignore_missing=True, remove_all=True)
+
+
+GRID_KEYWORDS = (
+    # Pixel scales and the seeing of the input grid (a deblurred image has neither).
+    "PIXSCALE", "PIXSCAL1", "PIXSCAL2", "SECPIX", "SECPIX1", "SECPIX2", "PIXSIZE", "PLTSCALE",
+    "SEEING", "FWHM", "PSF_FWHM", "FWHM_AVE", "SEEING_FWHM",
+    # Per-pixel levels, which change with the pixel area.
+    "SATURATE", "SATURATION", "SATLEVEL", "SKYLEVEL", "SKYNOISE", "SKYSIG", "SKYSIGMA", "SKYRMS",
+    "NONLIN",
+    # Pixel sections and the IRAF logical-to-physical map of the old grid.
+    "DATASEC", "TRIMSEC", "BIASSEC", "CCDSEC", "DETSEC", "LTV1", "LTV2", "LTM1_1", "LTM1_2",
+    "LTM2_1", "LTM2_2",
+)
+"""Keywords that describe the input's pixel grid; `derived_header` drops them on a new grid."""
+
+_STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "CHECKSUM",
+               "DATASUM", "", "END")
+
+
+def derived_header(
+    input_header: fits.Header | None,
+    *,
+    wcs: WCS | None = None,
+    history: Iterable[str] | str = (),
+    new_grid: bool = True,
+) -> fits.Header:
+    """The header of an image derived from an input image (deblurred, resampled, cut out).
+
+    Keeps every card of ``input_header`` (BUNIT, MAGZP, exposure, filter, observer, COMMENT and
+    HISTORY...) except the structural ones (rebuilt when writing), the integer scaling
+    (``BSCALE``/``BZERO``/``BLANK``: the output is float), the celestial WCS (replaced by
+    ``wcs``) and, with ``new_grid``, the `GRID_KEYWORDS` that only hold on the input's pixels
+    (pixel scale, seeing, per-pixel levels, pixel sections). Flux units are kept: the core's
+    resampling conserves flux per pixel, so ``BUNIT`` stays right. ``history`` lines are added
+    as ``HISTORY seeinggan <version>: <line>``.
+
+    Parameters
+    ----------
+    input_header : astropy.io.fits.Header or None
+        The input image's header (None: start empty).
+    wcs : astropy.wcs.WCS, optional
+        Celestial WCS of the new image; its cards replace the input's WCS.
+    history : str or iterable of str, optional
+        What was done to the input.
+    new_grid : bool, optional
+        The output lies on another pixel grid than the input (default True).
+
+    Returns
+    -------
+    astropy.io.fits.Header
+    """
+    from seeinggan import __version__
+
+    out = fits.Header()
+    dropped = set(GRID_KEYWORDS) if new_grid else set()
+    for card in (input_header.cards if input_header is not None else ()):
+        key = card.keyword
+        if key in _STRUCTURAL or key.startswith("NAXIS") or key in _SCALE_KEYWORDS:
+            continue
+        if key in dropped:
+            continue
+        if key == "HISTORY":
+            out.add_history(card.value)
+        elif key == "COMMENT":
+            out.add_comment(card.value)
+        else:
+            out.append(card)
+    if wcs is not None or new_grid:
+        _strip_celestial_wcs(out)
+    if wcs is not None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            wcs_cards = wcs.to_header(relax=True).cards
+        for card in wcs_cards:
+            if card.keyword in ("DATE-OBS", "MJD-OBS", "DATEREF", "MJDREFI", "MJDREFF") \
+                    and card.keyword in out:
+                continue
+            out[card.keyword] = (card.value, card.comment)
+    lines = [history] if isinstance(history, str) else list(history)
+    for line in lines:
+        out.add_history(f"seeinggan {__version__}: {line}")
+    return out
 
 
 def write_image(
@@ -469,6 +581,7 @@ def write_image(
     wcs: WCS | None = None,
     history: Iterable[str] | str = (),
     overwrite: bool = False,
+    extensions: Iterable[ImageExtension] = (),
 ) -> Path:
     """Write an image (2-D or a 3-D cube) to a FITS file.
 
@@ -487,6 +600,9 @@ def write_image(
         history, one ``HISTORY seeinggan <version>: written`` line is written.
     overwrite : bool, optional
         Replace an existing file. Default False: an existing file raises `FitsWriteError`.
+    extensions : iterable of ImageExtension, optional
+        Image extensions written after the primary image, in order (e.g. the ``UNCERTAINTY``
+        and ``CONSISTENCY`` maps of ``seeinggan deblur --maps``), each with its own WCS.
 
     Returns
     -------
@@ -540,18 +656,19 @@ def write_image(
         out_header.add_history(f"seeinggan {__version__}: {line}")
 
     hdu = fits.PrimaryHDU(data=array, header=out_header)
-    # Room for the data and header, checked before writing (a full disk says so, up front).
-    check_output_folder(path.parent, needed_bytes=array.nbytes + 2880 * (len(out_header) // 36 + 2),
-                        what=path.name)
+    hdus = fits.HDUList([hdu, *(_extension_hdu(ext) for ext in extensions)])
+    # Room for the data and headers, checked before writing (a full disk says so, up front).
+    needed = sum((h.data.nbytes if h.data is not None else 0) + 2880 * (len(h.header) // 36 + 2) for h in hdus)
+    check_output_folder(path.parent, needed_bytes=needed, what=path.name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", VerifyWarning)
             with atomic_open(path, "wb", overwrite=overwrite) as handle:
                 if path.name.lower().endswith(".gz"):
                     with gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=handle) as zipped:
-                        hdu.writeto(zipped, output_verify="silentfix")
+                        hdus.writeto(zipped, output_verify="silentfix")
                 else:
-                    hdu.writeto(handle, output_verify="silentfix")
+                    hdus.writeto(handle, output_verify="silentfix")
     except OutputExistsError as exc:
         raise FitsExistsError(f"{path}: file exists; refusing to overwrite it") from exc
     except SeeingGANError:

@@ -53,6 +53,9 @@ MAX_HEADER_BYTES = 16 * 1024**2
 MAX_AXIS = 2**31 - 1
 _BITPIX = (8, 16, 32, 64, -32, -64)
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_STRUCTURAL = {"SIMPLE", "XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS", "GROUPS",
+               "EXTEND", "ZIMAGE", "ZBITPIX", "ZNAXIS", "THEAP", "BSCALE", "BZERO", "BLANK"} | {
+    f"{prefix}{i}" for prefix in ("NAXIS", "ZNAXIS", "ZTILE") for i in range(1, 1000)}
 _CHUNK = 1024**2
 _STEP = 4 * 1024**2  # decompressed bytes per step; the headers are checked after the first
 
@@ -140,11 +143,25 @@ def _header_cards(read_at: Callable[[int, int], bytes], offset: int, size: int,
         position += BLOCK
         for start in range(0, BLOCK, CARD):
             card = block[start : start + CARD].decode("ascii", errors="replace")
-            keyword = card[:8].rstrip()
-            if keyword == "END":
+            # As leniently as astropy reads it: any case, an "=" anywhere after the keyword.
+            field = card[:8].split("=", 1)[0]
+            keyword = field.strip().upper()
+            if keyword == "END" and not card[8:].strip():
                 return cards, position
-            if card[8:10] == "= " and keyword not in cards:
-                cards[keyword] = _value(card[10:])
+            if "=" not in card[len(field):10] and card[8:10] != "= ":
+                continue
+            value = _value(card[card.index("=", len(field)) + 1 :])
+            if keyword in cards:
+                if keyword in _STRUCTURAL and value != cards[keyword]:
+                    raise FitsReadError(
+                        f"{where}: corrupt header: {keyword} appears twice ({cards[keyword][:20]} "
+                        f"and {value[:20]})"
+                    )
+                continue
+            if keyword in ("SIMPLE", "XTENSION") and position - BLOCK + start != offset:
+                raise FitsReadError(f"{where}: corrupt header: {keyword} card inside a header "
+                                    "(an END card is missing)")
+            cards[keyword] = value
 
 
 def _integer(cards: dict[str, str], keyword: str, where: str, *, default: int | None = None,

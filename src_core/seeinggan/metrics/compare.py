@@ -128,7 +128,8 @@ def compare(
         normalise = normalisation(reference, mask=mask)
     if not np.isfinite(test).any():
         raise ValueError("the test image has no finite pixel in the region")
-    ref_n = normalise.apply(reference, mask=mask)
+    # The reference's sky is the one `normalisation` measured (same pixels, same estimator).
+    ref_n = (reference - normalise.reference_sky) / normalise.scale
     test_n = normalise.apply(test, mask=mask)
     return {
         "cw_ssim": cw_ssim(ref_n, test_n, k=NOISE_K, data_range=1.0, mask=mask),

@@ -381,6 +381,9 @@ def frc_resolution(
 
 
 def _smooth_nan_aware(image: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised Gaussian convolution of the valid pixels (``mode="nearest"``)."""
+    if valid.all():
+        return ndimage.gaussian_filter(image, sigma, mode="nearest")
     weights = ndimage.gaussian_filter(valid.astype(np.float64), sigma, mode="nearest")
     values = ndimage.gaussian_filter(np.where(valid, image, 0.0), sigma, mode="nearest")
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -19,7 +19,6 @@ from seeinggan.errors import SeeingGANError
 from seeinggan.metrics.compare import score_table
 
 __all__ = [
-    "SEEING_KEYWORDS",
     "PixelBox",
     "RegionError",
     "box_from_pixels",
@@ -29,24 +28,24 @@ __all__ = [
     "seeing_from_header",
 ]
 
-SEEING_KEYWORDS = ("SEEING", "FWHM")
-"""Header keywords (arcsec) that give an image's seeing FWHM, in order of preference."""
-
-
 def seeing_from_header(header) -> float | None:
-    """The seeing FWHM (arcsec) recorded in a FITS header or metadata mapping: the first positive
-    finite value of `SEEING_KEYWORDS` (also ``seeing_fwhm``, as simulated pairs' metadata has it);
-    None when there is none."""
+    """The seeing FWHM (arcsec) recorded in a FITS header or metadata mapping, or None.
+
+    The keywords and their order are `seeinggan.models.conditions.SEEING_KEYWORDS` (one home);
+    metadata mappings of simulated pairs give it as ``seeing_fwhm``.
+    """
+    from seeinggan.models.conditions import seeing_from_header as keyword_seeing
+
     if header is None:
         return None
-    for key in (*SEEING_KEYWORDS, "seeing_fwhm"):
-        try:
-            value = float(header[key])
-        except (KeyError, TypeError, ValueError, IndexError):
-            continue
-        if math.isfinite(value) and value > 0:
-            return value
-    return None
+    found = keyword_seeing(header)
+    if found is not None:
+        return found[0]
+    try:
+        value = float(header["seeing_fwhm"])
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
 
 
 class RegionError(SeeingGANError, ValueError):

@@ -5,11 +5,19 @@
   HST/ACS F814W-like PSF at 0.03"/px and through seeing (Moffat or Kolmogorov) at 0.202"/px,
   in counts on one flux scale, with noise, TAN WCSs on the same sky position and headers.
 - `simulate_field`: a frame with several galaxies and stars, for pairing by WCS.
-- `write_pairs`: ``DIR/ground/NAME.fits``, ``DIR/space/NAME.fits`` and ``DIR/catalogue.csv``.
+- `write_pairs`: ``DIR/ground/NAME.fits``, ``DIR/space/NAME.fits`` and ``DIR/catalogue.csv``;
+  `write_simulated` writes any simulated pairs the same way.
+- `seeinggan.simulate.priors`: priors as data (`PRIORS`: ``"default"``, ``"broad"``), drawn per
+  pair by `simulate_from_prior`; the stress suites (`seeinggan.evaluate.suites`) use them.
 - `moffat_psf`, `kolmogorov_psf`, `space_psf`: the PSFs as images; `measure_fwhm`.
 """
 
-from seeinggan.simulate.catalogue import CATALOGUE_COLUMNS, pair_seed, write_pairs
+from seeinggan.simulate.catalogue import (
+    CATALOGUE_COLUMNS,
+    pair_seed,
+    write_pairs,
+    write_simulated,
+)
 from seeinggan.simulate.galaxies import MAG_ZEROPOINT, MORPHOLOGIES
 from seeinggan.simulate.observe import GROUND, SPACE, Instrument
 from seeinggan.simulate.pairs import (
@@ -20,6 +28,7 @@ from seeinggan.simulate.pairs import (
     simulate_field,
     simulate_pair,
 )
+from seeinggan.simulate.priors import PRIORS, simulate_from_prior
 from seeinggan.simulate.psf import kolmogorov_psf, measure_fwhm, moffat_psf, space_psf
 
 __all__ = [
@@ -28,6 +37,7 @@ __all__ = [
     "GROUND",
     "MAG_ZEROPOINT",
     "MORPHOLOGIES",
+    "PRIORS",
     "SPACE",
     "SPACE_PSF_FWHM",
     "Instrument",
@@ -38,7 +48,9 @@ __all__ = [
     "moffat_psf",
     "pair_seed",
     "simulate_field",
+    "simulate_from_prior",
     "simulate_pair",
     "space_psf",
     "write_pairs",
+    "write_simulated",
 ]

@@ -149,9 +149,21 @@ class SimulatedPair:
 
 def ground_shape_for(space_shape: Sequence[int], space_pixel_scale: float,
                      ground_pixel_scale: float) -> tuple[int, int]:
-    """Ground stamp shape covering the space stamp's footprint: ``round(n * ratio)`` per axis."""
+    """Ground stamp shape covering the space stamp's footprint.
+
+    ``round(n * ratio)`` pixels per axis, or one more where that would leave the outermost space
+    pixel centres outside the ground image (``n_ground * ground_scale < (n - 1) * space_scale``),
+    so every space pixel of a simulated pair is covered (e.g. 20, not 19, ground pixels of
+    0.396" for 256 space pixels of 0.03"; 38 of 0.202" as always).
+    """
     ratio = space_pixel_scale / ground_pixel_scale
-    return (max(1, int(round(space_shape[0] * ratio))), max(1, int(round(space_shape[1] * ratio))))
+
+    def side(n: int) -> int:
+        rounded = int(round(n * ratio))
+        needed = math.ceil((n - 1) * ratio - 1e-9)
+        return max(1, rounded, needed)
+
+    return (side(int(space_shape[0])), side(int(space_shape[1])))
 
 
 def _draw_value(rng: np.random.Generator, value: float | Sequence[float], name: str) -> float:

@@ -590,17 +590,19 @@ class Trainer:
         name: str | None = None,
         description: str = "",
         metadata: dict[str, Any] | None = None,
+        overwrite: bool = False,
     ) -> Path:
         """Write the generator as a model file (``NAME.safetensors`` + ``NAME.json``).
 
-        `metadata` entries override the ones the trainer fills in.
+        `metadata` entries override the ones the trainer fills in. An existing model of that name
+        is replaced only with `overwrite` (`seeinggan.models.io.save_model`).
         """
         document = self.model_metadata(name=name or Path(path).with_suffix("").name, description=description)
         document.update(metadata or {})
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return save_model(path, self.generator, metadata=document)
+            return save_model(path, self.generator, metadata=document, overwrite=overwrite)
         finally:
             self.generator.train(was_training)
 
