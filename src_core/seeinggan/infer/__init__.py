@@ -2,8 +2,8 @@
 
 from seeinggan.infer.deblurrer import (
     AssumedSeeingWarning,
-    DeblurResult,
     Deblurrer,
+    DeblurResult,
     OutOfRangeWarning,
     resolve_device,
 )
