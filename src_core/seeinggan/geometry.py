@@ -101,20 +101,27 @@ def pixel_scale_from_header(header) -> float | None:
     """
     if header is None:
         return None
+    from astropy.io.fits.verify import VerifyError
 
     def number(key):
         try:
             value = float(header[key])
-        except (KeyError, TypeError, ValueError, IndexError):
+        except (KeyError, TypeError, ValueError, IndexError, VerifyError):  # missing or unparsable
             return None
         return value if math.isfinite(value) and value != 0 else None
+
+    def text(key) -> str:
+        try:
+            return str(header.get(key, "") or "")
+        except VerifyError:  # an unparsable card reads as absent
+            return ""
 
     for key in PIXEL_SCALE_KEYWORDS:
         value = number(key)
         if value is not None and value > 0:
             return value
-    unit = str(header.get("CUNIT1", "") or "").strip().lower()
-    ctype = str(header.get("CTYPE1", "") or "").strip().upper()
+    unit = text("CUNIT1").strip().lower()
+    ctype = text("CTYPE1").strip().upper()
     if unit in _ANGLE_UNITS_ARCSEC:
         to_arcsec = _ANGLE_UNITS_ARCSEC[unit]
     elif ctype[:4] in ("RA--", "GLON", "ELON") or ctype.startswith("RA"):

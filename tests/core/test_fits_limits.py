@@ -223,3 +223,19 @@ def test_a_lost_end_card_with_a_second_naxis_fails_at_once(tmp_path):
     path = tmp_path / "lost_end.fits"
     path.write_bytes(bytes(raw))
     _read_fast(path, match=r"corrupt header: (XTENSION card inside a header|NAXIS appears twice)")
+
+
+def test_pixel_scale_from_a_header_with_an_unparsable_card_reads_it_as_absent():
+    """The fuzzer found it: an unparsable CTYPE1 made the napari reader raise VerifyError."""
+    from astropy.io import fits
+
+    from seeinggan.geometry import pixel_scale_from_header
+
+    header = fits.Header()
+    header["CDELT1"], header["CDELT2"] = -5.6e-5, 5.6e-5
+    header.append(fits.Card.fromstring("CTYPE1  = 'RA---TAN"))  # no closing quote: unparsable
+    with pytest.raises(fits.verify.VerifyError):
+        header["CTYPE1"]
+    assert pixel_scale_from_header(header) is None
+    header["CUNIT1"] = "deg"
+    assert pixel_scale_from_header(header) == pytest.approx(0.2016)
