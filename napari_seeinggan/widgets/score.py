@@ -368,8 +368,8 @@ class ScoreRegionWidget(ScrollableDock):
         rows, cols = request.box.shape
         self.status.value = f"Scoring a {cols} x {rows} pixel region of {request.reference_name}..."
         self._request = request
-        # napari's worker sends an error to the notification manager (with its traceback);
-        # _ignore_errors: not raised a second time (the dock's slot only records it).
+        # _ignore_errors: napari neither raises nor reports a worker error itself; the dock's
+        # slot reports it once (one line, or the notification manager with its traceback).
         worker = create_worker(score_request, request, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._on_scored)
         worker.errored.connect(self._on_error)
@@ -425,12 +425,12 @@ class ScoreRegionWidget(ScrollableDock):
         self.export_button.enabled = False
 
     def _on_error(self, error: Exception):
-        """A worker failure: napari has shown it (with its traceback); the dock says it once,
-        in its status line, without a second notification."""
+        """A worker failure, reported once: a notification (with its traceback when it is a bug)
+        and the dock's status line."""
         from napari_seeinggan._errors import report_error
 
         self._clear()
-        self.status.value = "scoring failed: " + report_error(error, context="Score region", notify=False)
+        self.status.value = "scoring failed: " + report_error(error, context="Score region")
 
     def _on_finished(self):
         self.busy = False

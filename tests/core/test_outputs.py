@@ -179,7 +179,7 @@ def test_nonsense_pixel_scale_is_a_clear_error_not_an_allocation(tmp_path, tiny_
                    "scale (expected 0.001..10; 0.2 for a typical ground-based camera)"]
     from seeinggan.infer import Deblurrer
 
-    with pytest.raises(InputError, match="not a plausible pixel scale"):
+    with pytest.raises(InputError, match="not a plausible pixel scale|positive number of arcsec/px"):
         Deblurrer(tiny_model, device="cpu").deblur(np.ones((8, 8), np.float32), pixel_scale=float("nan"))
 
 

@@ -135,7 +135,8 @@ def test_score_dock_reports_a_worker_failure_once(make_napari_viewer, qtbot, not
     viewer.window.add_dock_widget(dock, name="Score")
     dock.reference.value = viewer.layers["ref"]
     dock.tests.value = [viewer.layers["test"]]
-    dock.shapes_layer().add_rectangles(np.array([[8, 8], [50, 50]]))
+    ref = viewer.layers["ref"]  # the rectangle in world (sky) coordinates over reference pixels 8-50
+    dock.shapes_layer().add_rectangles(np.array([ref.data_to_world([8, 8]), ref.data_to_world([50, 50])]))
 
     def broken(request):
         raise RuntimeError("scoring exploded")
