@@ -105,6 +105,9 @@ class Context:
     def close(self) -> None:
         """Leave the process group (at the end of a run)."""
         if self.enabled and torch.distributed.is_initialized():
+            # Every rank first: rank 0 may still be writing the model while another rank leaves,
+            # and gloo aborts a process whose group is torn down under a peer ("terminate called").
+            torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
 
