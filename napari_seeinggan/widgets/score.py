@@ -233,7 +233,6 @@ class ScoreRegionWidget(ScrollableDock):
         self.seeing.changed.connect(self._schedule)
 
         self._on_layers_changed(initial=True)
-        self.shapes_layer()
 
     # --- layers ---------------------------------------------------------------------------------
 
@@ -261,6 +260,10 @@ class ScoreRegionWidget(ScrollableDock):
         added = [layer for layer in layers if layer not in previous_choices
                  and "deblur" in (layer.metadata or {}) and layer not in kept]
         self.tests.value = (kept + added) or [layer for layer in layers if layer is not reference]
+        if reference is not None and self._shapes_layer is None and SHAPES_NAME not in self._viewer.layers:
+            # Made once there is a reference, with its units: a unit-less shapes layer beside
+            # arcsec sky layers makes napari warn ("Inconsistent units") before the user acts.
+            self.shapes_layer()
         if reference is not previous_reference:
             self._schedule()
 
