@@ -210,7 +210,7 @@ class Trainer:
         self.objective = GeneratorObjective(
             {"l1": config.l1, "structural": config.structural, "perceptual": config.perceptual,
              "adversarial": config.adversarial, "consistency": config.consistency, "band": config.band,
-             "lowband": config.lowband},
+             "lowband": config.lowband, "power": config.power},
             vgg19_weights=config.vgg19_weights or None,
             vgg19_layer=config.vgg19_layer,
             structural_levels=config.structural_levels,
