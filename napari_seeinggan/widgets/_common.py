@@ -81,6 +81,9 @@ def on_destroyed(widget):
         if dock._stop is not None:
             dock._stop.set()
         dock.registry.changed.disconnect(dock._on_models_changed)
+        display = getattr(dock, "display", None)
+        if display is not None:  # a blink in progress stops, the layers' visibility restored
+            display.close_blink()
         # The worker may still report (its end, a last step): its Qt views are gone.
         dock.state.events.disconnect(dock._on_state_changed)
 

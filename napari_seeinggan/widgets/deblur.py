@@ -163,6 +163,13 @@ class DeblurWidget(ScrollableDock):
         self.maps_summary.native.setWordWrap(True)
         self.body.layout().addWidget(collapsible("advanced", self.advanced))
         self.body.layout().addWidget(self.controls.native)
+        # DS9 habits: stretch presets with limits, and a blink with the deblurred output.
+        from napari_seeinggan.widgets.display import DisplayControls
+
+        self.display = DisplayControls(viewer)
+        self.display.stop_blink_when_removed(self.native)
+        self.display_section = collapsible("display: stretch, blink", self.display)
+        self.body.layout().addWidget(self.display_section)
         self.body.layout().addStretch(1)
         self.shapes.visible = False
 
