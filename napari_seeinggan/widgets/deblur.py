@@ -25,6 +25,7 @@ from napari.utils.notifications import show_error, show_info
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding, report_error
+from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -189,6 +190,7 @@ class DeblurWidget(ScrollableDock):
         self._on_active_layer()
         self._on_image_changed(self.image.value)
         self._previous_model = self.model.value
+        show_model_purpose(self.model)
 
     # --- choices ------------------------------------------------------------------------------
 
@@ -229,8 +231,10 @@ class DeblurWidget(ScrollableDock):
         self.model.reset_choices()
         if current in self.model.choices and current != LOAD_FROM_FILE:
             self.model.value = current
+        show_model_purpose(self.model)
 
     def _on_model_changed(self, value):
+        show_model_purpose(self.model)
         if value != LOAD_FROM_FILE:
             self._previous_model = value
             return

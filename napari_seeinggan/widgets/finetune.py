@@ -29,6 +29,7 @@ from napari.utils.notifications import show_error, show_info
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding, report_error
+from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -190,6 +191,7 @@ class FinetuneWidget(ScrollableDock):
         self.save_button.changed.connect(self.save)
         self.source.changed.connect(self._on_source_changed)
         self.registry.changed.connect(self._on_models_changed)
+        self.start_model.changed.connect(self._on_start_model_changed)
         self.state.events.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
@@ -198,6 +200,7 @@ class FinetuneWidget(ScrollableDock):
         self._on_layers_changed()
         self._guess_layers()
         self._on_source_changed(self.source.value)
+        show_model_purpose(self.start_model)
 
     # --- choices ------------------------------------------------------------------------------
 
@@ -219,6 +222,10 @@ class FinetuneWidget(ScrollableDock):
         self.start_model.reset_choices()
         if current in self.start_model.choices:
             self.start_model.value = current
+        show_model_purpose(self.start_model)
+
+    def _on_start_model_changed(self, _value=None):
+        show_model_purpose(self.start_model)
 
     def _guess_layers(self):
         # The finest-pixel image is most likely the space image, the coarsest the ground one.
