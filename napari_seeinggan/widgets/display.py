@@ -15,7 +15,6 @@ The controls sit in the Deblur dock, in a collapsible "display" section (`Displa
 from __future__ import annotations
 
 import napari
-import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, SpinBox
 
 from napari_seeinggan.widgets._common import image_layer_choices
@@ -57,7 +56,8 @@ def apply_stretch(layer, *, stretch: str, interval: str) -> tuple[float, float]:
 
 def blink_partner(layer, layers):
     """The layer to blink ``layer`` with: its deblurred output (the last one made), or, for a
-    deblurred layer, its input; None when there is neither."""
+    deblurred layer, its input; None when there is neither.
+    """
     if layer is None:
         return None
     images = [other for other in layers if isinstance(other, napari.layers.Image)
@@ -261,7 +261,8 @@ class DisplayControls(Container):
 
     def stop_blink_when_removed(self, dock_widget) -> None:
         """Stop blinking when ``dock_widget`` (the dock holding these controls) leaves the window:
-        napari's close button takes a dock out (``remove_dock_widget``) without destroying it."""
+        napari's close button takes a dock out (``remove_dock_widget``) without destroying it.
+        """
         from qtpy.QtCore import QEvent, QObject
 
         blinker = self.blinker

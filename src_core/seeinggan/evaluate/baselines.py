@@ -145,20 +145,21 @@ def richardson_lucy_path(
 
 
 def _same_convolutions(shape: tuple[int, int], psf: np.ndarray):
-    """Linear convolution of an image of ``shape`` with ``psf`` and with the flipped ``psf``,
-    cropped as ``scipy.signal.convolve(..., mode="same")``; both PSF FFTs computed once.
+    """Linear convolution of an image of ``shape`` with ``psf`` and with the flipped ``psf``.
 
-    The FFTs run in single precision (4x faster than double here, and what lets the baseline
-    run the hundreds of iterations its band error asks for); the iteration itself stays in
-    double precision, and the results agree with scikit-image's to ~1e-5 of the peak."""
+    Cropped as ``scipy.signal.convolve(..., mode="same")``; both PSF FFTs computed once. The
+    FFTs run in single precision (4x faster than double here, and what lets the baseline run the
+    hundreds of iterations its band error asks for); the iteration itself stays in double
+    precision, and the results agree with scikit-image's to ~1e-5 of the peak.
+    """
     from scipy import fft
 
-    full = [s + k - 1 for s, k in zip(shape, psf.shape)]
+    full = [s + k - 1 for s, k in zip(shape, psf.shape, strict=True)]
     padded = [fft.next_fast_len(n, real=True) for n in full]
     kernel = fft.rfft2(psf.astype(np.float32), padded)
     kernel_mirror = fft.rfft2(np.flip(psf).astype(np.float32), padded)
-    starts = [(f - s) // 2 for f, s in zip(full, shape)]
-    crop = tuple(slice(a, a + s) for a, s in zip(starts, shape))
+    starts = [(f - s) // 2 for f, s in zip(full, shape, strict=True)]
+    crop = tuple(slice(a, a + s) for a, s in zip(starts, shape, strict=True))
 
     def make(transfer):
         def apply(image: np.ndarray) -> np.ndarray:

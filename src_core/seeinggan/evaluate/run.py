@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -327,16 +327,18 @@ def evaluate_pair_list(
     validation_pairs: Sequence[Any] | None = None,
     validation_source: str | None = None,
 ) -> EvaluationReport:
-    """`evaluate_pairs` on pairs already read (`seeinggan.data` pairs: ``ground`` on the space
-    grid, ``space``, ``mask``, ``meta``, ``name``, ``shape``, ``wcs``), with their noiseless
-    ``truths`` by name (or None). ``settings`` are added to the report's. ``validation_pairs``
-    (with ``truth``) tune Richardson-Lucy instead of the default simulated set."""
+    """`evaluate_pairs` on pairs already read, with their noiseless ``truths`` by name (or None).
+
+    The pairs are `seeinggan.data` pairs: ``ground`` on the space grid, ``space``, ``mask``,
+    ``meta``, ``name``, ``shape``, ``wcs``. ``settings`` are added to the report's.
+    ``validation_pairs`` (with ``truth``) tune Richardson-Lucy instead of the default simulated set.
+    """
     from seeinggan import __version__
     from seeinggan.infer import Deblurrer
 
     if not pairs:
         raise ValueError("no pairs to evaluate")
-    settings = {**(settings or {}), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    settings = {**(settings or {}), "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seeinggan_version": __version__, "fidelity_reference": "space" if truths is None else "truth"}
 
     if rl_iterations == "auto":
@@ -397,7 +399,7 @@ def evaluate_pair_list(
                     sky=[0.0] * len(indices) if known else None,
                     noise=[float(v) for v in noises] if known else None,
                 )
-            for i, image in zip(indices, result.data):
+            for i, image in zip(indices, result.data, strict=True):
                 outputs[label][i] = image
 
     jobs = []
@@ -477,8 +479,10 @@ def _one_thread() -> None:
 
 
 def _score_jobs(jobs: list[_PairJob], *, workers: int, progress, should_stop) -> list[dict[str, Any]]:
-    """Score every pair, in this process (``workers=1``) or in a pool of ``workers`` processes
-    (spawned, one thread each; rows come back in the pairs' order)."""
+    """Score every pair, in this process (``workers=1``) or in a pool of ``workers`` processes.
+
+    Spawned, one thread each; rows come back in the pairs' order.
+    """
     total = len(jobs)
     if workers <= 1 or total < 2:
         rows = []
@@ -524,8 +528,10 @@ def _seeing_text(sources: set[str], given: float | None) -> str:
 
 
 def suite_validation_pairs(name: str, *, n: int = 20) -> list[Any]:
-    """``n`` pairs of the stress suite ``name`` drawn from `VALIDATION_SEED` (not the suite's seed):
-    the same settings as the suite, none of its stamps; ground on the space grid, with truth."""
+    """``n`` pairs of the stress suite ``name`` drawn from `VALIDATION_SEED`, not the suite's seed.
+
+    The same settings as the suite, none of its stamps; ground on the space grid, with truth.
+    """
     from seeinggan.data.simulated import pair_from_simulation
     from seeinggan.evaluate.suites import simulate_suite
 
