@@ -10,8 +10,9 @@ DOCK_MIN_WIDTH = 320
 
 
 class ScrollableDock(Container):
-    """A magicgui container inside a vertical scroll area, so that a dock of any height fits a
-    small screen (napari docks ``widget.native``: here the scroll area).
+    """A magicgui container inside a vertical scroll area, so that a dock of any height fits a small screen.
+
+    The napari dock holds ``widget.native``: here the scroll area.
 
     ``body`` is the widget inside the scroll area, whose layout takes extra native sections.
     """
@@ -55,8 +56,10 @@ def assign(state, values: dict) -> None:
 
 
 def finish_run(dock) -> None:
-    """A dock's worker has finished: close its progress bar; a run that ended without a
-    result (an error already shown) leaves the dock idle."""
+    """A dock's worker has finished: close its progress bar.
+
+    A run that ended without a result (an error already shown) leaves the dock idle.
+    """
     if dock._pbar is not None:
         dock._pbar.close()
         dock._pbar = None
@@ -81,6 +84,9 @@ def on_destroyed(widget):
         if dock._stop is not None:
             dock._stop.set()
         dock.registry.changed.disconnect(dock._on_models_changed)
+        display = getattr(dock, "display", None)
+        if display is not None:  # a blink in progress stops, the layers' visibility restored
+            display.close_blink()
         # The worker may still report (its end, a last step): its Qt views are gone.
         dock.state.events.disconnect(dock._on_state_changed)
 

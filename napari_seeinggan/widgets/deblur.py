@@ -164,6 +164,13 @@ class DeblurWidget(ScrollableDock):
         self.maps_summary.native.setWordWrap(True)
         self.body.layout().addWidget(collapsible("advanced", self.advanced))
         self.body.layout().addWidget(self.controls.native)
+        # DS9 habits: stretch presets with limits, and a blink with the deblurred output.
+        from napari_seeinggan.widgets.display import DisplayControls
+
+        self.display = DisplayControls(viewer)
+        self.display.stop_blink_when_removed(self.native)
+        self.display_section = collapsible("display: stretch, blink", self.display)
+        self.body.layout().addWidget(self.display_section)
         self.body.layout().addStretch(1)
         self.shapes.visible = False
 
@@ -201,9 +208,11 @@ class DeblurWidget(ScrollableDock):
         self.reset_choices()
 
     def _on_active_layer(self, _event=None):
-        """The image box keeps its choice when the selection changes (looking at a layer is not
-        choosing it). Without a valid choice it takes the coarsest-pixel image that is not a
-        deblurred result (the seeing-limited one), else the selected image."""
+        """The image box keeps its choice when the selection changes (looking at a layer is not choosing it).
+
+        Without a valid choice it takes the coarsest-pixel image that is not a deblurred result (the
+        seeing-limited one), else the selected image.
+        """
         self.reset_choices()
         current = self.image.value
         if getattr(self, "_image_chosen", False) and current in self.image.choices:
@@ -253,8 +262,11 @@ class DeblurWidget(ScrollableDock):
         return entry
 
     def _on_image_changed(self, layer):
-        """Show the pixel-scale box when the layer has no celestial WCS; prefill both boxes
-        from what the layer knows (its WCS, header keywords, simulation metadata)."""
+        """Show the pixel-scale box when the layer has no celestial WCS.
+
+        Prefill both boxes from what the layer knows (its WCS, header keywords, simulation
+        metadata).
+        """
         from seeinggan.metrics.region import seeing_from_header
 
         from napari_seeinggan._layers import layer_geometry
@@ -339,7 +351,7 @@ class DeblurWidget(ScrollableDock):
             "seeing": float(self.seeing.value) or None,
             "region": self.region.value,
             "region_pixels": [int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)],
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         return request, provenance
 

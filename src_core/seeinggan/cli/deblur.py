@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from seeinggan.cli import CliError
 
@@ -37,6 +38,7 @@ _FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fits", ".fit",
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``deblur`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "deblur",
         help="deblur FITS images with a SeeingGAN model",
@@ -118,7 +120,7 @@ def _plan(args) -> list[tuple[Path, Path]]:
         if not path.is_file():
             raise CliError(f"{path}: not a file")
         resolved_inputs.add(path.resolve())
-    seen = {}
+    seen: dict[Path, Path] = {}
     for path in args.inputs:
         target = output_path(path, args.output_dir)
         if target.resolve() in resolved_inputs:
@@ -134,6 +136,7 @@ def _plan(args) -> list[tuple[Path, Path]]:
 
 
 def run(args) -> int:
+    """Run ``seeinggan deblur``; the exit status."""
     from seeinggan.infer.catalog import image_footprint
     from seeinggan.infer.jobs import DeblurSettings
     from seeinggan.infer.sanity import check_pixel_scale
@@ -213,7 +216,7 @@ def run(args) -> int:
 
         meta = read_metadata(resolve_model(settings.model))
         model_scale = float(meta.get("pixel_scale_arcsec", 0.03))
-        for footprint, (source, target) in zip(footprints, jobs):
+        for footprint, (source, target) in zip(footprints, jobs, strict=True):
             if args.skip_existing and target.exists():
                 continue
             scale = footprint["pixel_scale"] if footprint["wcs"] is not None else args.pixel_scale
@@ -279,6 +282,7 @@ def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
         ]
         header = deblurred_header(image.header, meta, seeing_keyword=seeing_keyword)
         _write_with_maps(target, result, header, history, overwrite=args.overwrite)
+        assert result.maps is not None  # asked for with uncertainty=True, consistency=True
         print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at "
               f"{result.pixel_scale:.4g}\"/px); {result.maps.summary.one_line()}")
     return 0
@@ -308,7 +312,7 @@ def _run_files(args, settings, jobs) -> int:
     from seeinggan.io.atomic import clean_stale_temporaries
 
     local = args.workers is None and not args.scheduler
-    units = []
+    units: list[tuple[Any, tuple]] = []
     for source, target in jobs:
         if local and not (settings.skip_existing and target.exists()):
             units.append((deblur_file, (str(source), str(target), settings, _tile_bar(source.name))))
@@ -348,7 +352,7 @@ def _tile_bar(name: str):
     """A progress callback that opens its tqdm bar on first use and closes it when done."""
     from tqdm import tqdm
 
-    state = {}
+    state: dict[str, Any] = {}
 
     def progress(done: int, total: int) -> None:
         bar = state.get("bar")
@@ -463,7 +467,8 @@ def _finite_or_none(value):
 
 def _resolve_model_arg(value: str) -> str:
     """``--model``: a shipped model's name stays a name (workers find it in their installation);
-    a saved model's name or a file becomes the file's absolute path. Unknown: a one-line error."""
+    a saved model's name or a file becomes the file's absolute path. Unknown: a one-line error.
+    """
     from seeinggan.models.io import ModelFileError, resolve_model, shipped_models_dir
 
     try:
