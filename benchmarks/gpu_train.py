@@ -1,5 +1,6 @@
-"""Train the paper-length recipe (``configs/default.toml``) on a GPU for a fixed number of steps and
-report its throughput: images per second and the fraction of the GPU's bf16 peak.
+"""GPU training throughput of the paper-length recipe: images per second, fraction of bf16 peak.
+
+Trains ``configs/default.toml`` on a GPU for a fixed number of steps::
 
     python benchmarks/gpu_train.py [--config src_core/seeinggan/configs/default.toml] \
         [--steps 200] [--warmup 20] [--pairs 512] [--peak-tflops 989] [--set KEY=VALUE ...]
@@ -113,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     achieved = flops / step_time / 1e12
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     generator_params = sum(p.numel() for p in trainer.generator.parameters()) / 1e6
-    critic_params = sum(p.numel() for p in trainer.critic.parameters()) / 1e6 if trainer.critic is not None else 0.0
+    critic = trainer.critic
+    critic_params = sum(p.numel() for p in critic.parameters()) / 1e6 if critic is not None else 0.0
     print(f"device             {name} (torch {torch.__version__}, amp {'bf16' if trainer.use_amp else 'off'})")
     print(f"config             {args.config} {' '.join(args.overrides)}")
     print(f"networks           generator {generator_params:.1f} M, critic {critic_params:.2f} M parameters; "

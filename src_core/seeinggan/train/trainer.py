@@ -408,8 +408,11 @@ class Trainer:
         return self.dist.mean(losses)
 
     def adversarial_scale(self, step: int) -> float:
-        """Fraction (0-1) of the adversarial weight at `step`: 0 before ``adversarial_after``,
-        then a linear ramp over ``adversarial_ramp`` steps (1 at once when the ramp is 0)."""
+        """Fraction (0-1) of the adversarial weight at `step`.
+
+        0 before ``adversarial_after``, then a linear ramp over ``adversarial_ramp`` steps (1 at
+        once when the ramp is 0).
+        """
         cfg = self.config
         if step < cfg.adversarial_after:
             return 0.0
