@@ -368,7 +368,7 @@ def resolve_model(model: str | os.PathLike) -> Path:
 def model_purpose(path: str | os.PathLike) -> str:
     """The model's ``"purpose"`` line (what it is for), or "" when its JSON says none."""
     try:
-        return str(read_metadata(path).get("purpose") or "")
+        return str(read_metadata(Path(path)).get("purpose") or "")
     except ModelFileError:
         return ""
 
