@@ -615,7 +615,8 @@ class Trainer:
             "intensity_transform": transform,
             "objective": objective,
             "training": training,
-            "trained_ranges": _trained_ranges(self.train_pairs, cfg, ground_scale),
+            "trained_ranges": _union_of_ranges(_trained_ranges(self.train_pairs, cfg, ground_scale),
+                                               self.init_metadata.get("trained_ranges")),
         }
         if getattr(self.generator, "n_conditions", 0):
             from seeinggan.models.conditions import CONDITION_NAMES
@@ -712,6 +713,18 @@ def _trained_ranges(dataset: Any, config: TrainConfig, ground_scale: float) -> d
     if snr:
         ranges["peak_snr"] = [round(float(np.percentile(snr, 1)), 1), round(float(np.percentile(snr, 99)), 1)]
     return ranges
+
+
+def _union_of_ranges(ranges: dict[str, Any], earlier: Any) -> dict[str, Any]:
+    """A fine-tuned model has also seen what its starting model saw: widen each range to both."""
+    if not isinstance(earlier, dict):
+        return ranges
+    out = dict(ranges)
+    for key, (low, high) in ranges.items():
+        before = earlier.get(key)
+        if isinstance(before, (list, tuple)) and len(before) == 2:
+            out[key] = [min(low, before[0]), max(high, before[1])]
+    return out
 
 
 def _data_summary(dataset: Any) -> dict[str, Any]:
