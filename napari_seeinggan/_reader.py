@@ -92,8 +92,10 @@ def _open_layer_names() -> set[str]:
 
 
 def unique_name(name: str, path, taken: set[str], paths) -> str:
-    """``folder/name`` when another open layer or another file being opened has the same file
-    name (``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``); else ``name``."""
+    """``folder/name`` when another open layer or file being opened has the same file name, else ``name``.
+
+    For example ``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``.
+    """
     from pathlib import Path
 
     here = Path(path)

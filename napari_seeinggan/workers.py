@@ -80,10 +80,12 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """True when the run finished without being stopped and without an error."""
         return not self.cancelled and self.error is None
 
     @property
     def message(self) -> str:
+        """What the dock says about the run: done, stopped, or the error on one line."""
         if self.error is None:
             return "stopped" if self.cancelled else "done"
         text = str(self.error).strip() or type(self.error).__name__
@@ -107,9 +109,11 @@ class StopFlag:
         self.worker = None
 
     def set(self) -> None:
+        """Ask the run to stop."""
         self._event.set()
 
     def __call__(self) -> bool:
+        """True when the run should stop (see the class)."""
         if self._event.is_set():
             return True
         worker = self.worker
@@ -325,8 +329,10 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
 
 
 def stamp_grid(shape: tuple[int, int], stamp: int) -> list[np.ndarray]:
-    """Square regions of ``stamp`` pixels tiling a frame of ``shape`` (centred; rows, cols
-    corners), as `seeinggan.data.pairs_from_regions` takes them."""
+    """Square regions of ``stamp`` pixels tiling a frame of ``shape``, centred.
+
+    Corners as (rows, cols), as `seeinggan.data.pairs_from_regions` takes them.
+    """
     rows, cols = (int(n) for n in shape)
     ny, nx = rows // stamp, cols // stamp
     r_start, c_start = (rows - ny * stamp) // 2, (cols - nx * stamp) // 2

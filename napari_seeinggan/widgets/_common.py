@@ -10,8 +10,9 @@ DOCK_MIN_WIDTH = 320
 
 
 class ScrollableDock(Container):
-    """A magicgui container inside a vertical scroll area, so that a dock of any height fits a
-    small screen (napari docks ``widget.native``: here the scroll area).
+    """A magicgui container inside a vertical scroll area, so that a dock of any height fits a small screen.
+
+    The napari dock holds ``widget.native``: here the scroll area.
 
     ``body`` is the widget inside the scroll area, whose layout takes extra native sections.
     """
@@ -55,8 +56,10 @@ def assign(state, values: dict) -> None:
 
 
 def finish_run(dock) -> None:
-    """A dock's worker has finished: close its progress bar; a run that ended without a
-    result (an error already shown) leaves the dock idle."""
+    """A dock's worker has finished: close its progress bar.
+
+    A run that ended without a result (an error already shown) leaves the dock idle.
+    """
     if dock._pbar is not None:
         dock._pbar.close()
         dock._pbar = None

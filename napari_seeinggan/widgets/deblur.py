@@ -199,9 +199,11 @@ class DeblurWidget(ScrollableDock):
         self.reset_choices()
 
     def _on_active_layer(self, _event=None):
-        """The image box keeps its choice when the selection changes (looking at a layer is not
-        choosing it). Without a valid choice it takes the coarsest-pixel image that is not a
-        deblurred result (the seeing-limited one), else the selected image."""
+        """The image box keeps its choice when the selection changes (looking at a layer is not choosing it).
+
+        Without a valid choice it takes the coarsest-pixel image that is not a deblurred result (the
+        seeing-limited one), else the selected image.
+        """
         self.reset_choices()
         current = self.image.value
         if getattr(self, "_image_chosen", False) and current in self.image.choices:
@@ -249,8 +251,11 @@ class DeblurWidget(ScrollableDock):
         return entry
 
     def _on_image_changed(self, layer):
-        """Show the pixel-scale box when the layer has no celestial WCS; prefill both boxes
-        from what the layer knows (its WCS, header keywords, simulation metadata)."""
+        """Show the pixel-scale box when the layer has no celestial WCS.
+
+        Prefill both boxes from what the layer knows (its WCS, header keywords, simulation
+        metadata).
+        """
         from seeinggan.metrics.region import seeing_from_header
 
         from napari_seeinggan._layers import layer_geometry
@@ -335,7 +340,7 @@ class DeblurWidget(ScrollableDock):
             "seeing": float(self.seeing.value) or None,
             "region": self.region.value,
             "region_pixels": [int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)],
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         return request, provenance
 

@@ -1,5 +1,4 @@
-"""The "Score region" dock: fidelity measures, CW-SSIM, SSIM and PSNR of layers against a
-reference, in a rectangle.
+"""The "Score region" dock: fidelity measures, CW-SSIM, SSIM and PSNR of layers against a reference, in a rectangle.
 
 Pick a reference layer (for example the space image) and test layers (the ground image, a
 deblurred one), draw a rectangle on the "score region" shapes layer (the dock adds it, in
@@ -240,8 +239,10 @@ class ScoreRegionWidget(ScrollableDock):
         return image_layer_choices(self._viewer)
 
     def _on_layers_changed(self, _event=None, *, initial: bool = False):
-        """Keep the user's choices; the reference is the finest-pixel layer until the user picks
-        one; a new deblurred layer joins the tests."""
+        """Keep the user's choices; the reference is the finest-pixel layer until the user picks one.
+
+        A new deblurred layer joins the tests.
+        """
         previous_reference = None if initial else self.reference.value
         previous_tests = [] if initial else list(self.tests.value)
         previous_choices = [] if initial else list(self.tests.choices)
@@ -398,7 +399,7 @@ class ScoreRegionWidget(ScrollableDock):
         if any("unstable_flux" in row for row in rows):  # deblurred with maps: the flagged fraction
             self.table.value = {
                 "data": [[*values, round(100 * row.get("unstable_flux", float("nan")), 1)]
-                         for values, row in zip(self.table.value["data"], rows)],
+                         for values, row in zip(self.table.value["data"], rows, strict=True)],
                 "index": [row["name"] for row in rows], "columns": [*COLUMNS, UNSTABLE_COLUMN]}
         self.export_button.enabled = bool(rows)
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
@@ -428,8 +429,10 @@ class ScoreRegionWidget(ScrollableDock):
         self.export_button.enabled = False
 
     def _on_error(self, error: Exception):
-        """A worker failure, reported once: a notification (with its traceback when it is a bug)
-        and the dock's status line."""
+        """A worker failure, reported once.
+
+        A notification (with its traceback when it is a bug) and the dock's status line.
+        """
         from napari_seeinggan._errors import report_error
 
         self._clear()
@@ -470,8 +473,10 @@ class ScoreRegionWidget(ScrollableDock):
         return path
 
     def load_region(self, path: str | Path) -> list[str]:
-        """Make the first shape of a DS9 ``.reg`` file the score rectangle (placed on the
-        reference layer); returns the file's notes. Scores at once."""
+        """Make the first shape of a DS9 ``.reg`` file the score rectangle (placed on the reference layer).
+
+        Returns the file's notes. Scores at once.
+        """
         from napari_seeinggan._layers import world_rectangles_from_file
 
         reference = self.reference.value
@@ -489,8 +494,10 @@ class ScoreRegionWidget(ScrollableDock):
         return notes
 
     def save_region(self, path: str | Path) -> Path:
-        """Write the score rectangle as a DS9 ``.reg`` file (sky coordinates of the reference's
-        WCS, else its pixels)."""
+        """Write the score rectangle as a DS9 ``.reg`` file.
+
+        Sky coordinates of the reference's WCS, else its pixels.
+        """
         from napari_seeinggan._layers import write_world_rectangles
 
         shapes = self.shapes_layer()
@@ -537,8 +544,10 @@ def _to_data(layer, corners_world) -> np.ndarray:
 
 
 def _header_seeing(layers) -> tuple[float | None, str]:
-    """The seeing FWHM (arcsec) in the first of ``layers`` whose header (``metadata["header"]``)
-    has SEEING or FWHM, and where it came from."""
+    """The seeing FWHM (arcsec) in the first of ``layers`` whose header has SEEING or FWHM, and its source.
+
+    The header is ``metadata["header"]``.
+    """
     from seeinggan.metrics import seeing_from_header
 
     for layer in layers:
@@ -549,8 +558,11 @@ def _header_seeing(layers) -> tuple[float | None, str]:
 
 
 def _header_tips(table) -> None:
-    """Column tooltips, and a narrow table: long layer names are elided (full name in the tooltip
-    of the row header), columns as wide as their numbers, so seven columns fit a laptop dock."""
+    """Column tooltips, and a narrow table.
+
+    Long layer names are elided (full name in the tooltip of the row header), columns as wide as
+    their numbers, so seven columns fit a laptop dock.
+    """
     from qtpy.QtCore import Qt
 
     for column, tip in enumerate(COLUMN_TIPS):
@@ -580,8 +592,10 @@ def _finest(layers):
 
 
 def _pixel_map(reference, layer) -> np.ndarray:
-    """Affine (3 x 3) from reference data (row, col) to ``layer`` data (row, col), through world
-    coordinates (the layers' transforms): for layers without a WCS."""
+    """Affine (3 x 3) from reference data (row, col) to ``layer`` data (row, col), for layers without a WCS.
+
+    It goes through world coordinates (the layers' transforms).
+    """
     points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     mapped = np.array([np.asarray(layer.world_to_data(reference.data_to_world(p)))[-2:] for p in points])
     matrix = np.eye(3)
@@ -592,9 +606,11 @@ def _pixel_map(reference, layer) -> np.ndarray:
 
 
 def cell_text(column: int, value) -> str:
-    """How the table shows ``value`` in ``column`` (`CELL_FORMATS`): band error, FRC scale, CW-SSIM
-    and SSIM with 3 decimals, band power and PSNR with 2, the change with 1 and a % sign; inf and
-    NaN as words (identical images: PSNR inf)."""
+    """How the table shows ``value`` in ``column`` (`CELL_FORMATS`).
+
+    Band error, FRC scale, CW-SSIM and SSIM with 3 decimals, band power and PSNR with 2, the change
+    with 1 and a % sign; inf and NaN as words (identical images: PSNR inf).
+    """
     try:
         number = float(value)
     except (TypeError, ValueError):

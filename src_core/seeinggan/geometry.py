@@ -836,8 +836,11 @@ field of its own (a tangent plane is accurate to far below a pixel within a degr
 
 @dataclass
 class SkyField:
-    """One field of a session: a tangent plane about ``origin``, placed at ``offset`` in the
-    shared world (arcsec), and the world box its images cover so far."""
+    """One field of a session.
+
+    A tangent plane about ``origin``, placed at ``offset`` in the shared world (arcsec), and the
+    world box its images cover so far.
+    """
 
     origin: SkyCoord
     offset: tuple[float, float]
@@ -882,8 +885,10 @@ class SkyFields:
         return self.fields[best], seps[best]
 
     def place(self, wcs: WCS, shape: tuple[int, int]) -> tuple[SkyField, np.ndarray, str | None]:
-        """Place an image: its field, its (row, col) -> world affine, and a note for the user
-        when it started a new field (None otherwise).
+        """Place an image.
+
+        Its field, its (row, col) -> world affine, and a note for the user when it started a new
+        field (None otherwise).
 
         Parameters
         ----------

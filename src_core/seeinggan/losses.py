@@ -87,6 +87,7 @@ class PerceptualLoss(nn.Module):
         self.features = VGG19Features(weights_path, layer=layer)
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean squared distance of the VGG-19 features of ``output`` and ``target``."""
         return F.mse_loss(self.features(output), self.features(target))
 
 
@@ -113,6 +114,7 @@ class StructuralLoss(nn.Module):
         self.window = window
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """One minus the CW-SSIM of ``output`` against ``target``, averaged over the batch."""
         from seeinggan.metrics import cw_ssim
 
         score = cw_ssim(target, output, levels=self.levels, window=self.window)

@@ -169,7 +169,7 @@ def test_fidelity_is_measured_against_the_truth_when_the_folder_has_one(tmp_path
         image = read_image(path)
         write_image(path, 0.5 * image.data, header=image.header, wcs=image.wcs, overwrite=True)
     again = evaluate_pairs(halved, model=None, rl_iterations=3)
-    for row, row2 in zip(report.rows, again.rows):
+    for row, row2 in zip(report.rows, again.rows, strict=True):
         for method in ("ground", "richardson_lucy"):
             assert 1 + row2[f"{method}_flux_error"] == pytest.approx(2 * (1 + row[f"{method}_flux_error"]), rel=1e-4)
         # the scores stay against the space image
@@ -245,7 +245,7 @@ def test_worker_processes_give_the_same_rows(truth_dir):
     two = evaluate_pairs(truth_dir, model=None, rl_iterations=3, workers=2)
     assert two.settings["workers"] == 2
     assert [row["name"] for row in two.rows] == [row["name"] for row in one.rows]
-    for a, b in zip(one.rows, two.rows):
+    for a, b in zip(one.rows, two.rows, strict=True):
         assert a.keys() == b.keys()
         for key, value in a.items():
             assert b[key] == (pytest.approx(value, rel=1e-6, nan_ok=True) if isinstance(value, float) else value)
@@ -275,7 +275,7 @@ def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path
     assert data["methods"] == ["ground", "richardson_lucy", "identity", "identity'"]
     assert data["settings"]["seeing_source"] == "the ground headers (SEEING/FWHM)"
     original = evaluate_pairs(truth_dir, model=None, rl_iterations=3)
-    for row, again in zip(original.rows, data["pairs"]):
+    for row, again in zip(original.rows, data["pairs"], strict=True):
         assert again["seeing_fwhm"] == pytest.approx(row["seeing_fwhm"], abs=1e-4)
         assert again["ground_band_error"] == pytest.approx(row["ground_band_error"], rel=1e-3)
     capsys.readouterr()

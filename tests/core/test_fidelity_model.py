@@ -108,7 +108,8 @@ def test_samples_target_the_truth_jitter_the_transform_and_carry_extras():
     assert s_truth.extras["psf"].shape == (64, 64)
     assert s_truth.extras["psf"].sum().item() == pytest.approx(1.0, abs=1e-5)
     assert s_truth.extras["has_psf"].item() == 1.0
-    np.testing.assert_allclose(s_truth.extras["conditions"].numpy(), condition_vector(seeing=0.8, input_pixel_scale=0.25))
+    np.testing.assert_allclose(s_truth.extras["conditions"].numpy(),
+                               condition_vector(seeing=0.8, input_pixel_scale=0.25))
     jittered = PairDataset([pair], crop_size=64, augment=False, crop="center", jitter=(0.5, 0.2))
     fitted = s_space.transform
     jt = jittered.sample(0).transform
@@ -129,7 +130,9 @@ def test_data_consistency_is_small_for_the_truth_and_large_for_a_wrong_image():
     kernel = np.roll(kernel, (-1, -1), axis=(0, 1)) / 9.0
     blurred = np.real(np.fft.ifft2(np.fft.fft2(truth) * np.fft.fft2(kernel)))
     noisy = blurred + rng.normal(0, 1.0, truth.shape)
-    to_net = lambda f: torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))  # noise 1, softening 3
+    def to_net(f):  # noise 1, softening 3
+        return torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))
+
     psf = torch.from_numpy(kernel[None].astype(np.float32))
     good = data_consistency(to_net(truth), to_net(noisy), psf, border=8).item()
     wrong = data_consistency(to_net(np.roll(truth, 3, axis=1)), to_net(noisy), psf, border=8).item()
@@ -144,7 +147,9 @@ def test_band_error_loss_is_zero_for_the_truth_and_punishes_misplaced_structure(
     truth = np.zeros((64, 64))
     for y, x in rng.integers(8, 56, size=(6, 2)):
         truth[y, x] = 300.0
-    to_net = lambda f: torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))
+    def to_net(f):
+        return torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))
+
     seeing = torch.tensor([0.8])
     assert band_error(to_net(truth), to_net(truth), seeing).item() == pytest.approx(0.0, abs=1e-6)
     smooth = np.zeros_like(truth)

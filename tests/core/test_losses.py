@@ -2,8 +2,6 @@
 
 import pytest
 import torch
-from torch import nn
-
 from seeinggan.losses import (
     GeneratorObjective,
     PerceptualLoss,
@@ -13,6 +11,7 @@ from seeinggan.losses import (
     wasserstein_generator_loss,
 )
 from seeinggan.models import PatchCritic
+from torch import nn
 
 
 class LinearCritic(nn.Module):

@@ -37,6 +37,7 @@ _FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fits", ".fit",
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``deblur`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "deblur",
         help="deblur FITS images with a SeeingGAN model",
@@ -132,6 +133,7 @@ def _plan(args) -> list[tuple[Path, Path]]:
 
 
 def run(args) -> int:
+    """Run ``seeinggan deblur``; the exit status."""
     from seeinggan.infer.catalog import image_footprint
     from seeinggan.infer.jobs import DeblurSettings
     from seeinggan.infer.sanity import check_pixel_scale
@@ -213,7 +215,7 @@ def run(args) -> int:
 
         meta = read_metadata(default_model_path() if settings.model == "default" else settings.model)
         model_scale = float(meta.get("pixel_scale_arcsec", 0.03))
-        for footprint, (source, target) in zip(footprints, jobs):
+        for footprint, (source, target) in zip(footprints, jobs, strict=True):
             if args.skip_existing and target.exists():
                 continue
             scale = footprint["pixel_scale"] if footprint["wcs"] is not None else args.pixel_scale

@@ -26,6 +26,7 @@ def default_config_path() -> Path:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``train`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "train",
         help="train a SeeingGAN model on simulated or folder pairs",
@@ -59,6 +60,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    """Run ``seeinggan train``; the exit status."""
     from seeinggan.models.io import ModelFileError
     from seeinggan.train import CheckpointError, ConfigError, LogLines, TrainConfig, Trainer
     from seeinggan.train.callbacks import StepUpdate
@@ -74,9 +76,8 @@ def run(args) -> int:
         if path is not None and not path.exists():
             raise CliError(f"{path}: {what} not found")
     from seeinggan.io.atomic import check_output_folder
-    from seeinggan.names import check_inside, check_name
-
     from seeinggan.models.io import user_models_dir
+    from seeinggan.names import check_inside, check_name
 
     in_user_models = args.output_dir.resolve() == user_models_dir().resolve()
     name = check_name(args.name, kind="model" if in_user_models else "run", what="--name")
@@ -160,7 +161,8 @@ def run(args) -> int:
     path = trainer.save_model(model_path, name=name, description=args.description, overwrite=overwrite)
     trainer.dist.close()
     state = "stopped" if result.stopped else "finished"
-    best = "" if result.best_cw_ssim is None else f"; best validation CW-SSIM {result.best_cw_ssim:.4f} at step {result.best_step}"
+    best = ("" if result.best_cw_ssim is None
+            else f"; best validation CW-SSIM {result.best_cw_ssim:.4f} at step {result.best_step}")
     print(f"seeinggan train: {state} at step {result.step} in {result.elapsed:.0f} s{best}", file=sys.stderr)
     print(f"seeinggan train: checkpoint {result.checkpoint}", file=sys.stderr)
     print(path)

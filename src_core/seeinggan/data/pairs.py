@@ -107,10 +107,12 @@ class Pair:
 
     @property
     def name(self) -> str:
+        """The pair's name (``meta["name"]``, else ``"pair"``)."""
         return str(self.meta.get("name", "pair"))
 
     @property
     def shape(self) -> tuple[int, int]:
+        """The ``(rows, cols)`` of the pair on the space grid."""
         return self.space.shape  # type: ignore[return-value]
 
 

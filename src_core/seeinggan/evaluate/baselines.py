@@ -145,16 +145,18 @@ def richardson_lucy_path(
 
 
 def _same_convolutions(shape: tuple[int, int], psf: np.ndarray):
-    """Linear convolution of an image of ``shape`` with ``psf`` and with the flipped ``psf``,
-    cropped as ``scipy.signal.convolve(..., mode="same")``; both PSF FFTs computed once."""
+    """Linear convolution of an image of ``shape`` with ``psf`` and with the flipped ``psf``.
+
+    Cropped as ``scipy.signal.convolve(..., mode="same")``; both PSF FFTs computed once.
+    """
     from scipy import fft
 
-    full = [s + k - 1 for s, k in zip(shape, psf.shape)]
+    full = [s + k - 1 for s, k in zip(shape, psf.shape, strict=True)]
     padded = [fft.next_fast_len(n, real=True) for n in full]
     kernel = fft.rfft2(psf, padded)
     kernel_mirror = fft.rfft2(np.flip(psf), padded)
-    starts = [(f - s) // 2 for f, s in zip(full, shape)]
-    crop = tuple(slice(a, a + s) for a, s in zip(starts, shape))
+    starts = [(f - s) // 2 for f, s in zip(full, shape, strict=True)]
+    crop = tuple(slice(a, a + s) for a, s in zip(starts, shape, strict=True))
 
     def make(transfer):
         def apply(image: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import as_completed
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -301,22 +301,25 @@ def evaluate_pair_list(
     should_stop: StopCallback | None = None,
     settings: dict[str, Any] | None = None,
 ) -> EvaluationReport:
-    """`evaluate_pairs` on pairs already read (`seeinggan.data` pairs: ``ground`` on the space
-    grid, ``space``, ``mask``, ``meta``, ``name``, ``shape``, ``wcs``), with their noiseless
-    ``truths`` by name (or None). ``settings`` are added to the report's."""
+    """`evaluate_pairs` on pairs already read, with their noiseless ``truths`` by name (or None).
+
+    The pairs are `seeinggan.data` pairs: ``ground`` on the space grid, ``space``, ``mask``,
+    ``meta``, ``name``, ``shape``, ``wcs``. ``settings`` are added to the report's.
+    """
     from seeinggan import __version__
     from seeinggan.infer import Deblurrer
 
     if not pairs:
         raise ValueError("no pairs to evaluate")
-    settings = {**(settings or {}), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    settings = {**(settings or {}), "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seeinggan_version": __version__, "fidelity_reference": "space" if truths is None else "truth"}
 
     if rl_iterations == "auto":
         validation = _validation_pairs(pairs, int(n_validation))
         best, scores = choose_rl_iterations(validation, candidates=rl_candidates, should_stop=should_stop)
         settings.update(rl_iterations=best, rl_validation_cw_ssim=scores,
-                        rl_iterations_source=f"best mean CW-SSIM on {len(validation)} simulated validation pairs, seed {VALIDATION_SEED}")
+                        rl_iterations_source=(f"best mean CW-SSIM on {len(validation)} simulated validation "
+                                              f"pairs, seed {VALIDATION_SEED}"))
     else:
         n = int(rl_iterations)
         if n < 1:
@@ -364,7 +367,7 @@ def evaluate_pair_list(
                     sky=[0.0] * len(indices) if known else None,
                     noise=[float(v) for v in noises] if known else None,
                 )
-            for i, image in zip(indices, result.data):
+            for i, image in zip(indices, result.data, strict=True):
                 outputs[label][i] = image
 
     jobs = []
@@ -444,8 +447,10 @@ def _one_thread() -> None:
 
 
 def _score_jobs(jobs: list[_PairJob], *, workers: int, progress, should_stop) -> list[dict[str, Any]]:
-    """Score every pair, in this process (``workers=1``) or in a pool of ``workers`` processes
-    (spawned, one thread each; rows come back in the pairs' order)."""
+    """Score every pair, in this process (``workers=1``) or in a pool of ``workers`` processes.
+
+    Spawned, one thread each; rows come back in the pairs' order.
+    """
     total = len(jobs)
     if workers <= 1 or total < 2:
         rows = []

@@ -230,7 +230,7 @@ def locate_sources(
         for k in range(len(sources)):
             if np.isfinite(margin[k]) and margin[k] > 0 and margin[k] > best[k][1]:
                 best[k] = (index, float(margin[k]), float(x[k]), float(y[k]))
-    return [(s, b[0], b[2], b[3]) for s, b in zip(sources, best)]
+    return [(s, b[0], b[2], b[3]) for s, b in zip(sources, best, strict=True)]
 
 
 def output_name(source_id: str) -> str:
@@ -347,7 +347,8 @@ def deblur_chunk(
 ) -> list[dict[str, Any]]:
     """Deblur several sources from one image (read once): one task of a catalogue run.
 
-    The image's sky and noise are measured once on the whole image unless given."""
+    The image's sky and noise are measured once on the whole image unless given.
+    """
     from seeinggan.io.fits import read_image
     from seeinggan.transforms import measure_sky_noise
 

@@ -408,10 +408,13 @@ class Deblurrer:
     # --- what the model is told ----------------------------------------------------------------
 
     def _fit_transform(self, work: np.ndarray, *, factor: float, sky: float | None, noise: float | None):
-        """The intensity transform: measured on `work` (the whole resampled image), with the
-        caller's sky/noise taking precedence where given. They are per *observed* pixel, and
-        `factor` is the observed pixel scale over the model's: flux-conserving resampling divides
-        a level by ``factor**2`` and smooths the noise (`resampled_noise_gain`)."""
+        """The intensity transform.
+
+        Measured on `work` (the whole resampled image), with the caller's sky/noise taking
+        precedence where given. They are per *observed* pixel, and `factor` is the observed pixel
+        scale over the model's: flux-conserving resampling divides a level by ``factor**2`` and
+        smooths the noise (`resampled_noise_gain`).
+        """
         fitted = None
         if sky is None or noise is None:
             fitted = self.transform_template.fit(work)
@@ -506,7 +509,7 @@ class Deblurrer:
                 outputs, variances = dihedral_forward(
                     lambda views: self._forward(views, transform, conditions=conditions), tiles,
                     views_per_pass=self.batch_size)
-            for index, ((r0, c0), tile_out) in enumerate(zip(batch_pos, outputs)):
+            for index, ((r0, c0), tile_out) in enumerate(zip(batch_pos, outputs, strict=True)):
                 blend = tile_blend(grid, r0, c0)
                 if blend is None:
                     continue
@@ -652,10 +655,11 @@ class Deblurrer:
                     plane, pixel_scale=out_scale, seeing=plane_seeing, input_pixel_scale=observed_scale,
                     sky=plane_sky, noise=plane_noise,
                 ).data
-                for plane, plane_seeing, plane_sky, plane_noise in zip(work, seeings, skies, noises)
+                for plane, plane_seeing, plane_sky, plane_noise in zip(work, seeings, skies, noises, strict=True)
             ]
             metadata = self._result_metadata(
-                transform=[], grid=plan_tiles((rows, cols), tile=self.tile, overlap=self.overlap, multiple=self.multiple),
+                transform=[],
+                grid=plan_tiles((rows, cols), tile=self.tile, overlap=self.overlap, multiple=self.multiple),
                 input_scale=input_scale, out_scale=out_scale, factor=factor,
             )
             return DeblurResult(np.stack(results), None, float(out_scale), metadata)
@@ -678,9 +682,10 @@ class Deblurrer:
                 self._fit_transform(plane, factor=observed_factor, sky=skies[first + k], noise=noises[first + k])[0]
                 for k, plane in enumerate(chunk)
             ]
-            x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk)])
+            x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk, strict=True)])
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)[:, rows_idx][:, :, cols_idx]
-            batch = torch.from_numpy(x[:, None].astype(np.float32)).to(self.device).contiguous(memory_format=torch.channels_last)
+            batch = torch.from_numpy(x[:, None].astype(np.float32)).to(self.device)
+            batch = batch.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 if self.n_conditions and len(per_cutout) > 1:
                     c = np.stack([per_cutout[first + k][0] for k in range(len(chunk))])
@@ -688,7 +693,7 @@ class Deblurrer:
                 else:
                     y = self._network(batch, per_cutout[0][0])
             y = y[:, 0, :rows, :cols].float().cpu().numpy().astype(np.float64)
-            for k, (t, plane) in enumerate(zip(fitted, chunk)):
+            for k, (t, plane) in enumerate(zip(fitted, chunk, strict=True)):
                 out = t.inverse(y[k])
                 out[~np.isfinite(plane)] = np.nan
                 result[first + k] = out
@@ -707,7 +712,8 @@ class Deblurrer:
                 OutOfRangeWarning, stacklevel=2,
             )
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, out_of_range=problems,
-                        sky_noise_source="given" if all(v is not None for v in skies + noises) else "measured on each cutout")
+                        sky_noise_source=("given" if all(v is not None for v in skies + noises)
+                                          else "measured on each cutout"))
         return DeblurResult(result, None, float(out_scale), metadata)
 
 
@@ -715,10 +721,12 @@ _NOISE_GAIN_CACHE: dict[float, float] = {}
 
 
 def resampled_noise_gain(factor: float) -> float:
-    """Per-pixel noise of white noise after `zoom_to_scale` by `factor` (cubic, flux kept),
-    relative to ``noise / factor**2``: the interpolation smooths the noise, so the resampled
+    """Per-pixel noise of white noise after `zoom_to_scale` by `factor`, relative to ``noise / factor**2``.
+
+    The resampling is cubic and keeps flux. The interpolation smooths the noise, so the resampled
     image's pixel scatter is below the plain area scaling. Measured once per factor on a fixed
-    white-noise image (the same `measure_sky_noise` the transform uses)."""
+    white-noise image (the same `measure_sky_noise` the transform uses).
+    """
     from seeinggan import geometry
     from seeinggan.transforms import measure_sky_noise
 

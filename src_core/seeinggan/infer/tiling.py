@@ -77,6 +77,7 @@ class TileGrid:
 
     @property
     def n_tiles(self) -> int:
+        """The number of tiles."""
         return len(self.starts[0]) * len(self.starts[1])
 
     def positions(self):

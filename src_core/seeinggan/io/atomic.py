@@ -242,8 +242,10 @@ def atomic_path(target: str | os.PathLike, *, overwrite: bool = False) -> Iterat
 @contextlib.contextmanager
 def atomic_open(target: str | os.PathLike, mode: str = "w", *, overwrite: bool = False,
                 encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
-    """`open` a temporary file beside `target` (modes ``"w"``/``"wb"``); it becomes `target` when
-    the block ends without error (flushed, fsync'ed, renamed)."""
+    """`open` a temporary file beside `target` (modes ``"w"``/``"wb"``).
+
+    It becomes `target` when the block ends without error (flushed, fsync'ed, renamed).
+    """
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open writes new files: mode 'w' or 'wb'")
     with atomic_path(target, overwrite=overwrite) as tmp:

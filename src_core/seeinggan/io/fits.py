@@ -610,7 +610,6 @@ def write_image(
     pathlib.Path
         The file written.
     """
-
     path = Path(path)
     if path.exists() and not overwrite:
         raise FitsExistsError(f"{path}: file exists; refusing to overwrite it (pass overwrite=True)")

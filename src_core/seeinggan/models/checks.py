@@ -167,8 +167,10 @@ def check_metadata_values(document: dict[str, Any], json_path: Path) -> None:
 
 
 def expected_tensors(architecture: dict[str, Any], json_path: Path, build) -> dict[str, tuple[int, ...]]:
-    """Tensor names and shapes of the network `build(architecture)` makes, on the meta device
-    (nothing allocated); `ModelFileError` if it cannot be built or is too large."""
+    """Tensor names and shapes of the network `build(architecture)` makes, on the meta device (nothing allocated).
+
+    `ModelFileError` if it cannot be built or is too large.
+    """
     import torch
 
     try:
@@ -188,8 +190,10 @@ def expected_tensors(architecture: dict[str, Any], json_path: Path, build) -> di
 
 
 def read_safetensors_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """``{name: (dtype, shape)}`` from a safetensors file's header, every entry checked against
-    the file's size (the tensors themselves are not read)."""
+    """``{name: (dtype, shape)}`` from a safetensors file's header, every entry checked against the file's size.
+
+    The tensors themselves are not read.
+    """
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:

@@ -129,10 +129,12 @@ class VGG19Features(nn.Module):
         self.eval()
 
     def train(self, mode: bool = True) -> VGG19Features:
+        """Stay in eval mode whatever ``mode`` (the network is frozen)."""
         # Frozen: stays in eval mode whatever its parent does.
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The features of ``x`` ([batch, 1 or 3, H, W]; one channel is repeated to three)."""
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"expected [batch, 1 or 3, H, W], got {tuple(x.shape)}")
         if x.shape[1] == 1:

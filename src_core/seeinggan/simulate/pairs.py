@@ -120,6 +120,7 @@ class SimulatedPair:
 
     @cached_property
     def ground_header(self) -> fits.Header:
+        """The ground image's keywords (instrument, seeing, PSF, class, seed)."""
         info = self.header_info
         header = instrument_header(info["ground"], seeing_fwhm=self.params["seeing_fwhm"],
                                    psf_model=info["psf_name"], morphology=self.params["class"],
@@ -135,6 +136,7 @@ class SimulatedPair:
 
     @cached_property
     def space_header(self) -> fits.Header:
+        """The space image's keywords (instrument, PSF, class, seed)."""
         info = self.header_info
         header = instrument_header(info["space"], seeing_fwhm=SPACE_PSF_FWHM,
                                    psf_model="HST-like airy+pixel+gauss",
@@ -339,7 +341,7 @@ def _observe(
     ground_half = (ground_shape[0] * ground_scale / 2.0, ground_shape[1] * ground_scale / 2.0)
     margin = max(
         math.ceil(canvas_margin / space_scale),
-        math.ceil(max(g - n * space_scale / 2.0 for g, n in zip(ground_half, space_shape))
+        math.ceil(max(g - n * space_scale / 2.0 for g, n in zip(ground_half, space_shape, strict=True))
                   / space_scale) + 2,
     )
     canvas_shape = (space_shape[0] + 2 * margin, space_shape[1] + 2 * margin)
@@ -766,7 +768,7 @@ def simulate_field(
     if records:
         ra, dec = _sky_of_offsets(pair.space_wcs, space_shape, space_scale,
                                   [(r["x"], r["y"]) for r in records])
-        for record, r, d in zip(records, ra, dec):
+        for record, r, d in zip(records, ra, dec, strict=True):
             record["ra"], record["dec"] = float(r), float(d)
     return pair
 

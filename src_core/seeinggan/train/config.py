@@ -160,7 +160,8 @@ class TrainConfig:
             (self.structural == 0 or self.crop_size >= _cw_ssim_min_size(max(self.structural_levels)),
              f"crop_size {self.crop_size} is too small for structural_levels {list(self.structural_levels)}"
              f" (needs {_cw_ssim_min_size(max(self.structural_levels))})"),
-            (self.l1 + self.structural + self.perceptual + self.adversarial + self.consistency + self.band + self.lowband > 0,
+            (self.l1 + self.structural + self.perceptual + self.adversarial + self.consistency + self.band
+             + self.lowband > 0,
              "all loss weights are 0"),
             (self.perceptual == 0 or bool(self.vgg19_weights),
              "perceptual > 0 needs vgg19_weights (a local VGG-19 file)"),
