@@ -30,6 +30,7 @@ run: $(STAMP)
 # Linters (configured in pyproject.toml); `make test` runs them first, so CI does too.
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 
 test: lint
 	@if ! command -v Xvfb >/dev/null 2>&1; then \

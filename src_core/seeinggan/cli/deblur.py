@@ -30,6 +30,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from seeinggan.cli import CliError
 
@@ -117,7 +118,7 @@ def _plan(args) -> list[tuple[Path, Path]]:
         if not path.is_file():
             raise CliError(f"{path}: not a file")
         resolved_inputs.add(path.resolve())
-    seen = {}
+    seen: dict[Path, Path] = {}
     for path in args.inputs:
         target = output_path(path, args.output_dir)
         if target.resolve() in resolved_inputs:
@@ -281,6 +282,7 @@ def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
         ]
         header = deblurred_header(image.header, meta, seeing_keyword=seeing_keyword)
         _write_with_maps(target, result, header, history, overwrite=args.overwrite)
+        assert result.maps is not None  # asked for with uncertainty=True, consistency=True
         print(f"wrote {target} ({result.data.shape[1]}x{result.data.shape[0]} px at "
               f"{result.pixel_scale:.4g}\"/px); {result.maps.summary.one_line()}")
     return 0
@@ -310,7 +312,7 @@ def _run_files(args, settings, jobs) -> int:
     from seeinggan.io.atomic import clean_stale_temporaries
 
     local = args.workers is None and not args.scheduler
-    units = []
+    units: list[tuple[Any, tuple]] = []
     for source, target in jobs:
         if local and not (settings.skip_existing and target.exists()):
             units.append((deblur_file, (str(source), str(target), settings, _tile_bar(source.name))))
@@ -350,7 +352,7 @@ def _tile_bar(name: str):
     """A progress callback that opens its tqdm bar on first use and closes it when done."""
     from tqdm import tqdm
 
-    state = {}
+    state: dict[str, Any] = {}
 
     def progress(done: int, total: int) -> None:
         bar = state.get("bar")

@@ -119,7 +119,7 @@ def run(args) -> int:
         except ValueError:
             raise CliError(f"--rl-iterations must be 'auto' or a positive integer, "
                            f"got {args.rl_iterations!r}") from None
-        if iterations < 1:
+        if int(iterations) < 1:
             raise CliError(f"--rl-iterations must be 'auto' or a positive integer, got {iterations}")
     else:
         iterations = "auto"

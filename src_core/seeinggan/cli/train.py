@@ -124,7 +124,7 @@ def run(args) -> int:
     try:
         trainer = Trainer(
             config, train_pairs=train_set, val_pairs=val_set,
-            callbacks=[LogLines(every=config.log_every or 50, stream=_Stream()), follow],
+            callbacks=[LogLines(every=config.log_every or 50, stream=_Stream()), follow],  # type: ignore[arg-type]
             init_model=args.init_model,
         )
         if args.resume is not None:

@@ -113,7 +113,7 @@ class Pair:
     @property
     def shape(self) -> tuple[int, int]:
         """The ``(rows, cols)`` of the pair on the space grid."""
-        return self.space.shape  # type: ignore[return-value]
+        return self.space.shape
 
 
 class PairList(list):

@@ -219,7 +219,7 @@ def locate_sources(
     if not sources:
         return []
     coords = SkyCoord([s.ra for s in sources], [s.dec for s in sources], unit="deg", frame="icrs")
-    best = [(None, -math.inf, math.nan, math.nan)] * len(sources)
+    best: list[tuple[int | None, float, float, float]] = [(None, -math.inf, math.nan, math.nan)] * len(sources)
     for index, footprint in enumerate(footprints):
         rows, cols = footprint["shape"]
         with warnings.catch_warnings():
@@ -375,7 +375,7 @@ def deblur_chunk(
 
 def outside_row(source: Source) -> dict[str, Any]:
     """The results row of a source that lies in no image."""
-    row = {c: "" for c in RESULT_COLUMNS}
+    row: dict[str, Any] = {c: "" for c in RESULT_COLUMNS}
     row.update(id=source.id, ra=source.ra, dec=source.dec, status="outside", size_arcsec=source.size,
                message="outside every image")
     return row

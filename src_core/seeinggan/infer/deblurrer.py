@@ -187,7 +187,7 @@ class Deblurrer:
             generator, metadata = load_model(path, device="cpu")
             self.model_path = Path(path)
             name = "default" if str(model) == "default" else str(metadata.get("name") or Path(path).stem)
-        self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()
+        self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.metadata = metadata
         self.model_name = name
         self.pixel_scale = float(metadata.get("pixel_scale_arcsec", 0.03))
@@ -342,7 +342,8 @@ class Deblurrer:
             metadata["history"] = "deblur: no signal (constant image): resampled only"
             metadata["no_signal"] = True
             return DeblurResult(work, out_wcs, float(out_scale), metadata)
-        scalar_noise = noise if noise is None or np.ndim(noise) == 0 else None  # a noise map feeds the chi map only
+        # A noise map feeds the chi map only.
+        scalar_noise = float(noise) if noise is not None and np.ndim(noise) == 0 else None
         transform, source = self._fit_transform(work, factor=observed_scale / self.pixel_scale, sky=sky,
                                                 noise=scalar_noise)
         conditions, seeing_used, seeing_source = self._conditions(seeing, observed_scale)
@@ -415,7 +416,7 @@ class Deblurrer:
         scale over the model's: flux-conserving resampling divides a level by ``factor**2`` and
         smooths the noise (`resampled_noise_gain`).
         """
-        fitted = None
+        fitted: Any = None
         if sky is None or noise is None:
             fitted = self.transform_template.fit(work)
         if sky is None and noise is None:
@@ -537,8 +538,8 @@ class Deblurrer:
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
         y = self._network(torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last),
                           conditions)
-        y = y[:, 0].float().cpu().numpy().astype(np.float64)
-        return transform.inverse(y)
+        out = y[:, 0].float().cpu().numpy().astype(np.float64)
+        return transform.inverse(out)
 
     def _network(self, x: torch.Tensor, conditions: np.ndarray | None) -> torch.Tensor:
         """The generator on a batch ``x``, with the image's conditions repeated per sample."""
@@ -587,9 +588,9 @@ class Deblurrer:
         pixel_scale: float,
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
-        seeing: float | Sequence[float] | None = None,
-        sky: float | None = None,
-        noise: float | None = None,
+        seeing: Any = None,  # float or Quantity, or one per cutout
+        sky: Any = None,  # float, or one per cutout
+        noise: Any = None,
         input_pixel_scale: float | None = None,
     ) -> DeblurResult:
         """Deblur a stack of same-sized cutouts, ``batch_size`` cutouts per forward pass.
@@ -668,7 +669,7 @@ class Deblurrer:
         rows_idx = reflect_indices(0, size_r, rows)
         cols_idx = reflect_indices(0, size_c, cols)
         result = np.empty((n, rows, cols), dtype=np.float32)
-        transforms = []
+        transforms: list[Any] = []
         per_cutout = [self._conditions(value, observed_scale) for value in (seeings if seeing is None else [seeing])]
         seeing_used, seeing_source = per_cutout[0][1], per_cutout[0][2]
         if seeing is None and len(per_cutout) > 1:

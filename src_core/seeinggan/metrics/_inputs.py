@@ -77,9 +77,8 @@ def prepare(reference, test, mask) -> Prepared:
         zero = torch.zeros((), dtype=dtype, device=ref.device)
         ref = torch.where(invalid, zero, ref)
         tst = torch.where(invalid, zero, tst)
-    else:
-        invalid = None
-    return Prepared(ref, tst, invalid, ref_numpy and tst_numpy, batched)
+        return Prepared(ref, tst, invalid, ref_numpy and tst_numpy, batched)
+    return Prepared(ref, tst, None, ref_numpy and tst_numpy, batched)
 
 
 def finish(scores: torch.Tensor, prepared: Prepared, metric: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +168,7 @@ def fidelity_row(
 
     row = {"band_error": float("nan"), "band_power_ratio": float("nan")}
     if seeing_fwhm is not None:
-        kw = {"pixel_scale": pixel_scale, "seeing_fwhm": float(seeing_fwhm), "mask": mask}
+        kw: dict[str, Any] = {"pixel_scale": pixel_scale, "seeing_fwhm": float(seeing_fwhm), "mask": mask}
         row["band_error"] = band_error(test, reference, **kw)
         row["band_power_ratio"] = band_power_ratio(test, reference, **kw)
     row["frc_scale_arcsec"] = frc_resolution(test, reference, pixel_scale=pixel_scale, mask=mask).scale_arcsec

@@ -129,7 +129,7 @@ def cw_ssim(
     elif not k >= 0:
         raise ValueError(f"k must be >= 0, got {k}")
     prepared = prepare(reference, test, mask)
-    shape = tuple(prepared.reference.shape[-2:])
+    shape = (int(prepared.reference.shape[-2]), int(prepared.reference.shape[-1]))
     _check_size(shape, max(levels), window)
     # Pairs in chunks of about a million pixels per image stack: the working set stays in cache
     # (measured 2x faster per pair than one 64-pair pass on this 2-core machine).
@@ -193,7 +193,7 @@ def _cw_ssim_tensors(
     else:
         data_range_t = torch.full((batch,), float(data_range), dtype=dtype, device=reference.device)
     by_noise = k == NOISE_K
-    stabiliser = ((DEFAULT_K if by_noise else k) * data_range_t**2).reshape(batch, 1, 1, 1)
+    stabiliser = ((DEFAULT_K if by_noise else float(k)) * data_range_t**2).reshape(batch, 1, 1, 1)
     contamination = None
     if invalid is not None:
         reference, test = _smooth_fill(reference, invalid), _smooth_fill(test, invalid)

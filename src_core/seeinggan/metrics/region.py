@@ -218,5 +218,5 @@ def score_region(
         fractions[name] = fraction
     rows = score_table(cut, tests, mask=mask, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm)
     for row in rows:
-        row["valid_fraction"] = fractions[row["name"]]
+        row["valid_fraction"] = fractions[str(row["name"])]
     return rows

@@ -157,6 +157,7 @@ class SubPixelUp(nn.Module):
             icnr_(self.conv.weight, scale=2)
             # The bias must repeat too, or the four sub-pixels start at different offsets.
             with torch.no_grad():
+                assert self.conv.bias is not None
                 bias = self.conv.bias.view(out_channels, 4)
                 bias.copy_(bias[:, :1].expand(-1, 4))
 
@@ -250,6 +251,7 @@ class UNetGenerator(nn.Module):
         self.head = _conv3x3(widths[0] + in_channels + self.n_conditions, out_channels)
         if residual:
             nn.init.zeros_(self.head.weight)
+            assert self.head.bias is not None
             nn.init.zeros_(self.head.bias)
 
     @property

@@ -181,7 +181,7 @@ def _draw_value(rng: np.random.Generator, value: float | Sequence[float], name: 
     return number
 
 
-def _positive(value: float, name: str) -> float:
+def _positive(value: Any, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -322,7 +322,7 @@ def _observe(
     peak_snr: float | None = None,
     space_noise: str = "white",
     fill_snr: float | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, Any]:
     """Render, convolve, integrate over pixels and add noise (see the module's docstring).
 
     The ground image is evaluated exactly from the scene's spectrum: ground pixel values are
@@ -508,7 +508,7 @@ def _apply_flux_scale(params: dict[str, Any], scale: float, peak_snr: float | No
         return
     if peak_snr is not None:
         params["peak_snr"] = float(peak_snr)
-    else:
+    elif fill_snr is not None:
         params["fill_snr"] = float(fill_snr)
     params["flux_scale"] = float(scale)
     for key in ("flux", "field_star_flux"):
