@@ -22,6 +22,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding, report_error
@@ -59,19 +60,6 @@ DRAWN_RECTANGLE = "drawn rectangle"
 LOAD_FROM_FILE = "load from file..."
 AUTO_OVERLAP = -8
 """The overlap box's "auto", one step below 0 (`seeinggan.infer.Deblurrer`'s ``overlap="auto"``)."""
-
-
-def available_devices() -> list[str]:
-    """"auto" and the torch devices this machine has ("cpu", and "cuda"/"mps" when present)."""
-    import torch
-
-    devices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        devices.append("mps")
-    return devices
 
 
 def collapsible(title: str, content: Container):

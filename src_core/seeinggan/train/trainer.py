@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seeinggan.devices import resolve_device
 from seeinggan.losses import GeneratorObjective, gradient_penalty, wasserstein_critic_loss
 from seeinggan.models import PatchCritic, UNetGenerator, load_model, save_model
 from seeinggan.train.callbacks import (
@@ -53,22 +54,6 @@ from seeinggan.train.config import TrainConfig
 from seeinggan.train.distributed import Context, average_gradients
 
 __all__ = ["Trainer", "TrainResult", "resolve_device", "seed_everything"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda, else mps, else cpu; other names are checked to be available."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but this torch sees no CUDA GPU")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} asked for, but MPS is not available")
-    return device
 
 
 def seed_everything(seed: int) -> None:
