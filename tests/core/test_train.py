@@ -89,7 +89,8 @@ def test_shipped_default_config_is_valid():
     path = files("seeinggan") / "configs" / "default.toml"
     config = TrainConfig.from_toml(str(path))
     assert config.perceptual == 0  # the default objective needs no download
-    assert config.l1 > 0 and config.structural > 0 and config.adversarial > 0
+    assert config.l1 > 0 and config.band > 0 and config.adversarial > 0  # fidelity terms + the paper's critic
+    assert config.base_channels == 64 and config.crop_size == 256  # the paper's width and image size
     assert config.to_dict() == TrainConfig.from_dict(config.to_dict()).to_dict()
 
 
