@@ -13,8 +13,12 @@ through the plugin's reader, then:
    curves, validation CW-SSIM, preview stamps), started from the shipped model when installed;
    the result is saved as a named model.
 2. ``docs/deblur-dock.png``: the Deblur dock after deblurring the ground layer (with the shipped
-   model, or else the model just fine-tuned), the Score region dock scoring a rectangle, and the
-   ground, deblurred and space layers side by side (napari grid mode).
+   model, or else the model just fine-tuned), the Score region dock scoring a rectangle loaded
+   from a DS9 ``.reg`` file, zoomed on a galaxy.
+3. ``docs/score-region.png``: the same, the Score region dock given the height (its table, the
+   region file's note, the seeing its band came from).
+4. ``docs/stretch-preset.png``: the deblurred layer of the whole field under a DS9 stretch preset
+   (asinh between the 99.5% limits), the Deblur dock scrolled to its display section.
 """
 
 from __future__ import annotations
@@ -117,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     finetune.model_name.value = "my-field"
     finetune.train()
     wait(app, lambda: finetune.state.step >= int(args.steps * 0.7), 1800, "fine-tuning")
+    # The dock scrolled so that its live plots are in view (the form is above them).
+    finetune.native.verticalScrollBar().setValue(finetune.controls.native.y())
     pump(app, 0.5)
     args.out.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(args.out / "finetune-dock.png"), canvas_only=False, flash=False)
@@ -149,13 +155,67 @@ def main(argv: list[str] | None = None) -> int:
         raise_dock(score)
         score.reference.value = space
         score.tests.value = [ground, out]
-        draw_score_rectangle(viewer, score, center)
+        load_score_region(score, space, center, work / "galaxy.reg")
         wait(app, lambda: len(score.rows) == 2, 600, "the score table")
     pump(app, 2.0)
     viewer.screenshot(str(args.out / "deblur-dock.png"), canvas_only=False, flash=False)
     print("wrote", args.out / "deblur-dock.png")
+
+    # --- 3. The Score region dock with the room to show its table and notes
+    if score is not None:
+        window = viewer.window._qt_window
+        frames = [dock_frame(deblur), dock_frame(score)]
+        from qtpy.QtCore import Qt
+
+        window.resizeDocks(frames, [120, max(window.height() - 220, 400)], Qt.Orientation.Vertical)
+        pump(app, 1.0)
+        viewer.screenshot(str(args.out / "score-region.png"), canvas_only=False, flash=False)
+        print("wrote", args.out / "score-region.png")
+        window.resizeDocks(frames, [max(window.height() - 300, 400), 200], Qt.Orientation.Vertical)
+
+    # --- 4. A DS9 stretch preset on the deblurred layer of the whole field
+    display = deblur.display
+    deblur.display_section.expand(animate=False)
+    display.layer.value = out
+    display.limits.value = "99.5%"
+    display.stretch.value = "asinh"
+    out.gamma = 1.0
+    viewer.layers.selection.active = out
+    viewer.reset_view()
+    pump(app, 0.5)
+    deblur.native.ensureWidgetVisible(deblur.display_section, 0, 0)
+    deblur.native.verticalScrollBar().setValue(deblur.native.verticalScrollBar().maximum())
+    pump(app, 2.0)
+    viewer.screenshot(str(args.out / "stretch-preset.png"), canvas_only=False, flash=False)
+    print("wrote", args.out / "stretch-preset.png")
     viewer.close()
     return 0
+
+
+def dock_frame(widget):
+    """The QDockWidget holding ``widget``."""
+    from qtpy.QtWidgets import QDockWidget
+
+    parent = widget.native
+    while parent is not None and not isinstance(parent, QDockWidget):
+        parent = parent.parentWidget()
+    return parent
+
+
+def load_score_region(score, space, center, path, half_arcsec: float = 2.0) -> None:
+    """Write a DS9 box around ``center`` (world) in sky coordinates and load it in the dock."""
+    import numpy as np
+    from seeinggan.regions import write_rectangles
+
+    from napari_seeinggan._layers import layer_geometry
+
+    corners_world = [center + half_arcsec * np.array(o) for o in ((-1, -1), (-1, 1), (1, 1), (1, -1))]
+    pixels = np.array([np.asarray(space.world_to_data(c))[-2:][::-1] for c in corners_world])
+    write_rectangles(path, [pixels], wcs=layer_geometry(space)[1])
+    score.load_region(path)
+    shapes = score.shapes_layer()
+    shapes.edge_width = 0.04  # arcsec: a thin outline at this zoom
+    score._viewer.layers.move(score._viewer.layers.index(shapes), len(score._viewer.layers))
 
 
 def raise_dock(widget) -> None:
@@ -167,17 +227,6 @@ def raise_dock(widget) -> None:
         parent = parent.parentWidget()
     if parent is not None:
         parent.raise_()
-
-
-def draw_score_rectangle(viewer, score, center, half_arcsec: float = 2.0) -> None:
-    """A rectangle around ``center`` (world) on the Score region dock's shapes layer."""
-    import numpy as np
-
-    corners = np.array([center + half_arcsec * np.array(o)
-                        for o in ((-1, -1), (-1, 1), (1, 1), (1, -1))])
-    shapes = score.shapes_layer()
-    shapes.add_rectangles([corners], edge_width=0.04)  # arcsec: a thin outline at this zoom
-    viewer.layers.move(viewer.layers.index(shapes), len(viewer.layers))  # drawn on top
 
 
 if __name__ == "__main__":

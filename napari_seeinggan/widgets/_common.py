@@ -1,9 +1,10 @@
-"""Helpers shared by the docks (Deblur, Fine-tune, Score region): layer choices, run lifecycle."""
+"""Helpers shared by the docks (Deblur, Fine-tune, Score region): scrolling, layer choices, teardown.
+
+The run lifecycle itself is `napari_seeinggan.widgets._lifecycle.DockRun`.
+"""
 
 import napari
 from magicgui.widgets import Container
-
-from napari_seeinggan.state import IDLE, RUNNING
 
 DOCK_MIN_WIDTH = 320
 """Narrowest a dock may be (px): with napari's own panels, leaves the canvas room on 1366 px."""
@@ -48,22 +49,6 @@ def shapes_layer_choices(viewer) -> list[tuple[str, object]]:
             if isinstance(layer, napari.layers.Shapes)]
 
 
-def assign(state, values: dict) -> None:
-    """Set several fields of an evented dock state."""
-    for key, value in values.items():
-        setattr(state, key, value)
-
-
-def finish_run(dock) -> None:
-    """A dock's worker has finished: close its progress bar; a run that ended without a
-    result (an error already shown) leaves the dock idle."""
-    if dock._pbar is not None:
-        dock._pbar.close()
-        dock._pbar = None
-    if dock.state.status == RUNNING:
-        dock.state.status = IDLE
-
-
 def on_destroyed(widget):
     """A slot for the dock's Qt ``destroyed``: stop its run, leave the shared model registry.
 
@@ -78,13 +63,12 @@ def on_destroyed(widget):
         dock = ref()
         if dock is None:
             return
-        if dock._stop is not None:
-            dock._stop.set()
+        dock._run.teardown()  # a running worker stops within a tile or a step
         dock.registry.changed.disconnect(dock._on_models_changed)
         display = getattr(dock, "display", None)
         if display is not None:  # a blink in progress stops, the layers' visibility restored
             display.close_blink()
         # The worker may still report (its end, a last step): its Qt views are gone.
-        dock.state.events.disconnect(dock._on_state_changed)
+        dock.state.changed.disconnect(dock._on_state_changed)
 
     return cleanup
