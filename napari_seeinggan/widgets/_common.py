@@ -3,6 +3,8 @@
 The run lifecycle itself is `napari_seeinggan.widgets._lifecycle.DockRun`.
 """
 
+import math
+
 import napari
 from magicgui.widgets import Container
 
@@ -47,6 +49,26 @@ def shapes_layer_choices(viewer) -> list[tuple[str, object]]:
     """``(name, layer)`` of the viewer's shapes layers."""
     return [(layer.name, layer) for layer in viewer.layers
             if isinstance(layer, napari.layers.Shapes)]
+
+
+def layer_pixel_scale(layer) -> float | None:
+    """A layer's pixel scale (arcsec/px) from its WCS or metadata, or None when unknown."""
+    from napari_seeinggan._layers import layer_geometry
+
+    try:
+        return layer_geometry(layer)[2] or None
+    except Exception:  # noqa: BLE001 - a layer we cannot measure has no known scale
+        return None
+
+
+def finest_layer(layers):
+    """The layer with the smallest pixel scale (the space image); unknown scales come last."""
+    return min(layers, key=lambda layer: layer_pixel_scale(layer) or math.inf)
+
+
+def coarsest_layer(layers):
+    """The layer with the largest pixel scale (the seeing-limited image); unknown scales last."""
+    return max(layers, key=lambda layer: layer_pixel_scale(layer) or -1.0)
 
 
 def on_destroyed(widget):

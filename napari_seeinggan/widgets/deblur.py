@@ -35,6 +35,7 @@ from napari_seeinggan.state import (
 )
 from napari_seeinggan.widgets._common import (
     ScrollableDock,
+    coarsest_layer,
     image_layer_choices,
     on_destroyed,
     shapes_layer_choices,
@@ -224,7 +225,7 @@ class DeblurWidget(ScrollableDock):
         candidates = [layer for layer in self.image.choices
                       if "deblur" not in (layer.metadata or {})]
         active = self._viewer.layers.selection.active
-        choice = _coarsest(candidates) if candidates else None
+        choice = coarsest_layer(candidates) if candidates else None
         if choice is None and isinstance(active, napari.layers.Image) \
                 and active in self.image.choices:
             choice = active
@@ -543,20 +544,6 @@ def maps_layers(result, output_layer, input_layer, provenance: dict, *,
             kwargs["metadata"]["pixel_scale"] = float(input_pixel_scale)
         layers.append(napari.layers.Layer.create(data, kwargs, kind))
     return layers
-
-
-def _coarsest(layers):
-    """The layer with the largest pixel scale (layers without one come last)."""
-    from napari_seeinggan._layers import layer_geometry
-
-    def scale(layer):
-        try:
-            value = layer_geometry(layer)[2]
-        except Exception:  # noqa: BLE001 - a layer we cannot measure is not preferred
-            value = None
-        return value if value is not None else -1.0
-
-    return max(layers, key=scale)
 
 
 def _place_without_wcs(layer, provenance: dict, *, input_scale: float | None,

@@ -40,7 +40,10 @@ from napari_seeinggan.state import (
 )
 from napari_seeinggan.widgets._common import (
     ScrollableDock,
+    coarsest_layer,
+    finest_layer,
     image_layer_choices,
+    layer_pixel_scale,
     on_destroyed,
     shapes_layer_choices,
 )
@@ -230,20 +233,10 @@ class FinetuneWidget(ScrollableDock):
 
     def _guess_layers(self):
         # The finest-pixel image is most likely the space image, the coarsest the ground one.
-        from napari_seeinggan._layers import layer_geometry
-
-        scales = []
-        for layer in self.ground.choices:
-            try:
-                scale = layer_geometry(layer)[2]
-            except Exception:  # noqa: BLE001 - a layer without geometry is just not guessed
-                continue
-            if scale:
-                scales.append((scale, layer))
-        if len(scales) >= 2:
-            scales.sort(key=lambda item: item[0])
-            self.space.value = scales[0][1]
-            self.ground.value = scales[-1][1]
+        measured = [layer for layer in self.ground.choices if layer_pixel_scale(layer)]
+        if len(measured) >= 2:
+            self.space.value = finest_layer(measured)
+            self.ground.value = coarsest_layer(measured)
 
     def load_regions(self, path) -> list[str]:
         """Rectangles from a DS9 ``.reg`` file onto a "training regions" shapes layer (placed by

@@ -29,7 +29,7 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Tab
 from napari.utils.notifications import show_info, show_warning
 from seeinggan.errors import InputError
 
-from napari_seeinggan.widgets._common import ScrollableDock, image_layer_choices
+from napari_seeinggan.widgets._common import ScrollableDock, finest_layer, image_layer_choices
 from napari_seeinggan.widgets._lifecycle import DockRun
 from napari_seeinggan.workers import Outcome
 
@@ -281,7 +281,7 @@ class ScoreRegionWidget(ScrollableDock):
             if chosen and previous_reference in layers:
                 self.reference.value = previous_reference
             elif layers:
-                self.reference.value = _finest(layers)
+                self.reference.value = finest_layer(layers)
         reference = self.reference.value
         kept = [layer for layer in previous_tests if layer in layers and layer is not reference]
         added = [layer for layer in layers if layer not in previous_choices
@@ -583,20 +583,6 @@ def _header_tips(table) -> None:
             item.setToolTip(item.text())
     table.verticalHeader().setMaximumWidth(ROW_HEADER_WIDTH)
     table.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
-
-
-def _finest(layers):
-    """The layer with the smallest pixel scale (the space image, when there is one)."""
-    from napari_seeinggan._layers import layer_geometry
-
-    def scale(layer):
-        try:
-            value = layer_geometry(layer)[2]
-        except Exception:  # noqa: BLE001 - a layer we cannot measure is not preferred
-            value = None
-        return value if value is not None else math.inf
-
-    return min(layers, key=scale)
 
 
 def _pixel_map(reference, layer) -> np.ndarray:
