@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean-venv
+.PHONY: run test lint install clean-venv
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "napari-seeinggan needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
@@ -27,7 +27,12 @@ run: $(STAMP)
 	  exit 1; fi
 	$(BIN)/python -m napari_seeinggan
 
-test: $(STAMP)
+# Linters (configured in pyproject.toml); `make test` runs them first, so CI does too.
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
+
+test: lint
 	@if ! command -v Xvfb >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-cursor0 libegl1 libgl1 >/dev/null) || exit 1; \

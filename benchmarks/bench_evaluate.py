@@ -1,5 +1,7 @@
-"""Time `seeinggan evaluate` on a stress suite: seconds per 256x256 pair, by step and whole, with
-1 and 2 worker processes, and the projection for a suite of 300 pairs.
+"""Time `seeinggan evaluate` on a stress suite.
+
+Seconds per 256x256 pair, by step and whole, with 1 and 2 worker processes, and the projection for a
+suite of 300 pairs.
 
 Each figure is given as wall time and as CPU time (this process and its finished children). On a
 shared, overloaded machine the wall time grows with the load average (printed); the CPU time is
@@ -42,7 +44,6 @@ class Clock:
 
 def main(n: int = 16) -> None:
     import torch
-
     from seeinggan.data import folder_pairs
     from seeinggan.evaluate import evaluate_pairs, truth_images
     from seeinggan.evaluate.baselines import ground_psf_on_space_grid, richardson_lucy_deconvolve
@@ -71,7 +72,7 @@ def main(n: int = 16) -> None:
             steps[name][0] += clock.wall * share
             steps[name][1] += clock.cpu * share
 
-        for pair, output in zip(pairs, outputs):
+        for pair, output in zip(pairs, outputs, strict=True):
             with Clock() as clock:
                 rl = richardson_lucy_deconvolve(pair.ground, ground_psf_on_space_grid(pair.meta), iterations=20)
             add("Richardson-Lucy, 20 iterations", clock)
@@ -98,7 +99,8 @@ def main(n: int = 16) -> None:
             with Clock() as clock:
                 evaluate_pairs(folder, model=deblurrer, rl_iterations=20, workers=workers)
             print(f"evaluate_pairs (ground, RL, default model), workers={workers}: {clock.per(n)} per pair; "
-                  f"300 pairs: {300 * clock.wall / n / 60:.1f} min wall here, {300 * clock.cpu / n / 60 / workers:.1f} min "
+                  f"300 pairs: {300 * clock.wall / n / 60:.1f} min wall here, "
+                  f"{300 * clock.cpu / n / 60 / workers:.1f} min "
                   f"on {workers} idle core(s) (load average now {os.getloadavg()[0]:.1f}; with workers=2 the "
                   "CPU includes starting two Python processes, a few seconds per run)")
         with Clock() as clock:

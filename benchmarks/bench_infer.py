@@ -30,7 +30,6 @@ def _rss_mb() -> float:
 
 def _model(args):
     import torch
-
     from seeinggan.models.io import ModelFileError, default_model_path
 
     if args.model:
@@ -86,7 +85,6 @@ def bench_cutouts(args) -> None:
 
 def bench_frame(args) -> None:
     from astropy.coordinates import SkyCoord
-
     from seeinggan import geometry
     from seeinggan.infer import Deblurrer
 
@@ -99,19 +97,22 @@ def bench_frame(args) -> None:
     yy, xx = np.mgrid[: shape[0], : shape[1]]
     for _ in range(30):
         y, x = rng.uniform(0, 512, 2)
-        image += (rng.uniform(50, 2000) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * rng.uniform(1, 6) ** 2))).astype(np.float32)
+        blob = rng.uniform(50, 2000) * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * rng.uniform(1, 6) ** 2))
+        image += blob.astype(np.float32)
     wcs = geometry.make_tan_wcs(center=SkyCoord(150.1, 2.2, unit="deg"), pixel_scale=0.202, shape=shape)
     ticks = []
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    result = deblurrer.deblur(image, wcs=wcs, progress=lambda done, total: ticks.append((time.perf_counter(), done, total)))
+    result = deblurrer.deblur(image, wcs=wcs,
+                              progress=lambda done, total: ticks.append((time.perf_counter(), done, total)))
     elapsed = time.perf_counter() - t0
     first_tile = ticks[0][0] - t0  # resampling + transform fit, before the first tile
     print(f"[frame] {label}; torch threads {_threads()}; tile {deblurrer.tile}, overlap {deblurrer.overlap}, "
           f"batch size {deblurrer.batch_size}; load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
     print(f"[frame] 512x512 at 0.202\"/px -> {result.data.shape[0]}x{result.data.shape[1]} at "
           f"{result.pixel_scale:.3f}\"/px, {ticks[-1][2]} tiles")
-    print(f"[frame] {elapsed:.1f} s total (resample + fit {first_tile:.1f} s, tiles {elapsed - first_tile:.1f} s; goal <= 60 s)")
+    print(f"[frame] {elapsed:.1f} s total (resample + fit {first_tile:.1f} s, "
+          f"tiles {elapsed - first_tile:.1f} s; goal <= 60 s)")
     print(f"[frame] peak RSS {_rss_mb():.0f} MB (baseline after imports and model {baseline:.0f} MB; goal <= 2048 MB)")
 
 
@@ -135,7 +136,8 @@ def main(argv=None) -> int:
     if args.part == "all":
         for part in ("cutouts", "frame"):
             # a fresh process per part, so each peak RSS is its own
-            code = subprocess.call([sys.executable, __file__, part, *sys.argv[2 if len(sys.argv) > 1 and sys.argv[1] == "all" else 1 :]])
+            rest = sys.argv[2 if len(sys.argv) > 1 and sys.argv[1] == "all" else 1 :]
+            code = subprocess.call([sys.executable, __file__, part, *rest])
             if code:
                 return code
         return 0

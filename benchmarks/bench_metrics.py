@@ -16,13 +16,12 @@ import time
 
 import numpy as np
 import torch
-
 from seeinggan.metrics import cw_ssim
 
 
 @contextlib.contextmanager
 def numpy2_stand_ins():
-    """dtcwt 0.13 calls np.asfarray / np.issubsctype (removed in numpy 2): scoped stand-ins."""
+    """Scoped stand-ins for np.asfarray / np.issubsctype, which dtcwt 0.13 calls (removed in numpy 2)."""
     saved = {name: getattr(np, name, None) for name in ("asfarray", "issubsctype")}
 
     def asfarray(a, dtype=np.float64):

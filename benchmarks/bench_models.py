@@ -14,9 +14,8 @@ import math
 import time
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from seeinggan.models import PatchCritic, UNetGenerator
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def gflop(model: torch.nn.Module, x: torch.Tensor) -> float:
@@ -51,7 +50,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; input batch {args.batch} x 1 x 256 x 256")
     print(f"512x512 ground frame -> {output_side}x{output_side} space grid: {tiles_plain} tiles "
           f"(no overlap), {tiles_overlap} tiles (overlap 32)")
-    print("| width | parameters | file MB | GFLOP/256^2 | s/256^2 NCHW | s/256^2 channels_last | GFLOP/s | frame s (no overlap / overlap 32) |")
+    print("| width | parameters | file MB | GFLOP/256^2 | s/256^2 NCHW | s/256^2 channels_last | GFLOP/s "
+          "| frame s (no overlap / overlap 32) |")
     print("|---|---|---|---|---|---|---|---|")
     x = torch.randn(args.batch, 1, 256, 256)
     for width in args.widths:

@@ -18,7 +18,6 @@ from concurrent.futures import ProcessPoolExecutor
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
 from seeinggan.simulate import MORPHOLOGIES, simulate_field, simulate_pair, write_pairs  # noqa: E402
 
 

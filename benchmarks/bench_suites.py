@@ -20,7 +20,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
 from seeinggan.evaluate.suites import SUITES, simulate_suite, write_suite  # noqa: E402
 
 

@@ -46,7 +46,7 @@ def _frame(size: int, seed: int = 1):
     n_sources = max(10, size * size // 8000)
     ys, xs = rng.uniform(0, size, n_sources), rng.uniform(0, size, n_sources)
     amps, sigmas = rng.uniform(50, 2000, n_sources), rng.uniform(1, 6, n_sources)
-    for y, x, a, s in zip(ys, xs, amps, sigmas):  # each source on its own small stamp
+    for y, x, a, s in zip(ys, xs, amps, sigmas, strict=True):  # each source on its own small stamp
         r = int(4 * s) + 1
         y0, y1, x0, x1 = max(0, int(y) - r), min(size, int(y) + r), max(0, int(x) - r), min(size, int(x) + r)
         yy, xx = np.mgrid[y0:y1, x0:x1]
@@ -173,7 +173,8 @@ def throughput(args) -> int:
         frames = []
         for k in range(args.files):
             image, wcs = _frame(size, seed=10 + k)
-            frames.append(write_image(folder / f"frame{k:03d}.fits", image, wcs=wcs, header=fits.Header({"SEEING": 0.7})))
+            frames.append(write_image(folder / f"frame{k:03d}.fits", image, wcs=wcs,
+                                      header=fits.Header({"SEEING": 0.7})))
         fp = image_footprint(frames[0])
         rng = np.random.default_rng(0)
         xs, ys = rng.uniform(20, size - 20, args.cutouts), rng.uniform(20, size - 20, args.cutouts)
@@ -202,7 +203,8 @@ def throughput(args) -> int:
             done = [r for r in rows if r.get("status") == "ok"]
             per_file = np.median([r["seconds"] for r in ok]) if ok else float("nan")
             per_cut = np.median([r["seconds"] for r in done]) if done else float("nan")
-            print(f"[throughput] {workers} worker(s) x {threads} torch thread(s): {len(ok)} files in {files_wall:.1f} s "
+            print(f"[throughput] {workers} worker(s) x {threads} torch thread(s): "
+                  f"{len(ok)} files in {files_wall:.1f} s "
                   f"= {60 * len(ok) / files_wall:.2f} files/min (median {per_file:.1f} s per file on a worker; "
                   f"wall time includes cluster start and one model load per worker); {len(done)} cutouts in "
                   f"{cut_wall:.1f} s = {60 * len(done) / cut_wall:.1f} cutouts/min (median {per_cut:.2f} s each)")

@@ -98,8 +98,10 @@ def arrange_docks(viewer, frames: dict) -> None:
 
 
 def fit_to_screen(window) -> None:
-    """The main window fills the screen's available area (the canvas gets what the panels and
-    docks leave; on a 1366x768 laptop every pixel counts)."""
+    """The main window fills the screen's available area.
+
+    The canvas gets what the panels and docks leave; on a 1366x768 laptop every pixel counts.
+    """
     screen = window.screen() if hasattr(window, "screen") else None
     if screen is None:
         return
@@ -109,6 +111,7 @@ def fit_to_screen(window) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Open napari with the sample, the docks and ``files``; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m napari_seeinggan",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", help="FITS files to open as well")

@@ -49,14 +49,15 @@ def sky_fields() -> geometry.SkyFields:
 
 
 def session_sky_origin() -> SkyCoord | None:
-    """The tangent point of the first sky field (None until an image with a celestial WCS has
-    been placed)."""
+    """The tangent point of the first sky field (None until a celestial image has been placed)."""
     return _FIELDS.fields[0].origin if _FIELDS.fields else None
 
 
 def reset_session_sky_origin(origin: SkyCoord | None = None) -> None:
-    """Forget every sky field (or start field 1 about ``origin``); layers placed before keep
-    their placement."""
+    """Forget every sky field (or start field 1 about ``origin``).
+
+    Layers placed before keep their placement.
+    """
     _FIELDS.reset()
     if origin is not None:
         zero = np.zeros(2)
@@ -65,9 +66,11 @@ def reset_session_sky_origin(origin: SkyCoord | None = None) -> None:
 
 
 def zscale_limits(data: np.ndarray) -> tuple[float, float]:
-    """First contrast limits for astronomical data: IRAF's zscale on the finite values
-    (`seeinggan.display.display_limits`: a sample of at most ~100,000 pixels, NaN and inf
-    ignored, two finite numbers with ``low < high``)."""
+    """First contrast limits for astronomical data: IRAF's zscale on the finite values.
+
+    `seeinggan.display.display_limits` decides: a sample of at most ~100,000 pixels, NaN and inf
+    ignored, two finite numbers with ``low < high``.
+    """
     from seeinggan.display import display_limits
 
     return display_limits(data, interval="zscale")
@@ -78,8 +81,10 @@ MULTISCALE_PIXELS = 4096 * 4096
 
 
 def display_pyramid(data: np.ndarray, *, smallest: int = 512) -> list:
-    """Levels for a napari multiscale layer: ``data`` itself, then lazy 2x2 block means (dask),
-    each half the size of the one before, down to about ``smallest`` pixels on the long side.
+    """Levels for a napari multiscale layer.
+
+    ``data`` itself, then lazy 2x2 block means (dask), each half the size of the one before, down to
+    about ``smallest`` pixels on the long side.
 
     Nothing is computed here: napari reads the level and the tiles it shows. For display only
     (a saved layer writes the full-resolution level).
@@ -284,8 +289,10 @@ def sky_status(layer, world_position) -> str | None:
 
 
 def _with_sky_status(layer) -> None:
-    """Make ``layer.get_status`` lead with RA/Dec and the FITS pixel (napari's status bar calls
-    it, in its status thread, with the cursor's world position)."""
+    """Make ``layer.get_status`` lead with RA/Dec and the FITS pixel.
+
+    The status bar of napari calls it, in its status thread, with the cursor's world position.
+    """
     if getattr(layer, "_seeinggan_status", False):
         return
     plain = layer.get_status
@@ -321,9 +328,11 @@ def _forget_fields_if_no_sky_layer(layers) -> None:
 
 
 def attach_viewer(viewer) -> None:
-    """Hook a viewer (once): sky layers get the RA/Dec status line; the sky fields are
-    forgotten when the viewer has no sky layer left. Called by the reader, the sample and the
-    docks (so it is in place whichever the user opens first)."""
+    """Hook a viewer (once): sky layers get the RA/Dec status line.
+
+    The sky fields are forgotten when the viewer has no sky layer left. Called by the reader, the
+    sample and the docks (so it is in place whichever the user opens first).
+    """
     if viewer is None or getattr(viewer, "_seeinggan_attached", False):
         return
     layers = viewer.layers
@@ -352,8 +361,10 @@ def attach_current_viewer() -> None:
 
 
 def world_rectangles_from_file(path, layer) -> tuple[list[np.ndarray], list[str]]:
-    """The rectangles of a DS9 ``.reg`` file as ``(4, 2)`` world-coordinate corners, placed on
-    ``layer`` (its WCS for sky regions, its pixels for image regions), and notes."""
+    """The rectangles of a DS9 ``.reg`` file as ``(4, 2)`` world-coordinate corners, and notes.
+
+    They are placed on ``layer``: its WCS for sky regions, its pixels for image regions.
+    """
     from seeinggan.regions import read_rectangles
 
     _data, wcs, _scale = layer_geometry(layer)
@@ -364,8 +375,10 @@ def world_rectangles_from_file(path, layer) -> tuple[list[np.ndarray], list[str]
 
 
 def write_world_rectangles(path, rectangles_world: list[np.ndarray], layer):
-    """Write world-coordinate rectangles as a DS9 ``.reg`` file through ``layer``'s WCS (sky
-    coordinates), or its pixels when it has none."""
+    """Write world-coordinate rectangles as a DS9 ``.reg`` file through ``layer``'s WCS.
+
+    Sky coordinates, or the layer's pixels when it has no WCS.
+    """
     from seeinggan.regions import write_rectangles
 
     _data, wcs, _scale = layer_geometry(layer)

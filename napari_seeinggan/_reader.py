@@ -100,8 +100,10 @@ def _open_layers() -> list:
 
 
 def _prefix_open_layer(open_layers, name: str, path) -> set[str]:
-    """Rename the open layer called ``name`` (read from another file of the same name than
-    ``path``) to ``folder/name``; returns the new name(s)."""
+    """Rename the open layer called ``name`` to ``folder/name``; returns the new name(s).
+
+    Only a layer read from another file of the same name than ``path``.
+    """
     from pathlib import Path
 
     renamed = set()
@@ -117,11 +119,11 @@ def _prefix_open_layer(open_layers, name: str, path) -> set[str]:
 
 
 def unique_name(name: str, path, taken: set[str], paths) -> str:
-    """``folder/name`` when another open layer or another file being opened has the same file
-    name (``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``); else ``name``.
+    """``folder/name`` when another open layer or file being opened has the same file name, else ``name``.
 
-    (`read_fits` also gives the open layer of that name its folder, so both names say where
-    they come from.)"""
+    For example ``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``. (`read_fits`
+    also gives the open layer of that name its folder, so both names say where they come from.)
+    """
     from pathlib import Path
 
     here = Path(path)

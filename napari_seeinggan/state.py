@@ -150,6 +150,7 @@ class TrainingLog:
         self.preview: dict | None = None
 
     def add_point(self, name: str, step: int, value: float) -> None:
+        """Record one value of the series ``name`` at ``step`` and tell the plots."""
         steps, values = self.series.setdefault(name, ([], []))
         steps.append(int(step))
         values.append(float(value))
@@ -157,10 +158,12 @@ class TrainingLog:
 
     def set_preview(self, *, step: int, input: np.ndarray, output: np.ndarray,
                     target: np.ndarray | None = None) -> None:
+        """Keep the latest preview images (input, output, target) and tell the dock."""
         self.preview = {"step": int(step), "input": input, "output": output, "target": target}
         self.preview_changed.emit(self.preview)
 
     def clear(self) -> None:
+        """Forget every series and the preview."""
         self.series.clear()
         self.preview = None
         self.cleared.emit()

@@ -81,10 +81,12 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """True when the run finished without being stopped and without an error."""
         return not self.cancelled and self.error is None
 
     @property
     def message(self) -> str:
+        """What the dock says about the run: done, stopped, or the error on one line."""
         if self.error is None:
             return "stopped" if self.cancelled else "done"
         text = str(self.error).strip() or type(self.error).__name__
@@ -108,9 +110,11 @@ class StopFlag:
         self.worker = None
 
     def set(self) -> None:
+        """Ask the run to stop."""
         self._event.set()
 
     def __call__(self) -> bool:
+        """True when the run should stop (see the class)."""
         if self._event.is_set():
             return True
         worker = self.worker
@@ -351,8 +355,10 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
 
 
 def stamp_grid(shape: tuple[int, int], stamp: int) -> list[np.ndarray]:
-    """Square regions of ``stamp`` pixels tiling a frame of ``shape`` (centred; rows, cols
-    corners), as `seeinggan.data.pairs_from_regions` takes them."""
+    """Square regions of ``stamp`` pixels tiling a frame of ``shape``, centred.
+
+    Corners as (rows, cols), as `seeinggan.data.pairs_from_regions` takes them.
+    """
     rows, cols = (int(n) for n in shape)
     ny, nx = rows // stamp, cols // stamp
     r_start, c_start = (rows - ny * stamp) // 2, (cols - nx * stamp) // 2
@@ -429,9 +435,11 @@ def finetune_updates(request: FinetuneRequest, *, stop: StopFlag) -> Generator[A
 
 
 def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[Any], None]):
-    """Cut the pairs and build the trainer with the core's fine-tuning recipe
-    (`seeinggan.train.finetune`): the config checked, the split, transforms and validation
-    crops as the core defines them."""
+    """Cut the pairs and build the trainer with the core's fine-tuning recipe.
+
+    `seeinggan.train.finetune` checks the config and defines the split, the transforms and the
+    validation crops.
+    """
     from seeinggan.data import pairs_summary
     from seeinggan.train.finetune import finetune_config, finetune_datasets, finetune_trainer
 

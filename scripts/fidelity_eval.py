@@ -1,5 +1,7 @@
-"""Fidelity of models against the noiseless truth: restoration-band error, band power ratio and
-invented sources, beside the resampled ground image and Richardson-Lucy (true PSF).
+"""Fidelity of models against the noiseless truth.
+
+Restoration-band error, band power ratio and invented sources, beside the resampled ground image and
+Richardson-Lucy (true PSF).
 
 Used to choose the fidelity model's recipe from pilots (issue 9) before `seeinggan.metrics`
 had its own band error; the band error here follows the issue's definition:

@@ -1,4 +1,4 @@
-"""A figure like the paper's Fig. 8: truth, space, ground, Richardson-Lucy and SeeingGAN, scored.
+r"""A figure like the paper's Fig. 8: truth, space, ground, Richardson-Lucy and SeeingGAN, scored.
 
 One row per pair of an evaluation folder (as written by ``seeinggan simulate --truth``), chosen to
 span the morphological classes (the first pair of each class, in folder order, then more pairs
@@ -16,7 +16,7 @@ Each tile is labelled with CW-SSIM / SSIM / PSNR against the space image
 All tiles of a row share one asinh display stretch, taken from the space image: black at its
 sky, white at its 99.8th percentile, the softening at 2 sky-noise units. Only numpy + Pillow::
 
-    .venv/bin/python scripts/figure_examples.py PAIRS_DIR --report REPORT_DIR/report.json \\
+    .venv/bin/python scripts/figure_examples.py PAIRS_DIR --report REPORT_DIR/report.json \
         --model FILE -o docs/examples.png
 """
 
@@ -99,7 +99,8 @@ def load_font(size: int):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pairs_dir", type=Path, help="evaluation folder (ground/, space/, truth/, catalogue.csv)")
-    parser.add_argument("--model", default="default", help="model file (default: the shipped model); 'none' omits the column")
+    parser.add_argument("--model", default="default",
+                        help="model file (default: the shipped model); 'none' omits the column")
     parser.add_argument("--rl-iterations", type=int, default=None, metavar="N",
                         help="Richardson-Lucy iterations (default: from --report)")
     parser.add_argument("--report", type=Path, default=None, metavar="FILE",
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
         for group in by_shape.values():
             scale = float(group[0].meta.get("space_pixel_scale") or deblurrer.pixel_scale)
             result = deblurrer.deblur_cutouts(np.stack([p.ground for p in group]), pixel_scale=scale)
-            outputs.update({p.name: image for p, image in zip(group, result.data)})
+            outputs.update({p.name: image for p, image in zip(group, result.data, strict=True)})
 
     tile = int(args.tile)
     font = load_font(FONT_SIZE)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-
 from seeinggan.evaluate.suites import SUITES, simulate_suite
 
 TILE = 170

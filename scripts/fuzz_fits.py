@@ -123,7 +123,8 @@ def _header_cards(raw: bytes) -> list[int]:
         import re
 
         text = raw[start:pos].decode("ascii", "replace")
-        vals = {m.group(1): int(m.group(2)) for m in re.finditer(r"(NAXIS\d*|BITPIX|PCOUNT|GCOUNT)\s*=\s*(-?\d+)", text)}
+        cards = re.finditer(r"(NAXIS\d*|BITPIX|PCOUNT|GCOUNT)\s*=\s*(-?\d+)", text)
+        vals = {m.group(1): int(m.group(2)) for m in cards}
         n = vals.get("NAXIS", 0)
         size = 0
         if n:

@@ -209,7 +209,8 @@ def run_train_kills(kills: int, *, seed: int = 0, work: Path | None = None, log=
                 ok = meta["training"]["steps"] == 8
             except Exception:  # noqa: BLE001
                 ok = False
-        stale = [p for p in (out / "checkpoints").iterdir() if is_temporary(p)] if (out / "checkpoints").exists() else []
+        checkpoints = out / "checkpoints"
+        stale = [p for p in checkpoints.iterdir() if is_temporary(p)] if checkpoints.exists() else []
         ok = ok and not stale
         counts["resumes_ok" if ok else "resumes_failed"] += 1
         log(f"train trial {trial}: killed after {delay:.2f} s; resume {'ok' if ok else 'FAILED'}"

@@ -46,12 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="seeinggan-maps-shot-"))
     os.environ.setdefault("SEEINGGAN_USER_MODELS_DIR", str(work / "models"))
 
+    import napari
     import numpy as np
     from qtpy.QtWidgets import QApplication
-
     from seeinggan.simulate import write_pairs
-
-    import napari
 
     from napari_seeinggan.__main__ import PLUGIN, prefer_our_fits_reader
 

@@ -65,10 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     # Screenshots must not add models to the user's real folder.
     os.environ.setdefault("SEEINGGAN_USER_MODELS_DIR", str(work / "models"))
 
-    import napari
     import numpy as np
     from qtpy.QtWidgets import QApplication
-
     from seeinggan.io.fits import write_image
     from seeinggan.models.io import ModelFileError, default_model_path
     from seeinggan.simulate import simulate_field

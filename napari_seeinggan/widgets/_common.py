@@ -13,8 +13,9 @@ DOCK_MIN_WIDTH = 320
 
 
 class ScrollableDock(Container):
-    """A magicgui container inside a vertical scroll area, so that a dock of any height fits a
-    small screen (napari docks ``widget.native``: here the scroll area).
+    """A magicgui container inside a vertical scroll area, so that a dock of any height fits a small screen.
+
+    The napari dock holds ``widget.native``: here the scroll area.
 
     ``body`` is the widget inside the scroll area, whose layout takes extra native sections.
     """

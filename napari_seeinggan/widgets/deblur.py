@@ -25,6 +25,7 @@ from napari.utils.notifications import show_error, show_info
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding
+from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -184,6 +185,7 @@ class DeblurWidget(ScrollableDock):
         self._on_active_layer()
         self._on_image_changed(self.image.value)
         self._previous_model = self.model.value
+        show_model_purpose(self.model)
 
     @property
     def worker(self):
@@ -215,9 +217,11 @@ class DeblurWidget(ScrollableDock):
         self.reset_choices()
 
     def _on_active_layer(self, _event=None):
-        """The image box keeps its choice when the selection changes (looking at a layer is not
-        choosing it). Without a valid choice it takes the coarsest-pixel image that is not a
-        deblurred result (the seeing-limited one), else the selected image."""
+        """The image box keeps its choice when the selection changes (looking at a layer is not choosing it).
+
+        Without a valid choice it takes the coarsest-pixel image that is not a deblurred result (the
+        seeing-limited one), else the selected image.
+        """
         self.reset_choices()
         current = self.image.value
         if getattr(self, "_image_chosen", False) and current in self.image.choices:
@@ -238,8 +242,10 @@ class DeblurWidget(ScrollableDock):
         self.model.reset_choices()
         if current in self.model.choices and current != LOAD_FROM_FILE:
             self.model.value = current
+        show_model_purpose(self.model)
 
     def _on_model_changed(self, value):
+        show_model_purpose(self.model)
         if value != LOAD_FROM_FILE:
             self._previous_model = value
             return
@@ -265,8 +271,11 @@ class DeblurWidget(ScrollableDock):
         return entry
 
     def _on_image_changed(self, layer):
-        """Show the pixel-scale box when the layer has no celestial WCS; prefill both boxes
-        from what the layer knows (its WCS, header keywords, simulation metadata)."""
+        """Show the pixel-scale box when the layer has no celestial WCS.
+
+        Prefill both boxes from what the layer knows (its WCS, header keywords, simulation
+        metadata).
+        """
         from seeinggan.metrics.region import seeing_from_header
 
         from napari_seeinggan._layers import layer_geometry
@@ -350,7 +359,7 @@ class DeblurWidget(ScrollableDock):
             "seeing": float(self.seeing.value) or None,
             "region": self.region.value,
             "region_pixels": [int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)],
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         return request, provenance
 

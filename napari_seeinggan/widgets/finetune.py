@@ -1,5 +1,7 @@
-"""The Fine-tune dock: train a SeeingGAN generator on pairs from the open field, watch it learn,
-save it as a named model that the Deblur dock lists at once.
+"""The Fine-tune dock.
+
+Train a SeeingGAN generator on pairs from the open field, watch it learn, save it as a named model
+that the Deblur dock lists at once.
 
 Pairs come from two layers of one field (a ground and a space image, paired by WCS with
 `seeinggan.data.pairs_from_frames`), from rectangles drawn on a shapes layer
@@ -29,6 +31,7 @@ from napari.utils.notifications import show_error, show_info
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding, report_error
+from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
@@ -187,6 +190,7 @@ class FinetuneWidget(ScrollableDock):
         self.save_button.changed.connect(self.save)
         self.source.changed.connect(self._on_source_changed)
         self.registry.changed.connect(self._on_models_changed)
+        self.start_model.changed.connect(self._on_start_model_changed)
         self.state.changed.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
@@ -195,6 +199,7 @@ class FinetuneWidget(ScrollableDock):
         self._on_layers_changed()
         self._guess_layers()
         self._on_source_changed(self.source.value)
+        show_model_purpose(self.start_model)
 
     @property
     def worker(self):
@@ -230,6 +235,10 @@ class FinetuneWidget(ScrollableDock):
         self.start_model.reset_choices()
         if current in self.start_model.choices:
             self.start_model.value = current
+        show_model_purpose(self.start_model)
+
+    def _on_start_model_changed(self, _value=None):
+        show_model_purpose(self.start_model)
 
     def _guess_layers(self):
         # The finest-pixel image is most likely the space image, the coarsest the ground one.
@@ -239,8 +248,10 @@ class FinetuneWidget(ScrollableDock):
             self.ground.value = coarsest_layer(measured)
 
     def load_regions(self, path) -> list[str]:
-        """Rectangles from a DS9 ``.reg`` file onto a "training regions" shapes layer (placed by
-        the space layer's WCS), and pairs from those rectangles; returns the file's notes."""
+        """Rectangles from a DS9 ``.reg`` file onto a "training regions" shapes layer, and pairs from them.
+
+        The rectangles are placed by the space layer's WCS; returns the file's notes.
+        """
         from napari_seeinggan._layers import world_rectangles_from_file
 
         space = self.space.value
@@ -380,8 +391,11 @@ class FinetuneWidget(ScrollableDock):
         return self._start(request)
 
     def resume(self, _=None):
-        """Go on training: the stopped trainer from where it stopped, a finished one for
-        another "steps" steps, or (after a failure) a new trainer from the last checkpoint."""
+        """Go on training.
+
+        The stopped trainer from where it stopped, a finished one for another "steps" steps, or
+        (after a failure) a new trainer from the last checkpoint.
+        """
         if self.state.status == RUNNING:
             return self.worker
         if self.trainer is not None:
@@ -501,8 +515,10 @@ class FinetuneWidget(ScrollableDock):
         return path
 
     def _remove_checkpoints(self) -> None:
-        """After a Save, this session's checkpoint folder goes (the trainer stays in memory, so
-        Resume still works); only a folder under the models folder's ``checkpoints``."""
+        """After a Save, this session's checkpoint folder goes (the trainer stays in memory, so Resume still works).
+
+        Only a folder under the models folder's ``checkpoints``.
+        """
         import shutil
 
         from seeinggan.models.io import user_models_dir
@@ -603,6 +619,7 @@ class LossPlots:
         self._dirty = True
 
     def redraw(self):
+        """Redraw the curves whose data changed since the last redraw."""
         if not self._dirty:
             return
         self._dirty = False
@@ -634,8 +651,10 @@ class LossPlots:
 
 
 def shipped_recipe():
-    """The training recipe of the shipped model (``seeinggan/configs/cpu.toml``, read with
-    `seeinggan.train.TrainConfig.from_toml`): the Fine-tune dock's defaults."""
+    """The training recipe of the shipped model: the Fine-tune dock's defaults.
+
+    Read from ``seeinggan/configs/cpu.toml`` with `seeinggan.train.TrainConfig.from_toml`.
+    """
     from importlib.resources import files
 
     from seeinggan.train import TrainConfig

@@ -1,5 +1,4 @@
-"""The "Score region" dock: fidelity measures, CW-SSIM, SSIM and PSNR of layers against a
-reference, in a rectangle.
+"""The "Score region" dock: fidelity measures, CW-SSIM, SSIM and PSNR of layers against a reference, in a rectangle.
 
 Pick a reference layer (for example the space image) and test layers (the ground image, a
 deblurred one), draw a rectangle on the "score region" shapes layer (the dock adds it, in
@@ -267,8 +266,10 @@ class ScoreRegionWidget(ScrollableDock):
         return image_layer_choices(self._viewer)
 
     def _on_layers_changed(self, _event=None, *, initial: bool = False):
-        """Keep the user's choices; the reference is the finest-pixel layer until the user picks
-        one; a new deblurred layer joins the tests."""
+        """Keep the user's choices; the reference is the finest-pixel layer until the user picks one.
+
+        A new deblurred layer joins the tests.
+        """
         previous_reference = None if initial else self.reference.value
         previous_tests = [] if initial else list(self.tests.value)
         previous_choices = [] if initial else list(self.tests.choices)
@@ -427,7 +428,7 @@ class ScoreRegionWidget(ScrollableDock):
         if any("unstable_flux" in row for row in rows):  # deblurred with maps: the flagged fraction
             self.table.value = {
                 "data": [[*values, round(100 * row.get("unstable_flux", float("nan")), 1)]
-                         for values, row in zip(self.table.value["data"], rows)],
+                         for values, row in zip(self.table.value["data"], rows, strict=True)],
                 "index": [row["name"] for row in rows], "columns": [*COLUMNS, UNSTABLE_COLUMN]}
         self.export_button.enabled = bool(rows)
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
@@ -490,8 +491,10 @@ class ScoreRegionWidget(ScrollableDock):
         return path
 
     def load_region(self, path: str | Path) -> list[str]:
-        """Make the first shape of a DS9 ``.reg`` file the score rectangle (placed on the
-        reference layer); returns the file's notes. Scores at once."""
+        """Make the first shape of a DS9 ``.reg`` file the score rectangle (placed on the reference layer).
+
+        Returns the file's notes. Scores at once.
+        """
         from napari_seeinggan._layers import world_rectangles_from_file
 
         reference = self.reference.value
@@ -509,8 +512,10 @@ class ScoreRegionWidget(ScrollableDock):
         return notes
 
     def save_region(self, path: str | Path) -> Path:
-        """Write the score rectangle as a DS9 ``.reg`` file (sky coordinates of the reference's
-        WCS, else its pixels)."""
+        """Write the score rectangle as a DS9 ``.reg`` file.
+
+        Sky coordinates of the reference's WCS, else its pixels.
+        """
         from napari_seeinggan._layers import write_world_rectangles
 
         shapes = self.shapes_layer()
@@ -557,8 +562,10 @@ def _to_data(layer, corners_world) -> np.ndarray:
 
 
 def _header_seeing(layers) -> tuple[float | None, str]:
-    """The seeing FWHM (arcsec) in the first of ``layers`` whose header (``metadata["header"]``)
-    has SEEING or FWHM, and where it came from."""
+    """The seeing FWHM (arcsec) in the first of ``layers`` whose header has SEEING or FWHM, and its source.
+
+    The header is ``metadata["header"]``.
+    """
     from seeinggan.metrics import seeing_from_header
 
     for layer in layers:
@@ -569,8 +576,11 @@ def _header_seeing(layers) -> tuple[float | None, str]:
 
 
 def _header_tips(table) -> None:
-    """Column tooltips, and a narrow table: long layer names are elided (full name in the tooltip
-    of the row header), columns as wide as their numbers, so seven columns fit a laptop dock."""
+    """Column tooltips, and a narrow table.
+
+    Long layer names are elided (full name in the tooltip of the row header), columns as wide as
+    their numbers, so seven columns fit a laptop dock.
+    """
     from qtpy.QtCore import Qt
 
     for column, tip in enumerate(COLUMN_TIPS):
@@ -586,9 +596,11 @@ def _header_tips(table) -> None:
 
 
 def _pixel_map(reference, layer) -> np.ndarray:
-    """Affine (3 x 3) from reference data (row, col) to ``layer`` data (row, col), through world
-    coordinates (the layers' transforms): for layers without a WCS. Three pixel corners are
-    mapped by napari; `seeinggan.geometry.affine_from_points` fits the affine."""
+    """Affine (3 x 3) from reference data (row, col) to ``layer`` data (row, col), for layers without a WCS.
+
+    It goes through world coordinates (the layers' transforms): three pixel corners are mapped by
+    napari, and `seeinggan.geometry.affine_from_points` fits the affine.
+    """
     from seeinggan.geometry import affine_from_points
 
     points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
@@ -597,9 +609,11 @@ def _pixel_map(reference, layer) -> np.ndarray:
 
 
 def cell_text(column: int, value) -> str:
-    """How the table shows ``value`` in ``column`` (`CELL_FORMATS`): band error, FRC scale, CW-SSIM
-    and SSIM with 3 decimals, band power and PSNR with 2, the change with 1 and a % sign; inf and
-    NaN as words (identical images: PSNR inf)."""
+    """How the table shows ``value`` in ``column`` (`CELL_FORMATS`).
+
+    Band error, FRC scale, CW-SSIM and SSIM with 3 decimals, band power and PSNR with 2, the change
+    with 1 and a % sign; inf and NaN as words (identical images: PSNR inf).
+    """
     try:
         number = float(value)
     except (TypeError, ValueError):

@@ -39,8 +39,10 @@ __all__ = [
 
 
 class SeeingGANError(Exception):
-    """Base of the errors a user can fix; the message is one line naming the file/option and
-    the problem."""
+    """Base of the errors a user can fix.
+
+    The message is one line naming the file/option and the problem.
+    """
 
 
 class InputError(SeeingGANError, ValueError):
@@ -76,13 +78,14 @@ class ModelFileError(SeeingGANError, ValueError):
 
 
 class ModelNameError(SeeingGANError, ValueError):
-    """A model or run name that is unsafe (path, reserved name), shadows a shipped model, or is
-    already taken."""
+    """A model or run name that is unsafe (path, reserved name), shadows a shipped model, or is taken."""
 
 
 class ResourceLimitError(SeeingGANError, MemoryError):
-    """A request that needs more memory (or disk) than allowed or available; the message says
-    how much it needs."""
+    """A request that needs more memory (or disk) than allowed or available.
+
+    The message says how much it needs.
+    """
 
 
 def is_user_error(error: BaseException) -> bool:

@@ -246,7 +246,7 @@ def upsampled_shape(shape: tuple[int, ...], factor: float) -> tuple[int, ...]:
     return lead + tuple(max(1, round(int(n) * factor)) for n in shape[-2:])
 
 
-def upsampled_wcs(wcs: WCS, factor: float, shape: tuple[int, int] | None = None) -> WCS:
+def upsampled_wcs(wcs: WCS, factor: float, shape: tuple[int, ...] | None = None) -> WCS:
     """The WCS of a grid ``factor`` times finer covering the same footprint.
 
     Pixel edges are aligned: the outer edge of the first input pixel is the outer edge of the
@@ -345,7 +345,8 @@ def zoom_to_scale(
     """
     if factor <= 0:
         raise ValueError(f"factor must be positive, got {factor}")
-    out_shape = upsampled_shape(data.shape, factor)[-2:]
+    rows, cols = upsampled_shape(data.shape, factor)[-2:]
+    out_shape = (rows, cols)
     matrix = np.diag([1.0 / factor, 1.0 / factor])
     offset = np.full(2, 0.5 / factor - 0.5)
     return _resample_affine(data, matrix, offset, out_shape, order=order, conserve=conserve)
@@ -452,10 +453,9 @@ def bin_image(data: np.ndarray, factor: int, *, shape: tuple[int, int] | None = 
         raise ValueError(f"bin_image needs a whole number of pixels per block, got {factor}")
     array = np.asarray(data)
     out_dtype = np.float64 if array.dtype == np.float64 else np.float32
-    if shape is None:
-        shape = upsampled_shape(array.shape, 1.0 / k)
+    out_shape = upsampled_shape(array.shape, 1.0 / k) if shape is None else shape
     result = np.asarray(array, dtype=np.float64)
-    for axis, n_out in enumerate(shape):
+    for axis, n_out in enumerate(out_shape):
         n = result.shape[axis]
         whole = min(n // k, int(n_out))
         if int(n_out) > whole + 1 or (int(n_out) > whole and n - whole * k == 0):
@@ -708,8 +708,8 @@ def sky_affine(
         r = np.array([r[0] - 0.5, r[0] + 0.5])
     if len(np.unique(c)) < 2:
         c = np.array([c[0] - 0.5, c[0] + 0.5])
-    rr, cc = np.meshgrid(r, c, indexing="ij")
-    rr, cc = rr.ravel(), cc.ravel()
+    grid_r, grid_c = np.meshgrid(r, c, indexing="ij")
+    rr, cc = grid_r.ravel(), grid_c.ravel()
     sky = wcs.pixel_to_world(cc, rr).icrs
     north, west = _tan_offsets_arcsec(sky.ra.deg, sky.dec.deg, origin)
     design = np.column_stack([rr, cc, np.ones_like(rr)])
@@ -838,8 +838,11 @@ field of its own (a tangent plane is accurate to far below a pixel within a degr
 
 @dataclass
 class SkyField:
-    """One field of a session: a tangent plane about ``origin``, placed at ``offset`` in the
-    shared world (arcsec), and the world box its images cover so far."""
+    """One field of a session.
+
+    A tangent plane about ``origin``, placed at ``offset`` in the shared world (arcsec), and the
+    world box its images cover so far.
+    """
 
     origin: SkyCoord
     offset: tuple[float, float]
@@ -884,8 +887,10 @@ class SkyFields:
         return self.fields[best], seps[best]
 
     def place(self, wcs: WCS, shape: tuple[int, int]) -> tuple[SkyField, np.ndarray, str | None]:
-        """Place an image: its field, its (row, col) -> world affine, and a note for the user
-        when it started a new field (None otherwise).
+        """Place an image.
+
+        Its field, its (row, col) -> world affine, and a note for the user when it started a new
+        field (None otherwise).
 
         Parameters
         ----------

@@ -5,7 +5,6 @@ import pytest
 import torch
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-
 from seeinggan import geometry
 from seeinggan.cli import main
 from seeinggan.io.fits import read_image, write_image

@@ -6,7 +6,6 @@ import torch
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
-
 from seeinggan import geometry
 from seeinggan.cli import main
 from seeinggan.io.fits import write_image

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from scipy import ndimage
-
 from seeinggan.cli import main
 from seeinggan.io.fits import write_image
 from seeinggan.simulate import simulate_pair

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from astropy.coordinates import SkyCoord
-
 from seeinggan.data import (
     Pair,
     PairDataset,

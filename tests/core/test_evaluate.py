@@ -46,6 +46,43 @@ def test_ground_psf_is_the_seeing_convolved_with_the_ground_pixel():
         ground_psf_on_space_grid({"name": "x"})
 
 
+def test_ground_psf_keeps_the_moffat_wings_richardson_lucy_needs():
+    # a beta = 2 Moffat holds ~12% of its light beyond 2 FWHM of its centre: the kernel spans
+    # 8 FWHM and keeps all but ~3% (a 4-FWHM kernel cut ~12%, and RL then misplaced that light)
+    from seeinggan.simulate import moffat_psf
+
+    psf = ground_psf_on_space_grid({"seeing_fwhm": 0.8, "psf_model": "moffat", "moffat_beta": 2.0})
+    assert psf.shape[0] >= int(8 * 0.8 / 0.03)
+    wide = moffat_psf(fwhm=0.8, beta=2.0, pixel_scale=0.03, shape=(801, 801))
+    half = psf.shape[0] // 2
+    inside = wide[400 - half:400 + half + 1, 400 - half:400 + half + 1].sum() / wide.sum()
+    assert inside > 0.96
+    quarter = psf.shape[0] // 4
+    assert wide[400 - quarter:400 + quarter + 1, 400 - quarter:400 + quarter + 1].sum() / wide.sum() < 0.9
+
+
+def test_richardson_lucy_is_tuned_on_the_suites_own_validation_draw_by_band_error():
+    from seeinggan.evaluate.run import VALIDATION_SEED, choose_rl_iterations, suite_validation_pairs
+    from seeinggan.evaluate.suites import simulate_suite
+    from seeinggan.metrics.fidelity import band_error
+
+    pairs = suite_validation_pairs("psf", n=2)
+    suite = simulate_suite("psf", n=2)
+    # the suite's settings (its seeing, PSFs), none of its stamps
+    assert all(p.truth is not None and p.meta["suite"] == "psf" for p in pairs)
+    assert [p.meta["seeing_fwhm"] for p in pairs] != [suite.settings(i)["seeing_fwhm"] for i in range(2)]
+    assert pairs[0].meta["seeing_fwhm"] == pytest.approx(
+        simulate_suite("psf", n=1, seed=VALIDATION_SEED).settings(0)["seeing_fwhm"])
+    best, scores, criterion = choose_rl_iterations(pairs, candidates=(1, 20))
+    assert criterion == "band_error" and best == min(scores, key=scores.get)
+    # the scores are the mean band errors against the truth
+    one = [band_error(richardson_lucy_deconvolve(p.ground, ground_psf_on_space_grid(p.meta), iterations=1),
+                      p.truth, pixel_scale=0.03, seeing_fwhm=p.meta["seeing_fwhm"], mask=~p.mask) for p in pairs]
+    assert scores[1] == pytest.approx(np.mean(one), rel=1e-6)
+    # more iterations restore more of the band on these sharp-truth pairs
+    assert scores[20] < scores[1]
+
+
 def test_richardson_lucy_sharpens_keeps_flux_and_nans():
     from scipy.signal import fftconvolve
 
@@ -92,7 +129,11 @@ def test_evaluate_a_pairs_folder_with_an_identity_model(pairs_dir, tmp_path):
     assert report.methods == ["ground", "richardson_lucy", "seeinggan"]
     assert len(report.rows) == 4
     assert report.settings["rl_iterations"] in (1, 10)
-    assert set(report.settings["rl_validation_cw_ssim"]) == {1, 10}
+    assert set(report.settings["rl_validation_scores"]) == {1, 10}
+    # simulated validation pairs carry their truth: the count is tuned on the band error
+    assert report.settings["rl_validation_criterion"] == "band_error"
+    scores = report.settings["rl_validation_scores"]
+    assert report.settings["rl_iterations"] == min(scores, key=scores.get)
     t1, t2 = report.table1(), report.table2()
     # the identity network returns the resampled ground image: same scores, 0% improvement
     for metric in ("cw_ssim", "ssim", "psnr"):
@@ -169,7 +210,7 @@ def test_fidelity_is_measured_against_the_truth_when_the_folder_has_one(tmp_path
         image = read_image(path)
         write_image(path, 0.5 * image.data, header=image.header, wcs=image.wcs, overwrite=True)
     again = evaluate_pairs(halved, model=None, rl_iterations=3)
-    for row, row2 in zip(report.rows, again.rows):
+    for row, row2 in zip(report.rows, again.rows, strict=True):
         for method in ("ground", "richardson_lucy"):
             assert 1 + row2[f"{method}_flux_error"] == pytest.approx(2 * (1 + row[f"{method}_flux_error"]), rel=1e-4)
         # the scores stay against the space image
@@ -245,7 +286,7 @@ def test_worker_processes_give_the_same_rows(truth_dir):
     two = evaluate_pairs(truth_dir, model=None, rl_iterations=3, workers=2)
     assert two.settings["workers"] == 2
     assert [row["name"] for row in two.rows] == [row["name"] for row in one.rows]
-    for a, b in zip(one.rows, two.rows):
+    for a, b in zip(one.rows, two.rows, strict=True):
         assert a.keys() == b.keys()
         for key, value in a.items():
             assert b[key] == (pytest.approx(value, rel=1e-6, nan_ok=True) if isinstance(value, float) else value)
@@ -275,7 +316,7 @@ def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path
     assert data["methods"] == ["ground", "richardson_lucy", "identity", "identity'"]
     assert data["settings"]["seeing_source"] == "the ground headers (SEEING/FWHM)"
     original = evaluate_pairs(truth_dir, model=None, rl_iterations=3)
-    for row, again in zip(original.rows, data["pairs"]):
+    for row, again in zip(original.rows, data["pairs"], strict=True):
         assert again["seeing_fwhm"] == pytest.approx(row["seeing_fwhm"], abs=1e-4)
         assert again["ground_band_error"] == pytest.approx(row["ground_band_error"], rel=1e-3)
     capsys.readouterr()

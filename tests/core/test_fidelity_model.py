@@ -108,7 +108,8 @@ def test_samples_target_the_truth_jitter_the_transform_and_carry_extras():
     assert s_truth.extras["psf"].shape == (64, 64)
     assert s_truth.extras["psf"].sum().item() == pytest.approx(1.0, abs=1e-5)
     assert s_truth.extras["has_psf"].item() == 1.0
-    np.testing.assert_allclose(s_truth.extras["conditions"].numpy(), condition_vector(seeing=0.8, input_pixel_scale=0.25))
+    np.testing.assert_allclose(s_truth.extras["conditions"].numpy(),
+                               condition_vector(seeing=0.8, input_pixel_scale=0.25))
     jittered = PairDataset([pair], crop_size=64, augment=False, crop="center", jitter=(0.5, 0.2))
     fitted = s_space.transform
     jt = jittered.sample(0).transform
@@ -129,7 +130,9 @@ def test_data_consistency_is_small_for_the_truth_and_large_for_a_wrong_image():
     kernel = np.roll(kernel, (-1, -1), axis=(0, 1)) / 9.0
     blurred = np.real(np.fft.ifft2(np.fft.fft2(truth) * np.fft.fft2(kernel)))
     noisy = blurred + rng.normal(0, 1.0, truth.shape)
-    to_net = lambda f: torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))  # noise 1, softening 3
+    def to_net(f):  # noise 1, softening 3
+        return torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))
+
     psf = torch.from_numpy(kernel[None].astype(np.float32))
     good = data_consistency(to_net(truth), to_net(noisy), psf, border=8).item()
     wrong = data_consistency(to_net(np.roll(truth, 3, axis=1)), to_net(noisy), psf, border=8).item()
@@ -144,13 +147,43 @@ def test_band_error_loss_is_zero_for_the_truth_and_punishes_misplaced_structure(
     truth = np.zeros((64, 64))
     for y, x in rng.integers(8, 56, size=(6, 2)):
         truth[y, x] = 300.0
-    to_net = lambda f: torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))
+    def to_net(f):
+        return torch.from_numpy(np.arcsinh(f / 3.0)[None, None].astype(np.float32))
+
     seeing = torch.tensor([0.8])
     assert band_error(to_net(truth), to_net(truth), seeing).item() == pytest.approx(0.0, abs=1e-6)
     smooth = np.zeros_like(truth)
     moved = np.roll(truth, 5, axis=0)  # the same structure, misplaced: worse than none
     assert band_error(to_net(smooth), to_net(truth), seeing).item() == pytest.approx(1.0, abs=0.05)
     assert band_error(to_net(moved), to_net(truth), seeing).item() > 1.1
+
+
+def test_band_power_mismatch_asks_for_the_truths_structure_and_pushes_a_too_smooth_output_up():
+    from seeinggan.losses import band_power_mismatch
+
+    rng = np.random.default_rng(8)
+    truth = np.zeros((64, 64))
+    for y, x in rng.integers(8, 56, size=(6, 2)):
+        truth[y, x] = 3000.0
+
+    def to_net(flux):
+        return torch.from_numpy(np.arcsinh(flux / 3.0)[None, None].astype(np.float32))
+
+    seeing = torch.tensor([0.8])
+    assert band_power_mismatch(to_net(truth), to_net(truth), seeing).item() == pytest.approx(0.0, abs=1e-6)
+    # misplaced structure of the right power costs nothing here (the band error's job), while
+    # half or twice the amplitude (a quarter or four times the power) cost log(4)^2 alike
+    moved = np.roll(truth, 5, axis=0)
+    assert band_power_mismatch(to_net(moved), to_net(truth), seeing).item() < 0.01
+    half = band_power_mismatch(to_net(0.5 * truth), to_net(truth), seeing).item()
+    double = band_power_mismatch(to_net(2.0 * truth), to_net(truth), seeing).item()
+    assert half == pytest.approx(np.log(4.0) ** 2, rel=0.05)
+    assert double == pytest.approx(half, rel=0.05)
+    # its gradient raises a too-smooth output's peaks
+    output = to_net(0.5 * truth).requires_grad_(True)
+    band_power_mismatch(output, to_net(truth), seeing).backward()
+    peak = tuple(int(v) for v in np.unravel_index(np.argmax(truth), truth.shape))
+    assert output.grad[0, 0][peak].item() < 0  # descending the loss moves the peak up
 
 
 # --- Deblurrer: seeing, sky/noise, warnings ----------------------------------------------------

@@ -228,7 +228,6 @@ def test_a_lost_end_card_with_a_second_naxis_fails_at_once(tmp_path):
 def test_pixel_scale_from_a_header_with_an_unparsable_card_reads_it_as_absent():
     """The fuzzer found it: an unparsable CTYPE1 made the napari reader raise VerifyError."""
     from astropy.io import fits
-
     from seeinggan.geometry import pixel_scale_from_header
 
     header = fits.Header()

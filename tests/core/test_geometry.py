@@ -5,7 +5,6 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-
 from seeinggan import geometry
 
 CENTER = SkyCoord(150.1 * u.deg, 2.2 * u.deg)
@@ -227,7 +226,6 @@ def test_bad_arguments_raise():
 def test_sky_fields_one_plane_per_field_and_sky_positions_round_trip():
     import astropy.units as u
     from astropy.coordinates import SkyCoord
-
     from seeinggan.geometry import SkyFields, format_sky, make_tan_wcs, sky_at_world
 
     fields = SkyFields()
@@ -264,7 +262,6 @@ def test_sky_fields_one_plane_per_field_and_sky_positions_round_trip():
 def test_wcs_from_sky_affine_undoes_an_offset_plane():
     import astropy.units as u
     from astropy.coordinates import SkyCoord
-
     from seeinggan.geometry import make_tan_wcs, sky_affine, wcs_from_sky_affine
 
     wcs = make_tan_wcs(center=SkyCoord(330 * u.deg, -30 * u.deg), pixel_scale=0.2,
@@ -277,7 +274,6 @@ def test_wcs_from_sky_affine_undoes_an_offset_plane():
 
 def test_pixel_scale_from_header_keywords():
     from astropy.io import fits
-
     from seeinggan.geometry import pixel_scale_from_header
 
     assert pixel_scale_from_header(fits.Header()) is None
@@ -294,7 +290,6 @@ def test_pixel_scale_from_header_keywords():
 def test_ds9_rectangles_round_trip_in_sky_and_image_coordinates(tmp_path):
     import astropy.units as u
     from astropy.coordinates import SkyCoord
-
     from seeinggan.geometry import make_tan_wcs
     from seeinggan.regions import read_rectangles, write_rectangles
 

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 from astropy.coordinates import SkyCoord
-
 from seeinggan import Cancelled, geometry
 from seeinggan.infer import Deblurrer, DeblurResult
 from seeinggan.infer.tiling import blend_window, plan_tiles, receptive_field_radius, weight_sums
@@ -45,7 +44,7 @@ def _field(rng, shape, sky=10.0, noise=1.0):
 def test_windows_cross_fade_and_sum_to_one_between_tiles():
     grid = plan_tiles((512, 512), tile=128, overlap=64, multiple=4)
     assert grid.tile == (128, 128) and grid.pad == 32
-    assert all(b - a == 64 for a, b in zip(grid.starts[0], grid.starts[0][1:]))
+    assert all(b - a == 64 for a, b in zip(grid.starts[0], grid.starts[0][1:], strict=False))
     # the padded image is covered to the end
     assert grid.starts[0][-1] + 128 >= 512 + 2 * 32
     window = blend_window(128, 64)
@@ -65,7 +64,8 @@ def test_stride_is_a_multiple_of_the_network_size_multiple():
 
 def test_receptive_field_radius_of_the_generator():
     # 1 + (2 + 4 + 8 + 16) + 64 * n_res + 2 * (16 + 8 + 4 + 2) + 2 pixels wide for n_down = 4
-    assert receptive_field_radius(UNetGenerator(base_channels=2, n_down=4, n_res=4)) == (1 + 30 + 256 + 60 + 2 - 1 + 1) // 2
+    radius = receptive_field_radius(UNetGenerator(base_channels=2, n_down=4, n_res=4))
+    assert radius == (1 + 30 + 256 + 60 + 2 - 1 + 1) // 2
     assert receptive_field_radius(_random_generator()) == 18
 
 
@@ -254,7 +254,8 @@ def test_progress_per_batch_of_tiles_and_cancel():
 
     seen = []
     with pytest.raises(Cancelled):
-        deblurrer.deblur(image, pixel_scale=SPACE, progress=lambda d, t: seen.append(d), should_stop=stop_after_two_batches)
+        deblurrer.deblur(image, pixel_scale=SPACE, progress=lambda d, t: seen.append(d),
+                         should_stop=stop_after_two_batches)
     assert seen[-1] == 4  # two batches of two tiles ran, then it stopped
 
 

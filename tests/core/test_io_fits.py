@@ -10,7 +10,6 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
-
 from seeinggan import geometry
 from seeinggan.io import fits as sfits
 from seeinggan.io.fits import FitsReadError, FitsWriteError, read_image, read_images, write_image
@@ -288,7 +287,6 @@ def test_write_refuses_non_image_data(tmp_path):
 def test_derived_header_keeps_cards_minus_the_old_grid():
     import astropy.units as u
     from astropy.coordinates import SkyCoord
-
     from seeinggan import geometry
     from seeinggan.io.fits import derived_header
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from scipy import ndimage
-
 from seeinggan.metrics import (
     DEFAULT_K,
     NOISE_K,
@@ -73,7 +72,7 @@ def test_dtcwt_matches_numpy_dtcwt(numpy_dtcwt, shape, filters):
     worst = 0.0
     for b in range(2):
         theirs = transform.forward(images[b], nlevels=4)
-        for level, (want, got) in enumerate(zip(theirs.highpasses, ours.highpasses)):
+        for level, (want, got) in enumerate(zip(theirs.highpasses, ours.highpasses, strict=True)):
             got = got[b].permute(1, 2, 0).numpy()  # [6, h, w] -> dtcwt's [h, w, 6]
             assert got.shape == want.shape, (level, got.shape, want.shape)
             worst = max(worst, np.abs(got - want).max() / np.abs(want).max())
@@ -88,7 +87,7 @@ def test_dtcwt_float32_matches_numpy_float64(numpy_dtcwt):
     image = _galaxy(96)
     ours = dtcwt_forward(torch.from_numpy(image.astype(np.float32)), levels=3)
     theirs = numpy_dtcwt(biort="near_sym_b", qshift="qshift_b").forward(image, nlevels=3)
-    for want, got in zip(theirs.highpasses, ours.highpasses):
+    for want, got in zip(theirs.highpasses, ours.highpasses, strict=True):
         relative = np.abs(got[0].permute(1, 2, 0).numpy() - want).max() / np.abs(want).max()
         assert relative < 1e-5
     assert ours.highpasses[0].dtype == torch.complex64
@@ -131,7 +130,7 @@ def test_cw_ssim_decreases_as_blur_grows():
     sharp = _galaxy(noise=0.0)
     scores = [cw_ssim(sharp, ndimage.gaussian_filter(sharp, sigma)) for sigma in (0.5, 1, 2, 4)]
     print("CW-SSIM for Gaussian blur sigma 0.5, 1, 2, 4 px:", [round(s, 3) for s in scores])
-    assert all(a > b for a, b in zip(scores, scores[1:]))
+    assert all(a > b for a, b in zip(scores, scores[1:], strict=False))
     assert scores[0] > 0.98 and scores[-1] < 0.8
 
 

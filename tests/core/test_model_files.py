@@ -47,7 +47,7 @@ def test_each_malformed_model_is_one_clear_error_within_5_s_and_500_mb(tmp_path)
     """All cases in one fresh process: wall time per case, and the peak memory above the
     baseline after imports (ru_maxrss)."""
     folder = tmp_path / "models"
-    for index, (label, change) in enumerate(CASES.items()):
+    for index, change in enumerate(CASES.values()):
         _edit_json(_tiny(folder, f"case{index}"), change)
     deep = _tiny(folder, "deep")
     model_paths(deep)[1].write_text('{"a": ' * 100_000 + "1" + "}" * 100_000)
@@ -86,12 +86,12 @@ def test_each_malformed_model_is_one_clear_error_within_5_s_and_500_mb(tmp_path)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    for label, (kind, message, seconds) in zip(labels, report["cases"]):
+    for label, (kind, message, seconds) in zip(labels, report["cases"], strict=True):
         assert kind == "ModelFileError", (label, kind, message)
         assert "\n" not in message and str(folder) in message, (label, message)
         assert seconds < 5.0, (label, seconds)
     assert report["extra_mb"] < 500, report["extra_mb"]
-    messages = dict(zip(labels, (m for _, m, _ in report["cases"])))
+    messages = dict(zip(labels, (m for _, m, _ in report["cases"]), strict=True))
     assert "base_channels' = 3000 is outside 1..512" in messages["base_channels 3000"]
     assert "n_res' = 10000000 is outside 0..64" in messages["n_res 1e7"]
     assert "parameters stored" in messages["base_channels 500 (in bounds, wrong count)"]

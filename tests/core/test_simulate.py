@@ -9,7 +9,6 @@ import json
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
-
 from seeinggan.cli import CliError
 from seeinggan.cli import simulate as simulate_cli
 from seeinggan.io.fits import read_image

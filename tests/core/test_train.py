@@ -5,8 +5,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import Dataset
-
 from seeinggan.models import load_model, save_model
 from seeinggan.train import (
     CheckpointError,
@@ -20,6 +18,7 @@ from seeinggan.train import (
     load_checkpoint,
 )
 from seeinggan.train.config import parse_overrides
+from torch.utils.data import Dataset
 
 
 class BlobPairs(Dataset):
@@ -98,7 +97,7 @@ def test_shipped_default_config_is_valid():
 
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
     trainer = Trainer(tiny_config(tmp_path, lr_decay="none"), train_pairs=BlobPairs())
-    x, y = (torch.stack(t) for t in zip(*(BlobPairs()[i] for i in range(4))))
+    x, y = (torch.stack(t) for t in zip(*(BlobPairs()[i] for i in range(4)), strict=True))
 
     def objective_now() -> float:
         # l1 + 0.5 * (1 - CW-SSIM) of the generator on the batch (the critic's term moves with it)

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # L1 only: the structural (CW-SSIM) term's gradient divides by wavelet magnitudes that are ~0 on a
 # noiseless simulated sky, so float rounding of a different summation order grows there (through
 # Adam's normalisation) to ~0.4% of the output after 4 steps; with L1 the runs agree to ~5e-6.
-SETTINGS = ["--set", "batch_size=4", "--set", "structural=0.0", "--set", "base_channels=4", "--set", "critic_base_channels=4",
+SETTINGS = ["--set", "batch_size=4", "--set", "structural=0.0", "--set", "base_channels=4",
+            "--set", "critic_base_channels=4",
             "--set", "val_pairs=1", "--set", "num_workers=0", "--set", "adversarial=0.0",
             "--set", "log_every=1", "--set", "checkpoint_every=2", "--set", "threads=1",
             "--set", "lr_g=0.003", "--set", "lr_c=0.003", "--set", "lr_decay='none'",

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from seeinggan.transforms import DEFAULT_SOFTENING, IntensityTransform, measure_sky_noise
 
 

@@ -111,7 +111,8 @@ def test_fidelity_columns_with_the_seeing_from_the_header_or_the_field(pair_view
     assert ground_row["band_power_ratio"] < 0.2
     assert ground_row["frc_scale_arcsec"] > 0.3
     assert [dock.displayed_text(0, c) for c in range(3)] == [
-        f"{ground_row['band_error']:.3f}", f"{ground_row['band_power_ratio']:.2f}", f"{ground_row['frc_scale_arcsec']:.3f}"]
+        f"{ground_row['band_error']:.3f}", f"{ground_row['band_power_ratio']:.2f}",
+        f"{ground_row['frc_scale_arcsec']:.3f}"]
     assert dock.table.native.horizontalHeaderItem(0).toolTip().startswith("Band error")
     # Without a header seeing, the dock's field sets the band: a wider band, another error.
     ground.metadata["header"] = None

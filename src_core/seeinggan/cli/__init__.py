@@ -27,6 +27,7 @@ class CliError(SeeingGANError):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``seeinggan`` argument parser, one subcommand per module of `seeinggan.cli`."""
     from seeinggan import __version__
 
     parser = argparse.ArgumentParser(
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``seeinggan`` with ``argv``; the exit status (2 for a user error, said in one line)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logger = configure_logging(debug=args.debug, verbose=args.verbose)

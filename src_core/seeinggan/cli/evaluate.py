@@ -1,6 +1,8 @@
-"""``seeinggan evaluate [PAIRS_DIR] [--suite NAME]... [--model NAME_OR_FILE]...``: fidelity
-measures and the paper's Tables 1 and 2 for ground, Richardson-Lucy and each model, on a pairs
-folder and/or simulated stress suites (markdown + JSON)."""
+"""``seeinggan evaluate [PAIRS_DIR] [--suite NAME]... [--model NAME_OR_FILE]...``.
+
+Fidelity measures and the paper's Tables 1 and 2 for ground, Richardson-Lucy and each model, on a
+pairs folder and/or simulated stress suites (markdown + JSON).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from seeinggan.cli import CliError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "evaluate",
         help="score ground, Richardson-Lucy and models on a pairs folder or stress suites",
@@ -55,8 +58,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _models(values: list[str] | None) -> dict[str, str | Path]:
-    """``{column name: model}`` for the ``--model`` values: names of shipped or saved models
-    (`seeinggan.models.io.list_models`) or files."""
+    """``{column name: model}`` for the ``--model`` values.
+
+    Names of shipped or saved models (`seeinggan.models.io.list_models`) or files.
+    """
     from seeinggan.models.io import list_models
 
     values = values or ["default"]
@@ -64,19 +69,16 @@ def _models(values: list[str] | None) -> dict[str, str | Path]:
         if len(values) > 1:
             raise CliError("--model none scores the baselines only; do not combine it with other --model")
         return {}
+    from seeinggan.models.io import ModelFileError, resolve_model
+
     known = {m.name: m for m in list_models()}
     models: dict[str, str | Path] = {}
     for value in values:
-        if value == "default":
-            model: str | Path = "default"
-        elif value in known:
-            model = known[value].path
-        elif Path(value).exists():
-            model = Path(value)
-        else:
-            names = ", ".join(sorted({"default", *known}))
-            raise CliError(f"{value}: model not found (not a file, nor a model name: {names})")
-        label = value if value in known or value == "default" else Path(value).name.split(".")[0]
+        try:
+            model: str | Path = resolve_model(value)
+        except ModelFileError as error:
+            raise CliError(str(error)) from None
+        label = value if value in known else Path(value).name.split(".")[0]
         while label in models or label in ("ground", "richardson_lucy"):
             label += "'"
         models[label] = model
@@ -84,6 +86,7 @@ def _models(values: list[str] | None) -> dict[str, str | Path]:
 
 
 def run(args) -> int:
+    """Run ``seeinggan evaluate``; the exit status."""
     from tqdm import tqdm
 
     from seeinggan.evaluate import available_suites, evaluate_pairs, evaluate_suite, write_reports
@@ -111,8 +114,9 @@ def run(args) -> int:
         try:
             iterations: int | str = int(args.rl_iterations)
         except ValueError:
-            raise CliError(f"--rl-iterations must be 'auto' or a positive integer, got {args.rl_iterations!r}") from None
-        if iterations < 1:
+            raise CliError(f"--rl-iterations must be 'auto' or a positive integer, "
+                           f"got {args.rl_iterations!r}") from None
+        if int(iterations) < 1:
             raise CliError(f"--rl-iterations must be 'auto' or a positive integer, got {iterations}")
     else:
         iterations = "auto"

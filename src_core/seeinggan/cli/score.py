@@ -23,6 +23,7 @@ from seeinggan.cli import CliError
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``score`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "score",
         help="score images against a reference (CW-SSIM, SSIM, PSNR) as JSON",
@@ -89,8 +90,10 @@ def _ordered(row: dict) -> dict:
 
 
 def _scale_and_seeing(reference, tests, given: float | None):
-    """The reference's pixel scale (WCS, else PIXSCALE; None if neither), and the seeing FWHM
-    with where it came from."""
+    """The reference's pixel scale, and the seeing FWHM with where it came from.
+
+    The pixel scale comes from the WCS, else PIXSCALE; None if neither.
+    """
     from seeinggan.metrics import seeing_from_header
 
     scale = None
@@ -112,6 +115,7 @@ def _scale_and_seeing(reference, tests, given: float | None):
 
 
 def run(args) -> int:
+    """Run ``seeinggan score``; the exit status."""
     from astropy.coordinates import SkyCoord
 
     from seeinggan.metrics import (

@@ -2,8 +2,9 @@
 
 Writes ``DIR/ground/sim_NNNNN.fits``, ``DIR/space/sim_NNNNN.fits`` and ``DIR/catalogue.csv``
 (see `seeinggan.simulate.write_pairs`); with ``--truth`` also ``DIR/truth/sim_NNNNN.fits``, the
-noiseless space images (what `seeinggan evaluate` measures flux errors and invented sources against). Existing files are never overwritten: the command stops
-before writing anything if one is in the way.
+noiseless space images (what `seeinggan evaluate` measures flux errors and invented sources
+against). Existing files are never overwritten: the command stops before writing anything if one
+is in the way.
 
 ``seeinggan simulate --suite NAME -o DIR`` writes a stress suite of `seeinggan.evaluate.suites`
 (always with ``truth/`` and a ``suite.json``; ``-n`` and ``--seed`` may override the suite's);
@@ -46,6 +47,7 @@ def _size(text: str) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``simulate`` subcommand to ``subparsers``."""
     from seeinggan.simulate import MORPHOLOGIES
 
     parser = subparsers.add_parser(
@@ -97,6 +99,7 @@ def _list_suites() -> int:
 
 
 def run(args) -> int:
+    """Run ``seeinggan simulate``; the exit status."""
     from tqdm import tqdm
 
     from seeinggan.simulate import write_pairs

@@ -26,6 +26,7 @@ def default_config_path() -> Path:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``train`` subcommand to ``subparsers``."""
     parser = subparsers.add_parser(
         "train",
         help="train a SeeingGAN model on simulated or folder pairs",
@@ -45,8 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                       help="N simulated training pairs (0: a fresh one per sample; default: the config's)")
     parser.add_argument("--resume", type=Path, default=None, metavar="CKPT",
                         help="continue from a checkpoint file or a run folder (its latest checkpoint)")
-    parser.add_argument("--init-model", type=Path, default=None, metavar="FILE",
-                        help="fine-tune: start from this model file")
+    parser.add_argument("--init-model", "--init-from", type=str, default=None, metavar="NAME_OR_FILE",
+                        help="fine-tune: start from this model (a shipped model's name such as 'default', "
+                             "a saved model's name, or a model file)")
     parser.add_argument("-o", "--output-dir", type=Path, required=True, metavar="OUTDIR",
                         help="run folder: checkpoints, config.json and the model")
     parser.add_argument("--name", default="model", help="model file name in OUTDIR (default: model)")
@@ -59,6 +61,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    """Run ``seeinggan train``; the exit status."""
     from seeinggan.models.io import ModelFileError
     from seeinggan.train import CheckpointError, ConfigError, LogLines, TrainConfig, Trainer
     from seeinggan.train.callbacks import StepUpdate
@@ -70,13 +73,20 @@ def run(args) -> int:
         config = TrainConfig.from_toml(config_path, overrides=overrides)
     except ConfigError as error:
         raise CliError(str(error)) from None
+    if args.init_model is not None:  # a shipped model's name ("default"), a saved model's name or a file
+        from seeinggan.models.io import ModelFileError as _ModelFileError
+        from seeinggan.models.io import resolve_model
+
+        try:
+            args.init_model = resolve_model(str(args.init_model))
+        except _ModelFileError as error:
+            raise CliError(str(error)) from None
     for path, what in ((args.pairs, "pairs folder"), (args.resume, "checkpoint"), (args.init_model, "model")):
         if path is not None and not path.exists():
             raise CliError(f"{path}: {what} not found")
     from seeinggan.io.atomic import check_output_folder
-    from seeinggan.names import check_inside, check_name
-
     from seeinggan.models.io import user_models_dir
+    from seeinggan.names import check_inside, check_name
 
     in_user_models = args.output_dir.resolve() == user_models_dir().resolve()
     name = check_name(args.name, kind="model" if in_user_models else "run", what="--name")
@@ -123,7 +133,7 @@ def run(args) -> int:
     try:
         trainer = Trainer(
             config, train_pairs=train_set, val_pairs=val_set,
-            callbacks=[LogLines(every=config.log_every or 50, stream=_Stream()), follow],
+            callbacks=[LogLines(every=config.log_every or 50, stream=_Stream()), follow],  # type: ignore[arg-type]
             init_model=args.init_model,
         )
         if args.resume is not None:
@@ -160,7 +170,8 @@ def run(args) -> int:
     path = trainer.save_model(model_path, name=name, description=args.description, overwrite=overwrite)
     trainer.dist.close()
     state = "stopped" if result.stopped else "finished"
-    best = "" if result.best_cw_ssim is None else f"; best validation CW-SSIM {result.best_cw_ssim:.4f} at step {result.best_step}"
+    best = ("" if result.best_cw_ssim is None
+            else f"; best validation CW-SSIM {result.best_cw_ssim:.4f} at step {result.best_step}")
     print(f"seeinggan train: {state} at step {result.step} in {result.elapsed:.0f} s{best}", file=sys.stderr)
     print(f"seeinggan train: checkpoint {result.checkpoint}", file=sys.stderr)
     print(path)

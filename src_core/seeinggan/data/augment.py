@@ -71,7 +71,7 @@ def dihedral(x: ArrayT, k: int) -> ArrayT:
         out = _flip_columns(out)
     if _is_tensor(out):
         return out.contiguous()
-    return np.ascontiguousarray(out)
+    return np.ascontiguousarray(out)  # type: ignore[return-value]
 
 
 def inverse_dihedral(x: ArrayT, k: int) -> ArrayT:
@@ -83,7 +83,7 @@ def inverse_dihedral(x: ArrayT, k: int) -> ArrayT:
     out = _rot90(out, -(k % 4))
     if _is_tensor(out):
         return out.contiguous()
-    return np.ascontiguousarray(out)
+    return np.ascontiguousarray(out)  # type: ignore[return-value]
 
 
 def random_dihedral(rng: np.random.Generator) -> int:

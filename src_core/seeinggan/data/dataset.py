@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -84,7 +84,7 @@ def _pad_to(array: np.ndarray, size: int) -> np.ndarray:
                 pads.append((missing // 2, missing - missing // 2))
                 continue
             pads.append((step // 2, step - step // 2))
-        mode = "reflect" if min(array.shape[-2:]) > 1 else "edge"
+        mode: Literal["reflect", "edge"] = "reflect" if min(array.shape[-2:]) > 1 else "edge"
         array = np.pad(array, [(0, 0)] * (array.ndim - 2) + pads, mode=mode)
     return array
 
@@ -289,7 +289,7 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int):
         sample = self.sample(int(index))
-        items = (sample.input, sample.target)
+        items: tuple[Any, ...] = (sample.input, sample.target)
         if self.return_mask:
             items += (sample.mask,)
         if self.extras:
@@ -371,7 +371,7 @@ class PairSubset(Sequence):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         return self.pairs[self.indices[index]]

@@ -107,11 +107,13 @@ class Pair:
 
     @property
     def name(self) -> str:
+        """The pair's name (``meta["name"]``, else ``"pair"``)."""
         return str(self.meta.get("name", "pair"))
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.space.shape  # type: ignore[return-value]
+        """The ``(rows, cols)`` of the pair on the space grid."""
+        return self.space.shape
 
 
 class PairList(list):

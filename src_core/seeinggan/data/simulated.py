@@ -98,7 +98,7 @@ class SimulatedPairs(Sequence):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self.n))]
         index = int(index)

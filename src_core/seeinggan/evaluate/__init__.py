@@ -1,8 +1,9 @@
-"""Evaluation of pairs (a folder, or a simulated stress suite): the fidelity measures that texture
-cannot game (band error, band power ratio, Fourier-ring resolution, texture rms and power,
-invented sources, flux errors) and the paper's Tables 1 and 2 (CW-SSIM, SSIM, PSNR), for the
-resampled ground image, Richardson-Lucy and any number of models, split by morphological class
-and seeing.
+"""Evaluation of pairs (a folder, or a simulated stress suite).
+
+The fidelity measures that texture cannot game (band error, band power ratio, Fourier-ring
+resolution, texture rms and power, invented sources, flux errors) and the paper's Tables 1 and 2
+(CW-SSIM, SSIM, PSNR), for the resampled ground image, Richardson-Lucy and any number of models,
+split by morphological class and seeing.
 
 Modules by job: `seeinggan.evaluate.measures` (per-pair measures), `seeinggan.evaluate.run`
 (running it), `seeinggan.evaluate.report` (tables, markdown, JSON), `seeinggan.evaluate.baselines`

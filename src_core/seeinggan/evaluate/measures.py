@@ -1,5 +1,7 @@
-"""Per-pair measures of the evaluation: seeing bins, flux in an aperture, invented sources, and
-the fidelity measures of `seeinggan.metrics.fidelity` gathered per method (`pair_measures`).
+"""Per-pair measures of the evaluation.
+
+Seeing bins, flux in an aperture, invented sources, and the fidelity measures of
+`seeinggan.metrics.fidelity` gathered per method (`pair_measures`).
 
 Definitions (as in the report):
 
@@ -61,7 +63,7 @@ def seeing_bin(fwhm: float | None) -> str:
     edges = SEEING_BIN_EDGES
     if fwhm < edges[0]:
         return f'< {edges[0]}"'
-    for low, high in zip(edges, edges[1:]):
+    for low, high in zip(edges, edges[1:], strict=False):
         if fwhm < high:
             return f'{low}-{high}"'
     return f'>= {edges[-1]}"'

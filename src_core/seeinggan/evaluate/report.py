@@ -117,6 +117,7 @@ class EvaluationReport:
     # -- output ------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-ready values (NaN as None)."""
         return _clean(
             {
                 "settings": self.settings,
@@ -145,6 +146,7 @@ class EvaluationReport:
         return f"Pairs: `{s.get('pairs_dir')}`"
 
     def to_markdown(self, *, heading: str = "#") -> str:
+        """The report as Markdown tables, with headings of level ``heading``."""
         s = self.settings
         titles = [method_title(m) for m in self.methods]
         header = "| | " + " | ".join(titles) + " |"
@@ -192,8 +194,10 @@ class EvaluationReport:
             + cells(lambda f, m: _f(f["texture_power_ratio"]["mean"], ".2f")) + " |",
             "| Invented sources per image | " + cells(lambda f, m: _f(f["invented_per_image"], ".2f")) + " |",
             "| Images with invented sources | " + cells(lambda f, m: str(f["images_with_invented"])) + " |",
-            "| Median flux error (aperture) | " + cells(lambda f, m: _f(100 * f["median_flux_error"], "+.2f", "%")) + " |",
-            "| Median absolute flux error | " + cells(lambda f, m: _f(100 * f["median_abs_flux_error"], ".2f", "%")) + " |",
+            "| Median flux error (aperture) | "
+            + cells(lambda f, m: _f(100 * f["median_flux_error"], "+.2f", "%")) + " |",
+            "| Median absolute flux error | "
+            + cells(lambda f, m: _f(100 * f["median_abs_flux_error"], ".2f", "%")) + " |",
             "",
             f"{heading}# Table 1: scores against the space image (mean / min / max)",
             "",
@@ -271,7 +275,7 @@ def write_reports(
         data = {"reports": {name: report.to_dict() for name, report in reports.items()}}
     texts = (markdown, json.dumps(data, indent=2) + "\n")
     check_output_folder(directory, needed_bytes=sum(len(t) for t in texts), what="the report")
-    for path, text in zip(paths, texts):
+    for path, text in zip(paths, texts, strict=True):
         atomic_write_text(path, text, overwrite=overwrite)  # each whole or absent
     return paths
 

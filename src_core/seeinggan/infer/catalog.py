@@ -219,7 +219,7 @@ def locate_sources(
     if not sources:
         return []
     coords = SkyCoord([s.ra for s in sources], [s.dec for s in sources], unit="deg", frame="icrs")
-    best = [(None, -math.inf, math.nan, math.nan)] * len(sources)
+    best: list[tuple[int | None, float, float, float]] = [(None, -math.inf, math.nan, math.nan)] * len(sources)
     for index, footprint in enumerate(footprints):
         rows, cols = footprint["shape"]
         with warnings.catch_warnings():
@@ -230,7 +230,7 @@ def locate_sources(
         for k in range(len(sources)):
             if np.isfinite(margin[k]) and margin[k] > 0 and margin[k] > best[k][1]:
                 best[k] = (index, float(margin[k]), float(x[k]), float(y[k]))
-    return [(s, b[0], b[2], b[3]) for s, b in zip(sources, best)]
+    return [(s, b[0], b[2], b[3]) for s, b in zip(sources, best, strict=True)]
 
 
 def output_name(source_id: str) -> str:
@@ -347,7 +347,8 @@ def deblur_chunk(
 ) -> list[dict[str, Any]]:
     """Deblur several sources from one image (read once): one task of a catalogue run.
 
-    The image's sky and noise are measured once on the whole image unless given."""
+    The image's sky and noise are measured once on the whole image unless given.
+    """
     from seeinggan.io.fits import read_image
     from seeinggan.transforms import measure_sky_noise
 
@@ -374,7 +375,7 @@ def deblur_chunk(
 
 def outside_row(source: Source) -> dict[str, Any]:
     """The results row of a source that lies in no image."""
-    row = {c: "" for c in RESULT_COLUMNS}
+    row: dict[str, Any] = {c: "" for c in RESULT_COLUMNS}
     row.update(id=source.id, ra=source.ra, dec=source.dec, status="outside", size_arcsec=source.size,
                message="outside every image")
     return row

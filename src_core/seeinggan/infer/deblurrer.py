@@ -134,9 +134,11 @@ class Deblurrer:
 
     Parameters
     ----------
-    model : "default", str, Path or (generator, metadata)
-        ``"default"``: the shipped model (`seeinggan.models.io.default_model_path`); a path to
-        ``NAME.safetensors`` / ``NAME.json``; or an already built generator with its metadata
+    model : "default", "adversarial", str, Path or (generator, metadata)
+        A shipped model's name (``"default"``: the fidelity model, for science;
+        ``"adversarial"``: realistic texture, not for photometry), a saved user model's name, a
+        path to ``NAME.safetensors`` / ``NAME.json`` (`seeinggan.models.io.resolve_model`; an
+        unknown name raises `ModelFileError` listing the models); or an already built generator with its metadata
         dict (keys as in a model file; missing pixel scales default to 0.03 and 0.202).
     device : str, optional
         ``"auto"`` (CUDA > MPS > CPU), ``"cpu"``, ``"cuda"``, ``"mps"``...
@@ -181,13 +183,13 @@ class Deblurrer:
             metadata = dict(metadata or {})
             name = str(metadata.get("name") or type(generator).__name__)
         else:
-            from seeinggan.models.io import default_model_path, load_model
+            from seeinggan.models.io import load_model, resolve_model
 
-            path = default_model_path() if str(model) == "default" else Path(model)
+            path = resolve_model(model)  # a shipped model's name, a saved model's name or a file
             generator, metadata = load_model(path, device="cpu")
             self.model_path = Path(path)
-            name = "default" if str(model) == "default" else str(metadata.get("name") or Path(path).stem)
-        self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()
+            name = str(metadata.get("name") or Path(path).stem)
+        self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.metadata = metadata
         self.model_name = name
         self.pixel_scale = float(metadata.get("pixel_scale_arcsec", 0.03))
@@ -342,7 +344,8 @@ class Deblurrer:
             metadata["history"] = "deblur: no signal (constant image): resampled only"
             metadata["no_signal"] = True
             return DeblurResult(work, out_wcs, float(out_scale), metadata)
-        scalar_noise = noise if noise is None or np.ndim(noise) == 0 else None  # a noise map feeds the chi map only
+        # A noise map feeds the chi map only.
+        scalar_noise = float(noise) if noise is not None and np.ndim(noise) == 0 else None
         transform, source = self._fit_transform(work, factor=observed_scale / self.pixel_scale, sky=sky,
                                                 noise=scalar_noise)
         conditions, seeing_used, seeing_source = self._conditions(seeing, observed_scale)
@@ -408,11 +411,14 @@ class Deblurrer:
     # --- what the model is told ----------------------------------------------------------------
 
     def _fit_transform(self, work: np.ndarray, *, factor: float, sky: float | None, noise: float | None):
-        """The intensity transform: measured on `work` (the whole resampled image), with the
-        caller's sky/noise taking precedence where given. They are per *observed* pixel, and
-        `factor` is the observed pixel scale over the model's: flux-conserving resampling divides
-        a level by ``factor**2`` and smooths the noise (`resampled_noise_gain`)."""
-        fitted = None
+        """The intensity transform.
+
+        Measured on `work` (the whole resampled image), with the caller's sky/noise taking
+        precedence where given. They are per *observed* pixel, and `factor` is the observed pixel
+        scale over the model's: flux-conserving resampling divides a level by ``factor**2`` and
+        smooths the noise (`resampled_noise_gain`).
+        """
+        fitted: Any = None
         if sky is None or noise is None:
             fitted = self.transform_template.fit(work)
         if sky is None and noise is None:
@@ -506,7 +512,7 @@ class Deblurrer:
                 outputs, variances = dihedral_forward(
                     lambda views: self._forward(views, transform, conditions=conditions), tiles,
                     views_per_pass=self.batch_size)
-            for index, ((r0, c0), tile_out) in enumerate(zip(batch_pos, outputs)):
+            for index, ((r0, c0), tile_out) in enumerate(zip(batch_pos, outputs, strict=True)):
                 blend = tile_blend(grid, r0, c0)
                 if blend is None:
                     continue
@@ -534,8 +540,8 @@ class Deblurrer:
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
         y = self._network(torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last),
                           conditions)
-        y = y[:, 0].float().cpu().numpy().astype(np.float64)
-        return transform.inverse(y)
+        out = y[:, 0].float().cpu().numpy().astype(np.float64)
+        return transform.inverse(out)
 
     def _network(self, x: torch.Tensor, conditions: np.ndarray | None) -> torch.Tensor:
         """The generator on a batch ``x``, with the image's conditions repeated per sample."""
@@ -584,9 +590,9 @@ class Deblurrer:
         pixel_scale: float,
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
-        seeing: float | Sequence[float] | None = None,
-        sky: float | None = None,
-        noise: float | None = None,
+        seeing: Any = None,  # float or Quantity, or one per cutout
+        sky: Any = None,  # float, or one per cutout
+        noise: Any = None,
         input_pixel_scale: float | None = None,
     ) -> DeblurResult:
         """Deblur a stack of same-sized cutouts, ``batch_size`` cutouts per forward pass.
@@ -652,10 +658,11 @@ class Deblurrer:
                     plane, pixel_scale=out_scale, seeing=plane_seeing, input_pixel_scale=observed_scale,
                     sky=plane_sky, noise=plane_noise,
                 ).data
-                for plane, plane_seeing, plane_sky, plane_noise in zip(work, seeings, skies, noises)
+                for plane, plane_seeing, plane_sky, plane_noise in zip(work, seeings, skies, noises, strict=True)
             ]
             metadata = self._result_metadata(
-                transform=[], grid=plan_tiles((rows, cols), tile=self.tile, overlap=self.overlap, multiple=self.multiple),
+                transform=[],
+                grid=plan_tiles((rows, cols), tile=self.tile, overlap=self.overlap, multiple=self.multiple),
                 input_scale=input_scale, out_scale=out_scale, factor=factor,
             )
             return DeblurResult(np.stack(results), None, float(out_scale), metadata)
@@ -664,7 +671,7 @@ class Deblurrer:
         rows_idx = reflect_indices(0, size_r, rows)
         cols_idx = reflect_indices(0, size_c, cols)
         result = np.empty((n, rows, cols), dtype=np.float32)
-        transforms = []
+        transforms: list[Any] = []
         per_cutout = [self._conditions(value, observed_scale) for value in (seeings if seeing is None else [seeing])]
         seeing_used, seeing_source = per_cutout[0][1], per_cutout[0][2]
         if seeing is None and len(per_cutout) > 1:
@@ -678,9 +685,10 @@ class Deblurrer:
                 self._fit_transform(plane, factor=observed_factor, sky=skies[first + k], noise=noises[first + k])[0]
                 for k, plane in enumerate(chunk)
             ]
-            x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk)])
+            x = np.stack([t.forward(p.astype(np.float64)) for t, p in zip(fitted, chunk, strict=True)])
             x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)[:, rows_idx][:, :, cols_idx]
-            batch = torch.from_numpy(x[:, None].astype(np.float32)).to(self.device).contiguous(memory_format=torch.channels_last)
+            batch = torch.from_numpy(x[:, None].astype(np.float32)).to(self.device)
+            batch = batch.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 if self.n_conditions and len(per_cutout) > 1:
                     c = np.stack([per_cutout[first + k][0] for k in range(len(chunk))])
@@ -688,7 +696,7 @@ class Deblurrer:
                 else:
                     y = self._network(batch, per_cutout[0][0])
             y = y[:, 0, :rows, :cols].float().cpu().numpy().astype(np.float64)
-            for k, (t, plane) in enumerate(zip(fitted, chunk)):
+            for k, (t, plane) in enumerate(zip(fitted, chunk, strict=True)):
                 out = t.inverse(y[k])
                 out[~np.isfinite(plane)] = np.nan
                 result[first + k] = out
@@ -707,7 +715,8 @@ class Deblurrer:
                 OutOfRangeWarning, stacklevel=2,
             )
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, out_of_range=problems,
-                        sky_noise_source="given" if all(v is not None for v in skies + noises) else "measured on each cutout")
+                        sky_noise_source=("given" if all(v is not None for v in skies + noises)
+                                          else "measured on each cutout"))
         return DeblurResult(result, None, float(out_scale), metadata)
 
 
@@ -715,10 +724,12 @@ _NOISE_GAIN_CACHE: dict[float, float] = {}
 
 
 def resampled_noise_gain(factor: float) -> float:
-    """Per-pixel noise of white noise after `zoom_to_scale` by `factor` (cubic, flux kept),
-    relative to ``noise / factor**2``: the interpolation smooths the noise, so the resampled
+    """Per-pixel noise of white noise after `zoom_to_scale` by `factor`, relative to ``noise / factor**2``.
+
+    The resampling is cubic and keeps flux. The interpolation smooths the noise, so the resampled
     image's pixel scatter is below the plain area scaling. Measured once per factor on a fixed
-    white-noise image (the same `measure_sky_noise` the transform uses)."""
+    white-noise image (the same `measure_sky_noise` the transform uses).
+    """
     from seeinggan import geometry
     from seeinggan.transforms import measure_sky_noise
 

@@ -201,7 +201,7 @@ def run_on_dask(
         log(f"dask: {'scheduler ' + scheduler if scheduler else 'local cluster'}, {n_workers} worker(s); "
             f"dashboard {link} (needs bokeh on the scheduler)")
         futures = [client.submit(function, *arguments, pure=False) for function, arguments in units]
-        owner = {future.key: arguments for future, (_, arguments) in zip(futures, units)}
+        owner = {future.key: arguments for future, (_, arguments) in zip(futures, units, strict=True)}
         for future in as_completed(futures):
             try:
                 on_result(future.result())

@@ -275,8 +275,11 @@ def unstable_flux_images(output: np.ndarray, spread: np.ndarray, *, pixel_noise:
 
 
 def pixel_noise_of(data: np.ndarray, *, factor: float, noise: float | np.ndarray | None = None) -> float:
-    """The input's sky noise per output pixel: ``sigma_in / factor**2`` (``noise`` if given, its
-    median for an error map; else measured with `sky_noise_of_input`)."""
+    """The input's sky noise per output pixel.
+
+    ``sigma_in / factor**2`` (``noise`` if given, its median for an error map; else measured with
+    `sky_noise_of_input`).
+    """
     sigma = float(np.nanmedian(noise)) if noise is not None else sky_noise_of_input(data)[1]
     return sigma / float(factor) ** 2
 
@@ -520,6 +523,7 @@ class MapsSummary:
     levels: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The summary as a plain dictionary."""
         return asdict(self)
 
     def one_line(self) -> str:
@@ -562,8 +566,10 @@ class TrustMaps:
 
 def summarise(output: np.ndarray, uncertainty: np.ndarray | None, chi: np.ndarray | None,
               *, pixel_noise: float | None = None, chi_info: dict[str, Any] | None = None) -> MapsSummary:
-    """The `MapsSummary` of an output and its maps (either map may be None; with the uncertainty
-    map, ``pixel_noise`` as in `flag_unstable`)."""
+    """The `MapsSummary` of an output and its maps.
+
+    Either map may be None; with the uncertainty map, ``pixel_noise`` as in `flag_unstable`.
+    """
     summary = MapsSummary()
     if uncertainty is not None:
         source, flagged, levels = flag_unstable(output, uncertainty, pixel_noise=pixel_noise)
@@ -601,10 +607,12 @@ def _header_float(header, *keys: str) -> float | None:
 
 
 def psf_settings_from_header(header) -> dict[str, Any]:
-    """What a FITS header says for the consistency map: ``seeing`` (arcsec,
-    `seeinggan.models.conditions.seeing_from_header`), ``moffat_beta`` (``PSFBETA``), ``psf_model`` (``PSFMODEL`` starting with
-    "kolmogorov", else Moffat), ``gain`` (``GAIN``, e-/count) and ``noise`` (`NOISE_KEYWORDS`).
-    Missing or unusable values are None."""
+    """What a FITS header says for the consistency map.
+
+    ``seeing`` (arcsec, `seeinggan.models.conditions.seeing_from_header`), ``moffat_beta``
+    (``PSFBETA``), ``psf_model`` (``PSFMODEL`` starting with "kolmogorov", else Moffat), ``gain``
+    (``GAIN``, e-/count) and ``noise`` (`NOISE_KEYWORDS`). Missing or unusable values are None.
+    """
     if header is None:
         return {"seeing": None, "moffat_beta": None, "psf_model": "moffat", "gain": None, "noise": None}
     from seeinggan.models.conditions import seeing_from_header

@@ -1,5 +1,7 @@
-"""Checks before deblurring: a pixel scale that makes sense, memory and time said up front, and
-no structure invented on an image without signal.
+"""Checks before deblurring.
+
+A pixel scale that makes sense, memory and time said up front, and no structure invented on an image
+without signal.
 
 - `check_pixel_scale`: finite and within `PIXEL_SCALE_RANGE` arcsec/px (`InputError`), so a
   typo such as ``--pixel-scale 1000`` is an error, not a 16 TiB allocation.
@@ -56,6 +58,7 @@ class DeblurPlan:
     seconds: float
 
     def describe(self) -> str:
+        """The plan in one line: output size, memory and time."""
         rows, cols = self.output_shape
         minutes = self.seconds / 60
         when = f"about {minutes:.0f} min" if minutes >= 1.5 else f"about {self.seconds:.0f} s"

@@ -377,7 +377,7 @@ def _stream_tiles(image, factor, grid, forward, batch_size: int, writer: _RowWri
                 batch = list(range(b, min(b + batch_size, len(chunk))))
                 tiles = np.stack([block[np.ix_(row_idx - r_lo, col_idx[t] - c_lo)] for t in batch])
                 outputs = forward(tiles)
-                for t, tile_out in zip(batch, outputs):
+                for t, tile_out in zip(batch, outputs, strict=True):
                     blend = tile_blend(grid, r0, chunk[t])
                     if blend is None:
                         continue

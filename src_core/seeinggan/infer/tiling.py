@@ -77,6 +77,7 @@ class TileGrid:
 
     @property
     def n_tiles(self) -> int:
+        """The number of tiles."""
         return len(self.starts[0]) * len(self.starts[1])
 
     def positions(self):
@@ -268,7 +269,8 @@ def receptive_field_radius(network: nn.Module) -> int:
             jump /= module.upscale_factor
         elif isinstance(module, nn.Upsample):
             # a bilinear x2 resize reads two neighbours: one more feature pixel each side
-            scale = module.scale_factor if isinstance(module.scale_factor, (int, float)) else max(module.scale_factor)
+            factor = module.scale_factor
+            scale = factor if isinstance(factor, (int, float)) else max(factor or (1.0,))
             field += jump
             jump /= scale
         elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):

@@ -28,7 +28,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from seeinggan.errors import NoSpaceError, OutputError, OutputExistsError
 from seeinggan.io.resources import format_bytes, free_disk
@@ -78,7 +78,7 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Remove temporary files of killed runs from `folder` (not recursive); return them."""
     folder = Path(folder)
-    removed = []
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     now = time.time()
@@ -242,12 +242,14 @@ def atomic_path(target: str | os.PathLike, *, overwrite: bool = False) -> Iterat
 @contextlib.contextmanager
 def atomic_open(target: str | os.PathLike, mode: str = "w", *, overwrite: bool = False,
                 encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[IO]:
-    """`open` a temporary file beside `target` (modes ``"w"``/``"wb"``); it becomes `target` when
-    the block ends without error (flushed, fsync'ed, renamed)."""
+    """`open` a temporary file beside `target` (modes ``"w"``/``"wb"``).
+
+    It becomes `target` when the block ends without error (flushed, fsync'ed, renamed).
+    """
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open writes new files: mode 'w' or 'wb'")
     with atomic_path(target, overwrite=overwrite) as tmp:
-        kwargs = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        kwargs: dict[str, Any] = {} if "b" in mode else {"encoding": encoding, "newline": newline}
         with open(tmp, mode, **kwargs) as handle:
             yield handle
             handle.flush()

@@ -235,7 +235,7 @@ def _needs_float64_float(values: np.ndarray) -> bool:
 
 
 def _convert_int(raw: np.ndarray, bscale: float, bzero: float, blank: int | None) -> np.ndarray:
-    dtype = np.float64 if _needs_float64_int(raw, bscale, bzero) else np.float32
+    dtype: type[np.floating] = np.float64 if _needs_float64_int(raw, bscale, bzero) else np.float32
     out = np.empty(raw.shape, dtype=dtype)
     flat_raw = raw.reshape(-1) if raw.flags.c_contiguous else np.ravel(raw)
     flat_out = out.reshape(-1)
@@ -276,7 +276,7 @@ def _image_from_hdu(hdu, layout: HduLayout, path: Path, *, gz: bool) -> FitsImag
     index = layout.index
     header = hdu.header.copy()
     compressed = isinstance(hdu, fits.CompImageHDU)
-    shape = layout.compressed_shape if compressed else layout.shape
+    shape = (layout.compressed_shape if compressed else None) or layout.shape
     # Memory for the floats (the raw bytes stay memory-mapped, or are already in memory for
     # compressed files; a tile-compressed image is decompressed too).
     needed = layout.image_bytes * (2 if compressed else 1)
@@ -610,7 +610,6 @@ def write_image(
     pathlib.Path
         The file written.
     """
-
     path = Path(path)
     if path.exists() and not overwrite:
         raise FitsExistsError(f"{path}: file exists; refusing to overwrite it (pass overwrite=True)")

@@ -288,8 +288,10 @@ def scan_hdus(read_at: Callable[[int, int], bytes], size: int, path: str | Path,
 
 
 def _needed_memory(layouts: list[HduLayout]) -> int:
-    """Bytes of the decompressed file (twice: it is copied once into bytes) plus its images as
-    floats, as far as the headers say."""
+    """Bytes of the decompressed file plus its images as floats, as far as the headers say.
+
+    The file counts twice: it is copied once into bytes.
+    """
     if not layouts:
         return 0
     total = max(layout.end for layout in layouts)

@@ -50,8 +50,7 @@ def available_memory() -> int:
 
 
 def memory_limit() -> int:
-    """The most memory one request may need: ``SEEINGGAN_MEMORY_LIMIT`` if set, else what is
-    available now."""
+    """The most memory one request may need: ``SEEINGGAN_MEMORY_LIMIT`` if set, else what is available."""
     text = os.environ.get("SEEINGGAN_MEMORY_LIMIT", "").strip().upper().removesuffix("B")
     available = available_memory()
     if text:

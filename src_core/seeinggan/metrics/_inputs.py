@@ -49,8 +49,10 @@ def _as_bchw(x: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def prepare(reference, test, mask) -> Prepared:
-    """Bring ``reference``, ``test`` (and ``mask``, True = excluded) to [B, 1, H, W] tensors of one
-    float dtype; non-finite or masked pixels of either image are marked invalid and set to 0."""
+    """Bring ``reference``, ``test`` (and ``mask``, True = excluded) to [B, 1, H, W] tensors of one float dtype.
+
+    Non-finite or masked pixels of either image are marked invalid and set to 0.
+    """
     ref, ref_numpy = _to_tensor(reference, "reference")
     tst, tst_numpy = _to_tensor(test, "test")
     batched = ref_numpy and ref.ndim == 3
@@ -75,9 +77,8 @@ def prepare(reference, test, mask) -> Prepared:
         zero = torch.zeros((), dtype=dtype, device=ref.device)
         ref = torch.where(invalid, zero, ref)
         tst = torch.where(invalid, zero, tst)
-    else:
-        invalid = None
-    return Prepared(ref, tst, invalid, ref_numpy and tst_numpy, batched)
+        return Prepared(ref, tst, invalid, ref_numpy and tst_numpy, batched)
+    return Prepared(ref, tst, None, ref_numpy and tst_numpy, batched)
 
 
 def finish(scores: torch.Tensor, prepared: Prepared, metric: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -157,15 +158,17 @@ def fidelity_row(
     seeing_fwhm: float | None,
     mask: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Band error, band power ratio (both NaN without ``seeing_fwhm``), FRC resolution (arcsec)
-    and texture rms of ``test`` against ``reference`` (`seeinggan.metrics.fidelity`), on the
-    images as given: every one of them is invariant to a common flux scale and to a constant sky.
+    """Band error, band power ratio, FRC resolution (arcsec) and texture rms of ``test`` against ``reference``.
+
+    The first two are NaN without ``seeing_fwhm``; all come from `seeinggan.metrics.fidelity`, on
+    the images as given. Every one of them is invariant to a common flux scale and to a constant
+    sky.
     """
     from seeinggan.metrics.fidelity import band_error, band_power_ratio, frc_resolution, texture_rms
 
     row = {"band_error": float("nan"), "band_power_ratio": float("nan")}
     if seeing_fwhm is not None:
-        kw = {"pixel_scale": pixel_scale, "seeing_fwhm": float(seeing_fwhm), "mask": mask}
+        kw: dict[str, Any] = {"pixel_scale": pixel_scale, "seeing_fwhm": float(seeing_fwhm), "mask": mask}
         row["band_error"] = band_error(test, reference, **kw)
         row["band_power_ratio"] = band_power_ratio(test, reference, **kw)
     row["frc_scale_arcsec"] = frc_resolution(test, reference, pixel_scale=pixel_scale, mask=mask).scale_arcsec
@@ -181,8 +184,9 @@ def score_table(
     pixel_scale: float | None = None,
     seeing_fwhm: float | None = None,
 ) -> list[dict[str, float | str]]:
-    """Score several images against one reference, as the paper's Tables 1 and 2, and (given the
-    pixel scale) by the fidelity measures that texture cannot game.
+    """Score several images against one reference, as the paper's Tables 1 and 2.
+
+    Given the pixel scale, also by the fidelity measures that texture cannot game.
 
     Parameters
     ----------

@@ -129,7 +129,7 @@ def cw_ssim(
     elif not k >= 0:
         raise ValueError(f"k must be >= 0, got {k}")
     prepared = prepare(reference, test, mask)
-    shape = tuple(prepared.reference.shape[-2:])
+    shape = (int(prepared.reference.shape[-2]), int(prepared.reference.shape[-1]))
     _check_size(shape, max(levels), window)
     # Pairs in chunks of about a million pixels per image stack: the working set stays in cache
     # (measured 2x faster per pair than one 64-pair pass on this 2-core machine).
@@ -193,7 +193,7 @@ def _cw_ssim_tensors(
     else:
         data_range_t = torch.full((batch,), float(data_range), dtype=dtype, device=reference.device)
     by_noise = k == NOISE_K
-    stabiliser = ((DEFAULT_K if by_noise else k) * data_range_t**2).reshape(batch, 1, 1, 1)
+    stabiliser = ((DEFAULT_K if by_noise else float(k)) * data_range_t**2).reshape(batch, 1, 1, 1)
     contamination = None
     if invalid is not None:
         reference, test = _smooth_fill(reference, invalid), _smooth_fill(test, invalid)
@@ -239,10 +239,12 @@ def _cw_ssim_tensors(
 
 
 def _noise_variance(real: torch.Tensor, imag: torch.Tensor, usable: torch.Tensor | None) -> torch.Tensor:
-    """Noise variance per complex coefficient of each subband, [B, 6, h, w] -> [B, 6] (detached):
+    """Noise variance per complex coefficient of each subband, [B, 6, h, w] -> [B, 6] (detached).
+
     ``(MAD(real) / 0.6745)**2 + (MAD(imag) / 0.6745)**2`` over the usable coefficients (all when
     ``usable`` is None; 0 for a subband with none). The MAD (median absolute deviation from the
-    median) follows the many noise coefficients and ignores the few that a source holds."""
+    median) follows the many noise coefficients and ignores the few that a source holds.
+    """
 
     def mad(values: torch.Tensor) -> torch.Tensor:
         flat = values.detach().flatten(2)
@@ -256,14 +258,16 @@ def _noise_variance(real: torch.Tensor, imag: torch.Tensor, usable: torch.Tensor
 
 
 def _window_mean(x: torch.Tensor, window: int) -> torch.Tensor:
-    """Mean over every 'valid' window x window square of [N, C, h, w] (separable sums over
-    unfolded views: an order of magnitude faster than avg_pool2d on CPU)."""
+    """Mean over every 'valid' window x window square of [N, C, h, w].
+
+    Separable sums over unfolded views: an order of magnitude faster than avg_pool2d on CPU.
+    """
     sums = x.unfold(-1, window, 1).sum(-1).unfold(-2, window, 1).sum(-1)
     return sums / (window * window)
 
 
 def _valid_range(images: torch.Tensor, invalid: torch.Tensor | None) -> torch.Tensor:
-    """max - min of each image's valid pixels ([B, 1, H, W] -> [B]); 1 for a flat image."""
+    """The max - min of each image's valid pixels ([B, 1, H, W] -> [B]); 1 for a flat image."""
     flat = images.flatten(1)
     if invalid is None:
         top, bottom = flat.max(dim=1).values, flat.min(dim=1).values
@@ -276,9 +280,11 @@ def _valid_range(images: torch.Tensor, invalid: torch.Tensor | None) -> torch.Te
 
 
 def _smooth_fill(images: torch.Tensor, invalid: torch.Tensor, sigma: float = FILL_SIGMA) -> torch.Tensor:
-    """Replace invalid pixels by a Gaussian-weighted mean of the valid pixels around them
-    (normalised convolution), or by the median of the valid pixels where none is near: a smooth
-    stand-in, so the little filter weight that reaches it adds no edge of its own."""
+    """Replace invalid pixels by a Gaussian-weighted mean of the valid pixels around them.
+
+    That is a normalised convolution; where no valid pixel is near, the median of the valid pixels.
+    A smooth stand-in, so the little filter weight that reaches it adds no edge of its own.
+    """
     valid = (~invalid).to(images.dtype)
     radius = int(4 * sigma + 0.5)
     x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
@@ -291,15 +297,18 @@ def _smooth_fill(images: torch.Tensor, invalid: torch.Tensor, sigma: float = FIL
     weighted, weight = pair[:, :1], pair[:, 1:]
     medians = torch.stack([
         img[~bad].median() if bool((~bad).any()) else img.new_zeros(())
-        for img, bad in zip(images.detach(), invalid)
+        for img, bad in zip(images.detach(), invalid, strict=True)
     ]).reshape(-1, 1, 1, 1)
     local = torch.where(weight > 1e-3, weighted / weight.clamp_min(1e-3), medians)
     return torch.where(invalid, local.detach(), images)
 
 
 def _contamination(invalid: torch.Tensor, levels: int, biort: str, qshift: str, wanted) -> list:
-    """Per level, [B, 6, h, w]: the fraction of each coefficient's filter-cascade absolute weight
-    that falls on invalid pixels (the cascade run with |filters|, in float64)."""
+    """Per level, [B, 6, h, w].
+
+    The fraction of each coefficient's filter-cascade absolute weight that falls on invalid pixels
+    (the cascade run with |filters|, in float64).
+    """
     indicator = invalid.to(torch.float64)
     both = _forward_support(torch.cat([indicator, torch.ones_like(indicator[:1])]), levels, biort, qshift, wanted)
     batch = invalid.shape[0]

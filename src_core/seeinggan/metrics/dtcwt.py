@@ -195,9 +195,10 @@ def _fits(pads: tuple[int, int], length: int) -> bool:
 
 
 def _step(x: torch.Tensor, plan: _Plan, *, extended: bool = False, next_plan: _Plan | None = None):
-    """Filter [N, C, A, B] along its last axis: returns [N, C * F, B', A] (the filtered axis
-    moves to second-to-last, so two steps filter both axes and restore the orientation).
-    Channel ``c * F + f``.
+    """Filter [N, C, A, B] along its last axis.
+
+    Returns [N, C * F, B', A] (the filtered axis moves to second-to-last, so two steps filter both
+    axes and restore the orientation). Channel ``c * F + f``.
 
     ``extended``: the last axis of ``x`` already holds ``plan``'s symmetric extension.
     ``next_plan``: the plan of the next step (along A); the output is then written straight into
@@ -251,7 +252,7 @@ _SECOND = [0, 2, 1]  # for subbands 3, 4, 5 take (p + q) of bands (vertical, dia
 
 
 def _q2c(bands: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """dtcwt's ``q2c`` on [N, 3, h, w] (vertical, horizontal, diagonal): real, imag [N, 6, h/2, w/2]."""
+    """The dtcwt ``q2c`` on [N, 3, h, w] (vertical, horizontal, diagonal): real, imag [N, 6, h/2, w/2]."""
     a, b, c, d = _quads(bands)
     s = math.sqrt(0.5)
     real_pm, imag_pm = (a - d) * s, (b + c) * s  # p - q

@@ -1,5 +1,7 @@
-"""Fidelity metrics that texture cannot game: errors per spatial-frequency band, Fourier ring
-correlation, texture about a smooth model, and periodic peaks in a power spectrum.
+"""Fidelity metrics that texture cannot game.
+
+Errors per spatial-frequency band, Fourier ring correlation, texture about a smooth model, and
+periodic peaks in a power spectrum.
 
 CW-SSIM (and SSIM/PSNR) reward texture of the right energy wherever it sits; the measures here
 compare the test with the reference *phase by phase* (band error, FRC) or measure power that
@@ -337,8 +339,9 @@ def fourier_ring_correlation(
 def frc_resolution(
     a, b, *, pixel_scale: float, threshold: float = FRC_THRESHOLD, mask=None
 ) -> FRCResolution:
-    """The spatial frequency where the Fourier ring correlation of ``a`` and ``b`` first falls
-    below ``threshold`` (`fourier_ring_correlation`), and the matching scale.
+    """The spatial frequency where the FRC of ``a`` and ``b`` first falls below ``threshold``, and its scale.
+
+    The Fourier ring correlation is `fourier_ring_correlation`.
 
     Parameters
     ----------
@@ -393,8 +396,10 @@ def _smooth_nan_aware(image: np.ndarray, valid: np.ndarray, sigma: float) -> np.
 def texture_residual_rms(
     image, *, pixel_scale: float, scale_arcsec: float = TEXTURE_SCALE_ARCSEC, mask=None, where=None
 ) -> float:
-    """Rms of ``image`` about its own smooth model: ``image - G_sigma * image`` over the pixels of
-    ``where`` (default: every valid pixel), ``sigma = scale_arcsec / pixel_scale`` pixels.
+    """Rms of ``image`` about its own smooth model.
+
+    ``image - G_sigma * image`` over the pixels of ``where`` (default: every valid pixel), ``sigma =
+    scale_arcsec / pixel_scale`` pixels.
 
     The smooth model is a normalised (NaN-aware) Gaussian convolution, so holes neither bias it
     nor count. See `texture_rms` for the relative measure.

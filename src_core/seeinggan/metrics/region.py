@@ -63,19 +63,23 @@ class PixelBox:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """The ``(rows, cols)`` of the box."""
         return (self.y1 - self.y0, self.x1 - self.x0)
 
     @property
     def slices(self) -> tuple[slice, slice]:
+        """The numpy ``(rows, cols)`` slices of the box."""
         return (slice(self.y0, self.y1), slice(self.x0, self.x1))
 
     def as_list(self) -> list[int]:
+        """The box as ``[x0, y0, x1, y1]``."""
         return [self.x0, self.y0, self.x1, self.y1]
 
 
 def box_from_pixels(x0: float, y0: float, x1: float, y1: float, *, shape: tuple[int, int]) -> PixelBox:
-    """The reference pixels whose centres lie in ``[x0, x1] x [y0, y1]`` (pixel coordinates,
-    0-based, pixel centres at integers; corners in any order), clipped to the image.
+    """The reference pixels whose centres lie in ``[x0, x1] x [y0, y1]``, clipped to the image.
+
+    Pixel coordinates are 0-based, pixel centres at integers; corners in any order.
 
     Raises
     ------
@@ -146,8 +150,10 @@ def onto_region(
 
 
 def same_grid(wcs: WCS, reference_wcs: WCS, shape: tuple[int, int], *, tolerance: float = 1e-6) -> bool:
-    """True when ``wcs`` puts the corners and centre of an image of ``shape`` on the same
-    reference pixels (to ``tolerance`` px): the image is already on the reference grid."""
+    """True when ``wcs`` puts an image of ``shape`` on the reference grid already.
+
+    Its corners and centre fall on the same reference pixels (to ``tolerance`` px).
+    """
     rows, cols = (int(n) for n in shape[-2:])
     x = np.array([0, cols - 1, 0, cols - 1, (cols - 1) / 2])
     y = np.array([0, 0, rows - 1, rows - 1, (rows - 1) / 2])
@@ -165,7 +171,8 @@ def _affine_onto_box(data: np.ndarray, pixel_map: np.ndarray, box: PixelBox) -> 
     values = np.asarray(data, dtype=np.float64)
     bad = ~np.isfinite(values)
     filled = np.where(bad, 0.0, values)
-    out = ndimage.affine_transform(filled, matrix, offset, output_shape=box.shape, order=3, mode="constant", cval=np.nan)
+    out = ndimage.affine_transform(filled, matrix, offset, output_shape=box.shape, order=3, mode="constant",
+                                   cval=np.nan)
     # NaN where the stencil touches a bad or outside pixel (bilinear support of the mask).
     touched = ndimage.affine_transform(
         bad.astype(float), matrix, offset, output_shape=box.shape, order=1, mode="constant", cval=1.0
@@ -211,5 +218,5 @@ def score_region(
         fractions[name] = fraction
     rows = score_table(cut, tests, mask=mask, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm)
     for row in rows:
-        row["valid_fraction"] = fractions[row["name"]]
+        row["valid_fraction"] = fractions[str(row["name"])]
     return rows

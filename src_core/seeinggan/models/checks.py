@@ -25,7 +25,7 @@ import json
 import math
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from seeinggan.errors import ModelFileError
 
@@ -105,7 +105,7 @@ def read_json_limited(path: Path) -> Any:
         raise ModelFileError(f"{path}: not a JSON file ({error})") from error
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -134,10 +134,10 @@ def check_metadata_values(document: dict[str, Any], json_path: Path) -> None:
     scales = {}
     for key in ("pixel_scale_arcsec", "input_pixel_scale_arcsec"):
         value = document.get(key)
-        low, high = PIXEL_SCALE_RANGE
-        if not _number(value) or not math.isfinite(value) or not low <= value <= high:
+        low_scale, high_scale = PIXEL_SCALE_RANGE
+        if not _number(value) or not math.isfinite(value) or not low_scale <= value <= high_scale:
             raise ModelFileError(
-                f"{json_path}: '{key}' must be a pixel scale between {low} and {high} arcsec/px, "
+                f"{json_path}: '{key}' must be a pixel scale between {low_scale} and {high_scale} arcsec/px, "
                 f"got {value!r}"
             )
         scales[key] = float(value)
@@ -167,8 +167,10 @@ def check_metadata_values(document: dict[str, Any], json_path: Path) -> None:
 
 
 def expected_tensors(architecture: dict[str, Any], json_path: Path, build) -> dict[str, tuple[int, ...]]:
-    """Tensor names and shapes of the network `build(architecture)` makes, on the meta device
-    (nothing allocated); `ModelFileError` if it cannot be built or is too large."""
+    """Tensor names and shapes of the network `build(architecture)` makes, on the meta device (nothing allocated).
+
+    `ModelFileError` if it cannot be built or is too large.
+    """
     import torch
 
     try:
@@ -188,8 +190,10 @@ def expected_tensors(architecture: dict[str, Any], json_path: Path, build) -> di
 
 
 def read_safetensors_header(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """``{name: (dtype, shape)}`` from a safetensors file's header, every entry checked against
-    the file's size (the tensors themselves are not read)."""
+    """``{name: (dtype, shape)}`` from a safetensors file's header, every entry checked against the file's size.
+
+    The tensors themselves are not read.
+    """
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:

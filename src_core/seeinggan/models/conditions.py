@@ -111,8 +111,11 @@ def seeing_from_header(header) -> tuple[float, str] | None:
 
 
 def trained_ranges(metadata: dict) -> dict[str, list[float]]:
-    """The ranges a model was trained on: ``metadata["trained_ranges"]`` or, for older model
-    files, the training config's seeing range and the model's input pixel scale."""
+    """The ranges a model was trained on.
+
+    ``metadata["trained_ranges"]`` or, for older model files, the training config's seeing range and
+    the model's input pixel scale.
+    """
     ranges = dict(metadata.get("trained_ranges") or {})
     if not ranges:
         config = ((metadata.get("training") or {}).get("config") or {})

@@ -105,6 +105,7 @@ class PatchCritic(nn.Module):
         return 2 ** (self.n_strided + 2)
 
     def forward(self, image: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """The critic's score map of ``image`` (beside ``condition`` when conditional)."""
         if self.conditional:
             if condition is None:
                 raise ValueError("this critic is conditional: pass the input image as condition")

@@ -83,12 +83,15 @@ class DownBlock(nn.Module):
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Strided convolution, then the activation."""
         return self.act(self.conv(x))
 
 
 class BinomialBlur(nn.Conv2d):
-    """Fixed depthwise ``[1, 2, 1] x [1, 2, 1] / 16`` blur with stride 2: an anti-aliasing
-    low-pass before subsampling. A (frozen) `torch.nn.Conv2d`, so receptive-field walkers see it."""
+    """Fixed depthwise ``[1, 2, 1] x [1, 2, 1] / 16`` blur with stride 2: an anti-aliasing low-pass before subsampling.
+
+    A (frozen) `torch.nn.Conv2d`, so receptive-field walkers see it.
+    """
 
     def __init__(self, channels: int, *, stride: int = 2):
         super().__init__(channels, channels, 3, stride=stride, padding=1, padding_mode="reflect",
@@ -110,6 +113,7 @@ class BlurDownBlock(nn.Module):
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Anti-aliasing blur, strided convolution, then the activation."""
         return self.act(self.conv(self.blur(x)))
 
 
@@ -123,6 +127,7 @@ class ResizeUp(nn.Module):
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Resize up, convolution, then the activation."""
         return self.act(self.conv(self.resize(x)))
 
 
@@ -136,6 +141,7 @@ class ResBlock(nn.Module):
         self.conv2 = _conv3x3(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` plus the residual of two convolutions."""
         return x + self.conv2(self.act(self.conv1(x)))
 
 
@@ -151,10 +157,12 @@ class SubPixelUp(nn.Module):
             icnr_(self.conv.weight, scale=2)
             # The bias must repeat too, or the four sub-pixels start at different offsets.
             with torch.no_grad():
+                assert self.conv.bias is not None
                 bias = self.conv.bias.view(out_channels, 4)
                 bias.copy_(bias[:, :1].expand(-1, 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution, pixel shuffle, then the activation."""
         return self.act(self.shuffle(self.conv(x)))
 
 
@@ -243,6 +251,7 @@ class UNetGenerator(nn.Module):
         self.head = _conv3x3(widths[0] + in_channels + self.n_conditions, out_channels)
         if residual:
             nn.init.zeros_(self.head.weight)
+            assert self.head.bias is not None
             nn.init.zeros_(self.head.bias)
 
     @property

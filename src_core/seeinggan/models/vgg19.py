@@ -16,7 +16,7 @@ from torch import nn
 __all__ = ["VGG19_LAYERS", "VGG19Features", "load_vgg19_state_dict"]
 
 # torchvision's VGG-19 "E" configuration: conv widths, "M" = 2x2 max pooling.
-_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+_CONFIG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
            512, 512, 512, 512, "M"]
 
 
@@ -90,6 +90,9 @@ class VGG19Features(nn.Module):
         ``convB_L`` name of the feature layer, e.g. ``conv3_1`` (the paper's choice).
     """
 
+    mean: torch.Tensor  # ImageNet normalisation buffers, [1, 3, 1, 1]
+    std: torch.Tensor
+
     def __init__(self, weights_path: str | Path, *, layer: str = "conv3_1"):
         super().__init__()
         if layer not in VGG19_LAYERS:
@@ -104,8 +107,8 @@ class VGG19Features(nn.Module):
             if item == "M":
                 layers.append(nn.MaxPool2d(2, 2))
             else:
-                layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=False)]
-                channels = item
+                layers += [nn.Conv2d(channels, int(item), 3, padding=1), nn.ReLU(inplace=False)]
+                channels = int(item)
         self.features = nn.Sequential(*layers[: last + 1])
         self.out_channels = channels
 
@@ -129,10 +132,12 @@ class VGG19Features(nn.Module):
         self.eval()
 
     def train(self, mode: bool = True) -> VGG19Features:
+        """Stay in eval mode whatever ``mode`` (the network is frozen)."""
         # Frozen: stays in eval mode whatever its parent does.
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The features of ``x`` ([batch, 1 or 3, H, W]; one channel is repeated to three)."""
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"expected [batch, 1 or 3, H, W], got {tuple(x.shape)}")
         if x.shape[1] == 1:

@@ -285,6 +285,7 @@ class Galaxy:
         )
 
     def extend(self, other: Galaxy) -> None:
+        """Add the profiles, blobs and points of ``other`` to this galaxy."""
         self.profiles += other.profiles
         self.blobs += other.blobs
         self.points += other.points
@@ -500,7 +501,7 @@ def _clumps(rng, flux_total, xs, ys, *, sigma_range) -> list[GaussianBlob]:
     return [
         GaussianBlob(flux=float(flux_total * w), x=float(cx), y=float(cy),
                      sigma=float(rng.uniform(*sigma_range)))
-        for w, cx, cy in zip(weights, xs, ys)
+        for w, cx, cy in zip(weights, xs, ys, strict=True)
     ]
 
 
@@ -671,7 +672,7 @@ def _tidal_tail(rng, flux, x, y, *, direction, length, curvature) -> list[Gaussi
     weights /= weights.sum()
     sigmas = 0.05 + 0.2 * t
     return [GaussianBlob(float(flux * w), float(a), float(b), float(s))
-            for w, a, b, s in zip(weights, xs, ys, sigmas)]
+            for w, a, b, s in zip(weights, xs, ys, sigmas, strict=True)]
 
 
 def _merger(rng, flux, r_e, x, y) -> Galaxy:
@@ -685,7 +686,7 @@ def _merger(rng, flux, r_e, x, y) -> Galaxy:
     galaxy = Galaxy("merger")
     kinds = []
     tail_fractions = []
-    for k, (f_k, off) in enumerate(zip(fluxes, offsets)):
+    for k, (f_k, off) in enumerate(zip(fluxes, offsets, strict=True)):
         gx, gy = x + off * np.cos(angle), y + off * np.sin(angle)
         kind = str(rng.choice(["disk", "bulge+disk", "elliptical"], p=[0.4, 0.4, 0.2]))
         tail_fraction = float(rng.uniform(0.05, 0.2)) if kind != "elliptical" else 0.03

@@ -120,6 +120,7 @@ class SimulatedPair:
 
     @cached_property
     def ground_header(self) -> fits.Header:
+        """The ground image's keywords (instrument, seeing, PSF, class, seed)."""
         info = self.header_info
         header = instrument_header(info["ground"], seeing_fwhm=self.params["seeing_fwhm"],
                                    psf_model=info["psf_name"], morphology=self.params["class"],
@@ -135,6 +136,7 @@ class SimulatedPair:
 
     @cached_property
     def space_header(self) -> fits.Header:
+        """The space image's keywords (instrument, PSF, class, seed)."""
         info = self.header_info
         header = instrument_header(info["space"], seeing_fwhm=SPACE_PSF_FWHM,
                                    psf_model="HST-like airy+pixel+gauss",
@@ -179,7 +181,7 @@ def _draw_value(rng: np.random.Generator, value: float | Sequence[float], name: 
     return number
 
 
-def _positive(value: float, name: str) -> float:
+def _positive(value: Any, name: str) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -320,7 +322,7 @@ def _observe(
     peak_snr: float | None = None,
     space_noise: str = "white",
     fill_snr: float | None = None,
-) -> dict[str, np.ndarray]:
+) -> dict[str, Any]:
     """Render, convolve, integrate over pixels and add noise (see the module's docstring).
 
     The ground image is evaluated exactly from the scene's spectrum: ground pixel values are
@@ -339,7 +341,7 @@ def _observe(
     ground_half = (ground_shape[0] * ground_scale / 2.0, ground_shape[1] * ground_scale / 2.0)
     margin = max(
         math.ceil(canvas_margin / space_scale),
-        math.ceil(max(g - n * space_scale / 2.0 for g, n in zip(ground_half, space_shape))
+        math.ceil(max(g - n * space_scale / 2.0 for g, n in zip(ground_half, space_shape, strict=True))
                   / space_scale) + 2,
     )
     canvas_shape = (space_shape[0] + 2 * margin, space_shape[1] + 2 * margin)
@@ -506,7 +508,7 @@ def _apply_flux_scale(params: dict[str, Any], scale: float, peak_snr: float | No
         return
     if peak_snr is not None:
         params["peak_snr"] = float(peak_snr)
-    else:
+    elif fill_snr is not None:
         params["fill_snr"] = float(fill_snr)
     params["flux_scale"] = float(scale)
     for key in ("flux", "field_star_flux"):
@@ -766,7 +768,7 @@ def simulate_field(
     if records:
         ra, dec = _sky_of_offsets(pair.space_wcs, space_shape, space_scale,
                                   [(r["x"], r["y"]) for r in records])
-        for record, r, d in zip(records, ra, dec):
+        for record, r, d in zip(records, ra, dec, strict=True):
             record["ra"], record["dec"] = float(r), float(d)
     return pair
 

@@ -98,12 +98,15 @@ class Uniform:
     high: float
 
     def draw(self, rng: np.random.Generator) -> float:
+        """One value drawn with ``rng``."""
         return float(rng.uniform(self.low, self.high))
 
     def bounds(self) -> tuple[float, float]:
+        """The ``(low, high)`` the values can take."""
         return (float(self.low), float(self.high))
 
     def describe(self) -> str:
+        """The distribution in a few words, for the priors table."""
         return f"uniform {self.low:g}-{self.high:g}"
 
 
@@ -115,12 +118,15 @@ class LogUniform:
     high: float
 
     def draw(self, rng: np.random.Generator) -> float:
+        """One value drawn with ``rng``."""
         return float(math.exp(rng.uniform(math.log(self.low), math.log(self.high))))
 
     def bounds(self) -> tuple[float, float]:
+        """The ``(low, high)`` the values can take."""
         return (float(self.low), float(self.high))
 
     def describe(self) -> str:
+        """The distribution in a few words, for the priors table."""
         return f"log-uniform {self.low:g}-{self.high:g}"
 
 
@@ -132,12 +138,15 @@ class IntUniform:
     high: int
 
     def draw(self, rng: np.random.Generator) -> int:
+        """One value drawn with ``rng``."""
         return int(rng.integers(self.low, self.high + 1))
 
     def bounds(self) -> tuple[float, float]:
+        """The ``(low, high)`` the values can take."""
         return (float(self.low), float(self.high))
 
     def describe(self) -> str:
+        """The distribution in a few words, for the priors table."""
         return f"integer {self.low}-{self.high}"
 
 
@@ -149,6 +158,7 @@ class Choice:
     weights: tuple | None = None
 
     def draw(self, rng: np.random.Generator) -> Any:
+        """One option drawn with ``rng`` (by ``weights`` when given)."""
         p = None
         if self.weights is not None:
             p = np.asarray(self.weights, dtype=float)
@@ -157,9 +167,10 @@ class Choice:
         return _draw(self.options[index], rng)
 
     def describe(self) -> str:
+        """The options and their shares in a few words, for the priors table."""
         shares = self.weights or (1,) * len(self.options)
         total = float(sum(shares))
-        parts = [f"{_describe(o)} ({100 * w / total:.0f}%)" for o, w in zip(self.options, shares)]
+        parts = [f"{_describe(o)} ({100 * w / total:.0f}%)" for o, w in zip(self.options, shares, strict=True)]
         return "one of " + ", ".join(parts)
 
 

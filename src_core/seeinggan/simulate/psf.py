@@ -25,7 +25,7 @@ check that a simulated star has the requested seeing.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import fft as sfft
@@ -49,7 +49,7 @@ PsfModel = Literal["moffat", "kolmogorov", "space"]
 KOLMOGOROV_FWHM_FACTOR = 0.975865
 """FWHM of the long-exposure Kolmogorov PSF in units of lambda / r0 (as in GalSim)."""
 
-HST_F814W = {
+HST_F814W: dict[str, Any] = {
     "aperture_m": 2.4,
     "obscuration": 0.33,  # linear central obstruction of HST's secondary mirror
     "wavelengths_um": (0.72, 0.76, 0.80, 0.84, 0.88),  # spans F814W: the rings wash out
@@ -172,7 +172,7 @@ def _sheared_r2(dy: np.ndarray, dx: np.ndarray, ellipticity: float, angle: float
     return u * u + v * v
 
 
-def _wrapped_offsets(shape: tuple[int, int], pixel_scale: float):
+def _wrapped_offsets(shape: tuple[int, int], pixel_scale: float) -> tuple[np.ndarray, np.ndarray]:
     ny, nx = shape
     iy = np.arange(ny)
     ix = np.arange(nx)

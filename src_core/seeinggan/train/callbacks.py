@@ -30,8 +30,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class StepUpdate:
-    """After each generator step: ``losses`` by name (``g_total``, ``l1``, ``structural``,
-    ``adversarial``, ``critic``, ``wasserstein``, ``gp``...), learning rate, timing."""
+    """After each generator step.
+
+    ``losses`` by name (``g_total``, ``l1``, ``structural``, ``adversarial``, ``critic``,
+    ``wasserstein``, ``gp``...), learning rate, timing.
+    """
 
     step: int
     total: int
@@ -43,10 +46,13 @@ class StepUpdate:
 
 @dataclass(frozen=True)
 class ValidationUpdate:
-    """After a validation pass: mean CW-SSIM to the target of the generator's output, and of the
-    input (the resampled ground image, the baseline the model must beat), over ``n`` samples;
-    ``units`` says how they were scored: "flux" (`seeinggan.metrics.compare`, as the evaluation)
-    or "network" (`seeinggan.metrics.cw_ssim` on the network's intensity units)."""
+    """After a validation pass.
+
+    Mean CW-SSIM to the target of the generator's output, and of the input (the resampled ground
+    image, the baseline the model must beat), over ``n`` samples; ``units`` says how they were
+    scored: "flux" (`seeinggan.metrics.compare`, as the evaluation) or "network"
+    (`seeinggan.metrics.cw_ssim` on the network's intensity units).
+    """
 
     step: int
     cw_ssim: float
@@ -97,6 +103,7 @@ class History:
     checkpoints: list[CheckpointUpdate] = field(default_factory=list)
 
     def __call__(self, update: Update) -> None:
+        """Keep the losses and validation scores of ``update``."""
         if isinstance(update, StepUpdate):
             self.steps.append(update.step)
             for name, value in update.losses.items():
@@ -110,8 +117,10 @@ class History:
 
 
 class LogLines:
-    """A callback writing a line every ``every`` steps (mean losses since the last line), and one
-    per validation and checkpoint."""
+    """A callback writing a line every ``every`` steps, and one per validation and checkpoint.
+
+    Each step line gives the mean losses since the last line.
+    """
 
     def __init__(self, *, every: int = 50, stream: TextIO | None = None):
         self.every = max(int(every), 1)
@@ -124,6 +133,7 @@ class LogLines:
         print(text, file=self.stream or sys.stderr, flush=True)
 
     def __call__(self, update: Update) -> None:
+        """Write a log line when ``update`` completes a reporting period or a validation."""
         if isinstance(update, StepUpdate):
             for name, value in update.losses.items():
                 self._sums[name] = self._sums.get(name, 0.0) + value

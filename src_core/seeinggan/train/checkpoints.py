@@ -40,7 +40,7 @@ class CheckpointError(SeeingGANError, ValueError):
 
 
 def rng_state() -> dict[str, Any]:
-    """torch (CPU and CUDA), numpy (legacy global) and python `random` states, as plain values."""
+    """The torch (CPU and CUDA), numpy (legacy global) and python `random` states, as plain values."""
     numpy_state = np.random.get_state(legacy=False)
     state = {
         "torch": torch.get_rng_state(),

@@ -34,7 +34,7 @@ __all__ = ["Context", "average_gradients"]
 
 @dataclass(frozen=True)
 class Context:
-    """This process's place in a multi-process run (``world == 1``: a single process)."""
+    """The place of this process in a multi-process run (``world == 1``: a single process)."""
 
     rank: int = 0
     world: int = 1
@@ -42,6 +42,7 @@ class Context:
 
     @property
     def enabled(self) -> bool:
+        """True when more than one process takes part."""
         return self.world > 1
 
     @property
@@ -72,7 +73,7 @@ class Context:
         return cls(rank=rank, world=world, local_rank=local_rank)
 
     def device(self, device: torch.device) -> torch.device:
-        """This process's device: ``cuda:LOCAL_RANK`` for CUDA runs, else ``device``."""
+        """The device of this process: ``cuda:LOCAL_RANK`` for CUDA runs, else ``device``."""
         if self.enabled and device.type == "cuda":
             torch.cuda.set_device(self.local_rank)
             return torch.device("cuda", self.local_rank)
@@ -100,7 +101,7 @@ class Context:
         keys = sorted(values)
         tensor = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64)
         torch.distributed.all_reduce(tensor)
-        return {k: float(v) / self.world for k, v in zip(keys, tensor.tolist())}
+        return {k: float(v) / self.world for k, v in zip(keys, tensor.tolist(), strict=True)}
 
     def close(self) -> None:
         """Leave the process group (at the end of a run)."""

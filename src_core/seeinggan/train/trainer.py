@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import platform
 import random
 import time
@@ -94,8 +93,10 @@ class TrainResult:
 
 
 class _EpochIndexed(Dataset):
-    """Items addressed by ``(epoch, index)``: the dataset learns the epoch before each item, also
-    inside DataLoader worker processes."""
+    """Items addressed by ``(epoch, index)``.
+
+    The dataset learns the epoch before each item, also inside DataLoader worker processes.
+    """
 
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
@@ -210,7 +211,7 @@ class Trainer:
         self.objective = GeneratorObjective(
             {"l1": config.l1, "structural": config.structural, "perceptual": config.perceptual,
              "adversarial": config.adversarial, "consistency": config.consistency, "band": config.band,
-             "lowband": config.lowband},
+             "lowband": config.lowband, "power": config.power},
             vgg19_weights=config.vgg19_weights or None,
             vgg19_layer=config.vgg19_layer,
             structural_levels=config.structural_levels,
@@ -261,7 +262,8 @@ class Trainer:
     def save_checkpoint(self, path: str | Path | None = None, *, reason: str = "periodic") -> Path:
         """Write a checkpoint (default ``output_dir/checkpoints/step_N.ckpt``), atomically.
 
-        In a multi-process run only rank 0 writes; the others return the same path."""
+        In a multi-process run only rank 0 writes; the others return the same path.
+        """
         path = Path(path) if path is not None else checkpoint_path(self.output_dir, self.step)
         if not self.dist.is_main:
             return path
@@ -272,8 +274,11 @@ class Trainer:
         return path
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Continue from a checkpoint (file, or run folder for its latest): networks, optimisers,
-        step, elapsed time and random states. The config's ``steps`` may be raised to train on."""
+        """Continue from a checkpoint (file, or run folder for its latest).
+
+        Networks, optimisers, step, elapsed time and random states. The config's ``steps`` may be
+        raised to train on.
+        """
         document = load_checkpoint(path)
         where = document["path"]
         if document["architecture"] != self.generator.config:
@@ -344,7 +349,8 @@ class Trainer:
         """The generator's output for `x`, told each sample's conditions when it takes them.
 
         ``network`` runs the generator through a wrapper (DistributedDataParallel when training
-        on several processes)."""
+        on several processes).
+        """
         network = self.generator if network is None else network
         if getattr(self.generator, "n_conditions", 0):
             if extras is None or "conditions" not in extras:
@@ -428,7 +434,8 @@ class Trainer:
             self.step += 1
             now = time.perf_counter()
             self.elapsed = elapsed_before + (now - session_start)
-            self._emit(StepUpdate(self.step, cfg.steps, losses, self.opt_g.param_groups[0]["lr"], now - last, self.elapsed))
+            self._emit(StepUpdate(self.step, cfg.steps, losses, self.opt_g.param_groups[0]["lr"], now - last,
+                                  self.elapsed))
             last = now
             final = self.step >= cfg.steps
             # validation, previews and checkpoints are rank 0's in a multi-process run
@@ -455,9 +462,11 @@ class Trainer:
 
     @property
     def validation_units(self) -> str:
-        """``"flux"`` when the validation set gives each sample's transform and its samples are
-        large enough for `seeinggan.metrics.compare` (then scores are the evaluation's own), else
-        ``"network"``."""
+        """``"flux"`` when validation can score in flux units, else ``"network"``.
+
+        Flux needs the validation set to give each sample's transform and samples large enough for
+        `seeinggan.metrics.compare` (then scores are the evaluation's own).
+        """
         if self.val_pairs is None or not hasattr(self.val_pairs, "sample"):
             return "network"
         if self._val_flux is None:
@@ -571,7 +580,8 @@ class Trainer:
             )
         hardware = {
             "device": str(self.device),
-            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else platform.processor() or platform.machine(),
+            "device_name": (torch.cuda.get_device_name(self.device) if self.device.type == "cuda"
+                            else platform.processor() or platform.machine()),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "amp": "bf16" if self.use_amp else "none",
@@ -696,7 +706,8 @@ def _trained_ranges(dataset: Any, config: TrainConfig, ground_scale: float) -> d
             snr.append((float(np.nanmax(ground)) - sky) / noise)
     ranges: dict[str, Any] = {
         "seeing_fwhm_arcsec": [round(min(seeing), 3), round(max(seeing), 3)] if seeing else list(config.seeing_fwhm),
-        "input_pixel_scale_arcsec": [round(min(scales), 4), round(max(scales), 4)] if scales else [ground_scale, ground_scale],
+        "input_pixel_scale_arcsec": ([round(min(scales), 4), round(max(scales), 4)] if scales
+                                     else [ground_scale, ground_scale]),
     }
     if snr:
         ranges["peak_snr"] = [round(float(np.percentile(snr, 1)), 1), round(float(np.percentile(snr, 99)), 1)]
