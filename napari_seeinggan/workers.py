@@ -319,7 +319,11 @@ class FinetuneRequest:
 
 def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
                 emit: Callable[[Any], None] | None = None) -> list:
-    """Cut training pairs for ``request`` with the core's pairing functions."""
+    """Cut training pairs for ``request`` with the core's pairing functions.
+
+    Frames go through `seeinggan.train.finetune.finetune_pairs` (sources, or a grid of stamps
+    for a one-galaxy field).
+    """
     from seeinggan import data as pairs_api
 
     if request.folder is not None:
@@ -339,36 +343,11 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
         if emit is not None:
             emit(Status(f"cutting training pairs: source {done} of {total}"))
 
-    pairs = pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs,
-                                        stamp_size=request.stamp_size, progress=progress,
-                                        should_stop=stop)
-    if len(pairs) < 2:
-        # One galaxy (the shipped sample, a single cutout): cut the overlap into a grid of
-        # stamps instead, so that there is something to validate on.
-        regions = stamp_grid(np.shape(space)[-2:], request.stamp_size or 128)
-        if len(regions) > len(pairs):
-            if emit is not None:
-                emit(Status(f"{len(pairs)} source(s) found: training on a grid of "
-                            f"{len(regions)} stamps instead"))
-            pairs = pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs, regions)
-    return pairs
+    from seeinggan.train.finetune import finetune_pairs
 
-
-def stamp_grid(shape: tuple[int, int], stamp: int) -> list[np.ndarray]:
-    """Square regions of ``stamp`` pixels tiling a frame of ``shape``, centred.
-
-    Corners as (rows, cols), as `seeinggan.data.pairs_from_regions` takes them.
-    """
-    rows, cols = (int(n) for n in shape)
-    ny, nx = rows // stamp, cols // stamp
-    r_start, c_start = (rows - ny * stamp) // 2, (cols - nx * stamp) // 2
-    regions = []
-    for i in range(ny):
-        for j in range(nx):
-            r0, c0 = r_start + i * stamp, c_start + j * stamp
-            r1, c1 = r0 + stamp - 1, c0 + stamp - 1
-            regions.append(np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], dtype=float))
-    return regions
+    return finetune_pairs(ground, ground_wcs, space, space_wcs, stamp_size=request.stamp_size,
+                          progress=progress, should_stop=stop,
+                          note=None if emit is None else (lambda text: emit(Status(text))))
 
 
 _WARM_UP: threading.Thread | None = None

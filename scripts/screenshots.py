@@ -118,8 +118,15 @@ def main(argv: list[str] | None = None) -> int:
     finetune.checkpoint_every.value = 20
     finetune.model_name.value = "my-field"
     finetune.train()
+    # The Fine-tune dock given the height, and scrolled so that its live plots are in view
+    # (the form is above them).
+    from qtpy.QtCore import Qt
+
+    window = viewer.window._qt_window
+    if score is not None:
+        window.resizeDocks([dock_frame(finetune), dock_frame(score)],
+                           [max(window.height() - 200, 400), 100], Qt.Orientation.Vertical)
     wait(app, lambda: finetune.state.step >= int(args.steps * 0.7), 1800, "fine-tuning")
-    # The dock scrolled so that its live plots are in view (the form is above them).
     finetune.native.verticalScrollBar().setValue(finetune.controls.native.y())
     pump(app, 0.5)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -128,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     wait(app, lambda: finetune.state.status != "running" and finetune._pbar is None, 1800,
          "the end of fine-tuning")
     saved = finetune.save()
+    close_toasts(viewer)
 
     # --- 2. Deblur (and score) at work
     model = [c for c in deblur.model.choices if getattr(c, "kind", "") == "shipped"] if shipped \
@@ -161,11 +169,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- 3. The Score region dock with the room to show its table and notes
     if score is not None:
-        window = viewer.window._qt_window
         frames = [dock_frame(deblur), dock_frame(score)]
-        from qtpy.QtCore import Qt
-
         window.resizeDocks(frames, [120, max(window.height() - 220, 400)], Qt.Orientation.Vertical)
+        close_toasts(viewer)
         pump(app, 1.0)
         viewer.screenshot(str(args.out / "score-region.png"), canvas_only=False, flash=False)
         print("wrote", args.out / "score-region.png")
@@ -173,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- 4. A DS9 stretch preset on the deblurred layer of the whole field
     display = deblur.display
+    raise_dock(deblur)  # the Deblur tab in front of Fine-tune
     deblur.display_section.expand(animate=False)
     display.layer.value = out
     display.limits.value = "99.5%"
@@ -183,11 +190,20 @@ def main(argv: list[str] | None = None) -> int:
     pump(app, 0.5)
     deblur.native.ensureWidgetVisible(deblur.display_section, 0, 0)
     deblur.native.verticalScrollBar().setValue(deblur.native.verticalScrollBar().maximum())
+    close_toasts(viewer)
     pump(app, 2.0)
     viewer.screenshot(str(args.out / "stretch-preset.png"), canvas_only=False, flash=False)
     print("wrote", args.out / "stretch-preset.png")
     viewer.close()
     return 0
+
+
+def close_toasts(viewer) -> None:
+    """Close napari's notification toasts (they would cover the canvas in the pictures)."""
+    from napari._qt.dialogs.qt_notification import NapariQtNotification
+
+    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+        toast.close()
 
 
 def dock_frame(widget):

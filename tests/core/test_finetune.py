@@ -77,3 +77,13 @@ def test_continue_run_validates_instead_of_mutating(tmp_path):
     assert trainer.step == 3 and len(seen) >= 2
     with pytest.raises(ConfigError, match="steps"):
         continue_run(trainer, more_steps=-10)
+
+
+def test_stamp_grid_tiles_the_frame_centred():
+    from seeinggan.train.finetune import stamp_grid
+
+    regions = stamp_grid((300, 260), 128)
+    assert len(regions) == 4  # 2 x 2 stamps fit; the rest is split evenly on both sides
+    np.testing.assert_array_equal(regions[0], [[22, 2], [22, 129], [149, 129], [149, 2]])
+    np.testing.assert_array_equal(regions[-1][2], [277, 257])
+    assert stamp_grid((100, 100), 128) == []

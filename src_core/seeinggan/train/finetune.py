@@ -5,6 +5,9 @@ fine-tuning starts from pairs already in memory (cut from two frames of a field 
 `seeinggan.data.pairs_from_frames` / `pairs_from_regions`, or read by `folder_pairs`) and from a
 model whose intensity transform the network learnt. The rules live here, in one place:
 
+- pairs from two frames are stamps around detected sources; with fewer than two sources (one
+  galaxy, a single cutout) the overlap is cut into a grid of stamps instead, so that there is
+  something to validate on (`finetune_pairs`, `stamp_grid`);
 - the settings are a `TrainConfig` (checked by its ``validate``), with `FINETUNE_VAL_SAMPLES`
   validation samples unless the caller says otherwise (`finetune_config`);
 - the split is ``train_val_split(pairs, val_fraction=config.val_fraction, seed=config.seed)``,
@@ -24,12 +27,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seeinggan.train.config import TrainConfig
 
 __all__ = [
     "FINETUNE_VAL_SAMPLES",
     "VALIDATION_CROP",
     "continue_run",
+    "finetune_pairs",
+    "stamp_grid",
     "finetune_config",
     "finetune_datasets",
     "finetune_trainer",
@@ -128,3 +135,45 @@ def continue_run(trainer, *, more_steps: int | None = None,
     if callbacks is not None:
         trainer.callbacks = list(callbacks)
     return int(trainer.config.steps)
+
+
+def stamp_grid(shape: tuple[int, int], stamp: int) -> list[np.ndarray]:
+    """Square regions of ``stamp`` pixels tiling a frame of ``shape``, centred.
+
+    Corners as (rows, cols), as `seeinggan.data.pairs_from_regions` takes them.
+    """
+    rows, cols = (int(n) for n in shape)
+    ny, nx = rows // stamp, cols // stamp
+    r_start, c_start = (rows - ny * stamp) // 2, (cols - nx * stamp) // 2
+    regions = []
+    for i in range(ny):
+        for j in range(nx):
+            r0, c0 = r_start + i * stamp, c_start + j * stamp
+            r1, c1 = r0 + stamp - 1, c0 + stamp - 1
+            regions.append(np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], dtype=float))
+    return regions
+
+
+def finetune_pairs(ground: np.ndarray, ground_wcs, space: np.ndarray, space_wcs, *,
+                   stamp_size: int | None = None,
+                   progress: Callable[[int, int], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None,
+                   note: Callable[[str], None] | None = None):
+    """Training pairs cut from a ground frame and a space frame of one field.
+
+    Stamps around the sources `seeinggan.data.pairs_from_frames` detects; with fewer than two
+    (one galaxy), a grid of ``stamp_size`` stamps (128 when None) over the space frame instead,
+    when that gives more pairs. ``note`` hears that choice in one line.
+    """
+    from seeinggan.data import pairs_from_frames, pairs_from_regions
+
+    pairs = pairs_from_frames(ground, ground_wcs, space, space_wcs, stamp_size=stamp_size,
+                              progress=progress, should_stop=should_stop)
+    if len(pairs) < 2:
+        regions = stamp_grid(np.shape(space)[-2:], stamp_size or 128)
+        if len(regions) > len(pairs):
+            if note is not None:
+                note(f"{len(pairs)} source(s) found: training on a grid of {len(regions)} "
+                     "stamps instead")
+            pairs = pairs_from_regions(ground, ground_wcs, space, space_wcs, regions)
+    return pairs
