@@ -157,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     center = np.asarray(space.data_to_world((row, col)))[-2:]
     viewer.scene.camera.center = tuple(center)
     viewer.scene.camera.zoom = 60.0  # screen pixels per arcsec: a ~9" wide view
+    raise_dock(deblur)  # the Deblur tab in front of Fine-tune, above Score region
     if score is not None:
+        window.resizeDocks([dock_frame(deblur), dock_frame(score)], [330, max(window.height() - 430, 300)],
+                           Qt.Orientation.Vertical)
         raise_dock(score)
         score.reference.value = space
         score.tests.value = [ground, out]
@@ -187,9 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     out.gamma = 1.0
     viewer.layers.selection.active = out
     viewer.reset_view()
-    pump(app, 0.5)
-    deblur.native.ensureWidgetVisible(deblur.display_section, 0, 0)
+    if score is not None:  # the Deblur dock given the height, scrolled down to its display section
+        window.resizeDocks([dock_frame(deblur), dock_frame(score)],
+                           [max(window.height() - 230, 400), 130], Qt.Orientation.Vertical)
+    pump(app, 1.0)
     deblur.native.verticalScrollBar().setValue(deblur.native.verticalScrollBar().maximum())
+    deblur.native.horizontalScrollBar().setValue(0)
     close_toasts(viewer)
     pump(app, 2.0)
     viewer.screenshot(str(args.out / "stretch-preset.png"), canvas_only=False, flash=False)
