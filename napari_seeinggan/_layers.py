@@ -66,9 +66,10 @@ def reset_session_sky_origin(origin: SkyCoord | None = None) -> None:
 
 
 def zscale_limits(data: np.ndarray) -> tuple[float, float]:
-    """First contrast limits for astronomical data: IRAF's zscale on the finite values
-    (`seeinggan.display.display_limits`: a sample of at most ~100,000 pixels, NaN and inf
-    ignored, two finite numbers with ``low < high``).
+    """First contrast limits for astronomical data: IRAF's zscale on the finite values.
+
+    `seeinggan.display.display_limits` decides: a sample of at most ~100,000 pixels, NaN and inf
+    ignored, two finite numbers with ``low < high``.
     """
     from seeinggan.display import display_limits
 

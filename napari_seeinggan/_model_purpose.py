@@ -15,8 +15,8 @@ from seeinggan.models import model_purpose
 def show_model_purpose(combo: Any) -> None:
     """Give every model item of a magicgui ``ComboBox`` its purpose as a tooltip.
 
-    The box itself gets the current model's; items that are not models ("load from file...")
-    get none.
+    The box itself gets the current model's (items that are not models, e.g. "load from
+    file...", get none).
     """
     from qtpy.QtCore import Qt
 

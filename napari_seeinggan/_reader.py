@@ -100,8 +100,9 @@ def _open_layers() -> list:
 
 
 def _prefix_open_layer(open_layers, name: str, path) -> set[str]:
-    """Rename the open layer called ``name`` (read from another file of the same name than
-    ``path``) to ``folder/name``; returns the new name(s).
+    """Rename the open layer called ``name`` to ``folder/name``; returns the new name(s).
+
+    Only a layer read from another file of the same name than ``path``.
     """
     from pathlib import Path
 

@@ -55,8 +55,9 @@ def apply_stretch(layer, *, stretch: str, interval: str) -> tuple[float, float]:
 
 
 def blink_partner(layer, layers):
-    """The layer to blink ``layer`` with: its deblurred output (the last one made), or, for a
-    deblurred layer, its input; None when there is neither.
+    """The layer to blink ``layer`` with, or None.
+
+    Its deblurred output (the last one made), or, for a deblurred layer, its input.
     """
     if layer is None:
         return None
@@ -98,6 +99,7 @@ class Blinker:
 
     @property
     def running(self) -> bool:
+        """True while blinking."""
         return self.layers is not None
 
     def start(self, first, second, *, interval_ms: int = DEFAULT_BLINK_MS) -> None:
@@ -113,6 +115,7 @@ class Blinker:
         self.timer.start()
 
     def set_interval(self, interval_ms: int) -> None:
+        """Blink every ``interval_ms`` milliseconds from now on."""
         self.timer.setInterval(int(interval_ms))
 
     def tick(self) -> None:
@@ -260,7 +263,8 @@ class DisplayControls(Container):
             pass
 
     def stop_blink_when_removed(self, dock_widget) -> None:
-        """Stop blinking when ``dock_widget`` (the dock holding these controls) leaves the window:
+        """Stop blinking when ``dock_widget`` (the dock holding these controls) leaves the window.
+
         napari's close button takes a dock out (``remove_dock_widget``) without destroying it.
         """
         from qtpy.QtCore import QEvent, QObject

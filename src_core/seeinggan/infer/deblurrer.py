@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from astropy.wcs import WCS
 
+from seeinggan.devices import resolve_device
 from seeinggan.errors import InputError
 from seeinggan.infer import sanity
 from seeinggan.infer.maps import TrustMaps
@@ -107,26 +108,6 @@ class DeblurResult:
     def consistency(self) -> np.ndarray | None:
         """The consistency (chi) map (input grid), or None."""
         return None if self.maps is None else self.maps.consistency
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available, else Apple MPS, else CPU; anything else as given."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise InputError(f"unknown device {device!r}: use auto, cpu, cuda or mps") from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for, but this torch has no usable CUDA GPU")
-    return resolved
 
 
 class Deblurrer:

@@ -26,7 +26,8 @@ from typing import Any
 
 from astropy.io import fits
 
-__all__ = ["PIXEL_SCALE_KEYWORDS", "PSF_KEYWORDS", "PER_PIXEL_KEYWORDS", "deblurred_header"]
+__all__ = ["PIXEL_SCALE_KEYWORDS", "PSF_KEYWORDS", "PER_PIXEL_KEYWORDS", "deblurred_header",
+           "deblur_history", "derived_output_header"]
 
 PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "PIXSCAL2", "SECPIX", "SECPIX1", "SECPIX2", "PLATESCL",
                         "PIXSIZE", "SCALE")
@@ -84,3 +85,44 @@ def deblurred_header(
     for problem in problems:
         out.add_history(f"seeinggan: outside trained range: {problem}"[:72])
     return out
+
+
+def deblur_history(provenance: Mapping[str, Any]) -> list[str]:
+    """HISTORY lines saying how a deblurred image was made.
+
+    Parameters
+    ----------
+    provenance : mapping
+        ``date``, ``model`` (path), ``model_name``, ``input_layer`` (or input file name),
+        ``region`` and ``region_pixels`` (rows start, stop, cols start, stop of the input),
+        ``tile``, ``overlap``, ``device``; optionally ``pixel_scale`` and ``seeing`` (arcsec).
+    """
+    from pathlib import Path
+
+    rows0, rows1, cols0, cols1 = provenance["region_pixels"]
+    lines = [f"deblurred with SeeingGAN on {provenance['date']}",
+             f"model: {Path(provenance['model']).name} ({provenance['model_name']})",
+             f"model path: {provenance['model']}",  # long paths wrap over cards
+             f"input layer: {provenance['input_layer']}",
+             f"region: {provenance['region']} rows {rows0}:{rows1} cols {cols0}:{cols1} of the input",
+             f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, device {provenance['device']}"]
+    if provenance.get("pixel_scale"):
+        lines.append(f"input pixel scale {provenance['pixel_scale']:.4g} arcsec/px")
+    if provenance.get("seeing"):
+        lines.append(f"seeing {provenance['seeing']:.3g} arcsec (typed or from the header)")
+    return lines
+
+
+def derived_output_header(input_header: fits.Header | None, *, wcs, resample_factor: float,
+                          provenance: Mapping[str, Any]) -> fits.Header:
+    """The header a deblurred image carries until it is saved (the napari layer's).
+
+    The input's cards (BUNIT, MAGZP...) minus those of its old grid when the output lies on
+    another one (``resample_factor`` not 1, or unknown: 0), the output ``wcs`` and
+    `deblur_history` lines (`seeinggan.io.fits.derived_header`).
+    """
+    from seeinggan.io.fits import derived_header
+
+    factor = float(resample_factor or 0.0)
+    return derived_header(input_header, wcs=wcs, history=deblur_history(provenance),
+                          new_grid=factor == 0.0 or abs(factor - 1.0) > 1e-3)

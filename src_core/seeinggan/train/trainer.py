@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seeinggan.devices import resolve_device
 from seeinggan.losses import GeneratorObjective, gradient_penalty, wasserstein_critic_loss
 from seeinggan.models import PatchCritic, UNetGenerator, load_model, save_model
 from seeinggan.train.callbacks import (
@@ -53,22 +54,6 @@ from seeinggan.train.config import TrainConfig
 from seeinggan.train.distributed import Context, average_gradients
 
 __all__ = ["Trainer", "TrainResult", "resolve_device", "seed_everything"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda, else mps, else cpu; other names are checked to be available."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but this torch sees no CUDA GPU")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} asked for, but MPS is not available")
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -634,7 +619,8 @@ class Trainer:
             "intensity_transform": transform,
             "objective": objective,
             "training": training,
-            "trained_ranges": _trained_ranges(self.train_pairs, cfg, ground_scale),
+            "trained_ranges": _union_of_ranges(_trained_ranges(self.train_pairs, cfg, ground_scale),
+                                               self.init_metadata.get("trained_ranges")),
         }
         from seeinggan.models.io import PURPOSES
 
@@ -737,6 +723,18 @@ def _trained_ranges(dataset: Any, config: TrainConfig, ground_scale: float) -> d
     if snr:
         ranges["peak_snr"] = [round(float(np.percentile(snr, 1)), 1), round(float(np.percentile(snr, 99)), 1)]
     return ranges
+
+
+def _union_of_ranges(ranges: dict[str, Any], earlier: Any) -> dict[str, Any]:
+    """A fine-tuned model has also seen what its starting model saw: widen each range to both."""
+    if not isinstance(earlier, dict):
+        return ranges
+    out = dict(ranges)
+    for key, (low, high) in ranges.items():
+        before = earlier.get(key)
+        if isinstance(before, (list, tuple)) and len(before) == 2:
+            out[key] = [min(low, before[0]), max(high, before[1])]
+    return out
 
 
 def _data_summary(dataset: Any) -> dict[str, Any]:
