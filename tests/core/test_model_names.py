@@ -109,3 +109,25 @@ def test_deblur_with_the_shipped_default_by_name():
     peak = np.unravel_index(np.argmax(out), out.shape)
     scale = out.shape[0] / image.shape[0]
     assert abs(peak[0] / scale - 12) < 2 and abs(peak[1] / scale - 11) < 2
+
+
+def test_deblur_with_the_shipped_adversarial_model_by_name():
+    from seeinggan.models.io import PURPOSES
+
+    rng = np.random.default_rng(1)
+    image = rng.normal(0.0, 1.0, (24, 24)).astype(np.float32)
+    yy, xx = np.mgrid[:24, :24]
+    image += 30.0 * np.exp(-((yy - 12) ** 2 + (xx - 11) ** 2) / (2 * 1.5**2))
+    deblurrer = Deblurrer("adversarial", device="cpu", tile=128)
+    assert deblurrer.model_name == "adversarial"
+    assert deblurrer.model_path == shipped_models_dir() / "adversarial.safetensors"
+    assert deblurrer.metadata["purpose"] == PURPOSES["adversarial"]
+    assert deblurrer.model_path.stat().st_size < 30e6
+    out = deblurrer.deblur(image, pixel_scale=0.2, seeing=0.8, sky=0.0, noise=1.0).data
+    default = Deblurrer("default", device="cpu", tile=128).deblur(image, pixel_scale=0.2, seeing=0.8,
+                                                                 sky=0.0, noise=1.0).data
+    assert np.isfinite(out).all() and out.shape == default.shape
+    assert not np.array_equal(out, default)  # a different network...
+    peak = np.unravel_index(np.argmax(out), out.shape)
+    scale = out.shape[0] / image.shape[0]
+    assert abs(peak[0] / scale - 12) < 2 and abs(peak[1] / scale - 11) < 2  # ...the same galaxy
