@@ -75,6 +75,8 @@ def test_wheel_holds_manifest_packages_and_shipped_model(wheel):
     assert "seeinggan/weights/default.json" in names
     size = zipfile.ZipFile(wheel).getinfo("seeinggan/weights/default.safetensors").file_size
     assert size <= 30 * 1024 * 1024
+    assert "seeinggan/weights/adversarial.json" in names  # the second shipped model (issue 11)
+    assert zipfile.ZipFile(wheel).getinfo("seeinggan/weights/adversarial.safetensors").file_size <= 30 * 1024 * 1024
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "napari-seeinggan = napari_seeinggan:napari.yaml" in text
