@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from seeinggan.devices import available_devices, resolve_device
 from seeinggan.errors import InputError
 
