@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
 from seeinggan.errors import ModelFileError, OutputExistsError
 from seeinggan.io.atomic import atomic_write_bytes, atomic_write_text, check_output_folder
 from seeinggan.models import checks
@@ -44,10 +45,7 @@ __all__ = [
 
 FORMAT = "seeinggan-model"
 FORMAT_VERSION = 1
-SPACE_PIXEL_SCALE = 0.03
-"""HST ACS pixel scale (arcsec/px), the default output scale of a model (paper 2.8)."""
-GROUND_PIXEL_SCALE = 0.202
-"""Subaru Suprime-Cam pixel scale (arcsec/px), the default input scale (paper 2.8)."""
+# The default scales of a model's JSON: `seeinggan.constants` (re-exported here for old callers).
 
 
 @dataclass(frozen=True)
