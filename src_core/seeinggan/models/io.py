@@ -24,7 +24,7 @@ from torch import nn
 
 from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
 from seeinggan.errors import ModelFileError, OutputExistsError
-from seeinggan.io.atomic import atomic_write_bytes, atomic_write_text, check_output_folder
+from seeinggan.io.atomic import atomic_write_bytes, atomic_write_text, check_output_folder, pid_alive
 from seeinggan.models import checks
 from seeinggan.models.generator import UNetGenerator
 from seeinggan.names import check_name
@@ -85,7 +85,7 @@ def _save_lock(json_path: Path):
                 pid = int(lock.read_text().strip() or 0)
             except (OSError, ValueError):
                 pid = 0
-            if pid and _pid_alive(pid):
+            if pid and pid_alive(pid):
                 raise OutputExistsError(
                     f"{json_path.with_suffix('')}: another process is saving a model of this name"
                 ) from None
@@ -102,15 +102,6 @@ def _save_lock(json_path: Path):
         lock.unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
     return True
 
 
