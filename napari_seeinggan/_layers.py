@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.visualization import ZScaleInterval
 from astropy.wcs import WCS
 from seeinggan import geometry
 from seeinggan.io.fits import FitsImage
@@ -42,9 +41,6 @@ __all__ = [
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 
 _FIELDS = geometry.SkyFields()
-
-# Samples used for the zscale contrast (enough for a stable estimate, fast on huge images).
-_ZSCALE_SAMPLES = 100_000
 
 
 def sky_fields() -> geometry.SkyFields:
@@ -72,26 +68,12 @@ def reset_session_sky_origin(origin: SkyCoord | None = None) -> None:
 def zscale_limits(data: np.ndarray) -> tuple[float, float]:
     """First contrast limits for astronomical data: IRAF's zscale on the finite values.
 
-    NaN and inf are ignored; a sample of at most ~100,000 pixels (a regular stride through the
-    array, planes included) keeps this fast on large or memory-mapped images. Always returns two
-    finite numbers with ``low < high``.
+    `seeinggan.display.display_limits` decides: a sample of at most ~100,000 pixels, NaN and inf
+    ignored, two finite numbers with ``low < high``.
     """
-    flat = data.reshape(-1) if isinstance(data, np.ndarray) else np.asarray(data).reshape(-1)
-    stride = max(1, flat.size // _ZSCALE_SAMPLES)
-    sample = np.asarray(flat[::stride], dtype=np.float64)
-    sample = sample[np.isfinite(sample)]
-    if sample.size == 0:
-        return 0.0, 1.0
-    try:
-        low, high = ZScaleInterval().get_limits(sample)
-    except Exception:  # degenerate samples
-        low, high = float(sample.min()), float(sample.max())
-    low, high = float(low), float(high)
-    if not (np.isfinite(low) and np.isfinite(high)) or high <= low:
-        low, high = float(sample.min()), float(sample.max())
-        if high <= low:
-            high = low + 1.0
-    return low, high
+    from seeinggan.display import display_limits
+
+    return display_limits(data, interval="zscale")
 
 
 MULTISCALE_PIXELS = 4096 * 4096

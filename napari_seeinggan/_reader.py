@@ -46,7 +46,8 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
 
     Layers are named ``file[EXTNAME]`` (``file[N]`` without EXTNAME), carry the header, WCS and
     pixel scale in their metadata, and are placed on the session's sky plane (or at unit scale,
-    with a note, when the file has no celestial WCS).
+    with a note, when the file has no celestial WCS). When two files of the same name are open,
+    both layers are named after their folder (``ground/sim_00001.fits[0]``, ``space/...``).
 
     Raises
     ------
@@ -55,7 +56,10 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     attach_current_viewer()  # RA/Dec status; sky fields forgotten when no sky layer is left
-    taken = _open_layer_names()
+    open_layers = _open_layers()
+    taken = {layer.name for layer in open_layers}
+    open_sources = [source for layer in open_layers
+                    if (source := (getattr(layer, "metadata", None) or {}).get("source_path"))]
     layers: list[LayerDataTuple] = []
     for p in paths:
         images = read_images(p)
@@ -68,7 +72,11 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
                 image.wcs, image.pixel_scale = None, None
                 image.notes.append(f"WCS ignored: {error}")
                 layer = image_layer_data(image)
-            layer[1]["name"] = unique_name(layer[1]["name"], p, taken, paths)
+            plain = layer[1]["name"]
+            layer[1]["name"] = unique_name(plain, p, taken, [*paths, *open_sources])
+            if plain in taken:
+                # The open layer of the same name gets its folder too (both say where they are).
+                taken |= _prefix_open_layer(open_layers, plain, p)
             taken.add(layer[1]["name"])
             layers.append(layer)
             for note in image.notes:
@@ -81,20 +89,40 @@ def read_fits(path: PathOrPaths) -> list[LayerDataTuple]:
     return layers
 
 
-def _open_layer_names() -> set[str]:
+def _open_layers() -> list:
     try:
         import napari
 
         viewer = napari.current_viewer()
-        return {layer.name for layer in viewer.layers} if viewer is not None else set()
+        return list(viewer.layers) if viewer is not None else []
     except Exception:  # noqa: BLE001 - no viewer
-        return set()
+        return []
+
+
+def _prefix_open_layer(open_layers, name: str, path) -> set[str]:
+    """Rename the open layer called ``name`` to ``folder/name``; returns the new name(s).
+
+    Only a layer read from another file of the same name than ``path``.
+    """
+    from pathlib import Path
+
+    renamed = set()
+    for layer in open_layers:
+        source = (getattr(layer, "metadata", None) or {}).get("source_path")
+        if layer.name != name or not source or Path(source) == Path(path):
+            continue
+        folder = Path(source).parent.name
+        if folder:
+            layer.name = f"{folder}/{name}"
+            renamed.add(layer.name)
+    return renamed
 
 
 def unique_name(name: str, path, taken: set[str], paths) -> str:
     """``folder/name`` when another open layer or file being opened has the same file name, else ``name``.
 
-    For example ``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``.
+    For example ``ground/sim_00001.fits[0]`` beside ``space/sim_00001.fits[0]``. (`read_fits`
+    also gives the open layer of that name its folder, so both names say where they come from.)
     """
     from pathlib import Path
 

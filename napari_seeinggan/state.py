@@ -9,25 +9,76 @@ model lists of other docks) listens to them. Nothing here imports Qt.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from psygnal import Signal, evented
 
-IDLE = "idle"
-RUNNING = "running"
-DONE = "done"
-CANCELLED = "cancelled"
-FAILED = "failed"
+
+class RunStatus(StrEnum):
+    """Where a dock's run stands (a ``str``: ``RunStatus.DONE == "done"``)."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    DONE = "done"
+    """Finished (all tiles, all steps)."""
+    CANCELLED = "cancelled"
+    """Stopped by the user (Cancel, Stop, the progress bar's cancel)."""
+    FAILED = "failed"
+
+
+IDLE = RunStatus.IDLE
+RUNNING = RunStatus.RUNNING
+DONE = RunStatus.DONE
+CANCELLED = RunStatus.CANCELLED
+FAILED = RunStatus.FAILED
+
+
+class _Batched:
+    """Batched updates for an evented dock state: one `changed` per assignment.
+
+    Setting one field (``state.message = ...``) emits that field's ``state.events.<field>``
+    and one `changed`; `update` sets several fields and emits one `changed` naming them all
+    (views redraw once). `apply` writes a worker's typed update.
+    """
+
+    changed = Signal(object)
+    """The names (a frozenset) of the fields that changed, once per assignment or `update`."""
+
+    def __post_init__(self) -> None:
+        self._batching = False
+        self.events.connect(self._relay)
+
+    def _relay(self, info) -> None:
+        if not self._batching:
+            self.changed.emit(frozenset({info.signal.name}))
+
+    def update(self, **values: Any) -> None:
+        """Set several fields at once; views hear one `changed`.
+
+        Each field's own ``state.events.<field>`` still fires for the fields whose value
+        changed (in the order given).
+        """
+        changed = [name for name, value in values.items() if getattr(self, name) != value]
+        self._batching = True
+        try:
+            for name, value in values.items():
+                setattr(self, name, value)
+        finally:
+            self._batching = False
+        if changed:
+            self.changed.emit(frozenset(changed))
 
 
 @evented
 @dataclass
-class DeblurState:
+class DeblurState(_Batched):
     """What the Deblur dock is doing; every field emits ``state.events.<field>`` on change."""
 
-    status: str = IDLE
-    """One of "idle", "running", "done", "cancelled", "failed"."""
+    status: RunStatus = IDLE
+    """Where the run stands (`RunStatus`)."""
     tiles_done: int = 0
     tiles_total: int = 0
     message: str = ""
@@ -37,14 +88,24 @@ class DeblurState:
     maps_summary: str = ""
     """What the last result's uncertainty/consistency maps say (one line), or ""."""
 
+    def apply(self, update: Any) -> None:
+        """Write a deblur worker's update (`napari_seeinggan.workers.TileProgress` or `Status`)."""
+        from napari_seeinggan.workers import Status, TileProgress
+
+        if isinstance(update, TileProgress):
+            self.update(tiles_done=update.done, tiles_total=update.total,
+                        message=f"tiles {update.done}/{update.total}")
+        elif isinstance(update, Status):
+            self.message = update.message
+
 
 @evented
 @dataclass
-class FinetuneState:
+class FinetuneState(_Batched):
     """What the Fine-tune dock is doing; every field emits ``state.events.<field>`` on change."""
 
-    status: str = IDLE
-    """One of "idle", "running", "done" (all steps), "cancelled" (stopped), "failed"."""
+    status: RunStatus = IDLE
+    """Where the run stands: done is all steps, cancelled is stopped (`RunStatus`)."""
     step: int = 0
     total_steps: int = 0
     n_train_pairs: int = 0
@@ -54,6 +115,21 @@ class FinetuneState:
     """True once a run stopped early with a trainer (and its checkpoint) to go on from."""
     saved_model: str = ""
     """Path of the last model this dock saved."""
+
+    def apply(self, update: Any) -> None:
+        """Write a fine-tuning worker's `Status`, `PairsReady` or the trainer's `StepUpdate`."""
+        from seeinggan.train.callbacks import StepUpdate
+
+        from napari_seeinggan.workers import PairsReady, Status
+
+        if isinstance(update, Status):
+            self.message = update.message
+        elif isinstance(update, PairsReady):
+            self.update(n_train_pairs=update.n_train, n_val_pairs=update.n_val)
+        elif isinstance(update, StepUpdate):
+            step = int(update.step)
+            total = int(update.total) or self.total_steps
+            self.update(step=step, total_steps=int(total), message=f"step {step} of {total}")
 
 
 class TrainingLog:

@@ -39,6 +39,7 @@ __all__ = [
     "deblur_updates",
     "finetune_updates",
     "make_worker",
+    "run_in_thread",
     "warm_up_training_imports",
 ]
 
@@ -167,6 +168,16 @@ def _stream(call: Callable[[Callable[[Any], None]], Any], *, stop: StopFlag,
     return outcome
 
 
+def run_in_thread(call: Callable[[Callable[[Any], None]], Any], *, stop: StopFlag,
+                  name: str) -> Generator[Any, None, Outcome]:
+    """Worker generator for any blocking call.
+
+    ``call(emit)`` runs in a helper thread; what it emits is yielded, and its result (or its
+    failure, never raised) is returned as an `Outcome`.
+    """
+    return (yield from _stream(call, stop=stop, name=name))
+
+
 def make_worker(generator_function: Callable[..., Generator], *args: Any, stop: StopFlag,
                 **kwargs: Any):
     """Create (without starting) a napari worker for ``generator_function(*args, stop=stop)``.
@@ -187,7 +198,11 @@ def make_worker(generator_function: Callable[..., Generator], *args: Any, stop: 
 
 @dataclass
 class DeblurRequest:
-    """Everything a deblur needs, captured from the layer and the dock on the GUI thread."""
+    """Everything a deblur needs, captured from the layer and the dock on the GUI thread.
+
+    ``data`` may be a view of the layer's array: the worker makes the float32 copy, off the GUI
+    thread.
+    """
 
     data: np.ndarray
     wcs: Any
@@ -200,7 +215,10 @@ class DeblurRequest:
     """Seeing FWHM (arcsec) for seeing-conditioned models (from the layer's header), or None."""
     sky: float | None = None
     noise: float | None = None
-    """Sky and noise measured on the whole layer when only a region is deblurred, else None."""
+    """Sky and noise of the image when known (None: measured by the Deblurrer on ``data``)."""
+    noise_reference: np.ndarray | None = None
+    """The whole layer when only a region is deblurred: sky and noise are measured on it (in
+    the worker), since a region may be filled by the galaxy."""
     maps: bool = False
     """Also compute the uncertainty and consistency maps (`seeinggan.infer.maps`)."""
     maps_options: dict = field(default_factory=dict)
@@ -241,6 +259,12 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
         from seeinggan.infer import Deblurrer
 
         emit(Status(f"loading model {Path(str(request.model)).stem}"))
+        data = np.array(request.data, dtype=np.float32)  # the copy, here rather than on the GUI thread
+        sky, noise = request.sky, request.noise
+        if request.noise_reference is not None:
+            from seeinggan.transforms import measure_sky_noise
+
+            sky, noise = measure_sky_noise(request.noise_reference)
         deblurrer = Deblurrer(request.model, device=request.device, tile=request.tile,
                               overlap=request.overlap)
         emit(Status(_resampling_message(request, deblurrer.pixel_scale)
@@ -251,12 +275,12 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
             options.pop("seeing", None)  # the request's seeing serves the model and the chi map
             header_noise = options.pop("noise", None)  # the layer-wide measurement wins
             maps = {"uncertainty": True, "consistency": request.seeing is not None, **options}
-        noise = request.noise if request.noise is not None else (header_noise if request.maps else None)
+        noise = noise if noise is not None else (header_noise if request.maps else None)
         result = deblurrer.deblur(
-            request.data, wcs=request.wcs, pixel_scale=request.pixel_scale,
+            data, wcs=request.wcs, pixel_scale=request.pixel_scale,
             progress=lambda done, total: emit(TileProgress(int(done), int(total))),
             should_stop=stop,
-            seeing=request.seeing, sky=request.sky, noise=noise, **maps,
+            seeing=request.seeing, sky=sky, noise=noise, **maps,
         )
         rows, cols = result.data.shape[-2:]
         emit(Status(f"adding the {cols} x {rows} px result"))
@@ -277,7 +301,9 @@ class FinetuneRequest:
     WCS; cut into stamps by `seeinggan.data.pairs_from_frames`), ``regions`` (the same frames
     plus rectangles in ground pixel coordinates, for `seeinggan.data.pairs_from_regions`), or
     ``folder`` (`seeinggan.data.folder_pairs`). ``trainer`` continues an earlier run in memory
-    (Resume); ``resume_from`` rebuilds one from a checkpoint (after a crash).
+    (Resume); ``resume_from`` rebuilds one from a checkpoint (after a crash). ``config`` holds
+    the `seeinggan.train.TrainConfig` settings (validation fraction included); the core's
+    `seeinggan.train.finetune.finetune_config` checks them.
     """
 
     config: dict = field(default_factory=dict)
@@ -286,8 +312,6 @@ class FinetuneRequest:
     regions: list | None = None
     folder: str | Path | None = None
     stamp_size: int | None = None
-    val_fraction: float = 0.2
-    seed: int = 0
     trainer: Any = None
     resume_from: str | Path | None = None
     """A checkpoint (file, or run folder for its latest) to continue from in a new trainer."""
@@ -295,7 +319,11 @@ class FinetuneRequest:
 
 def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
                 emit: Callable[[Any], None] | None = None) -> list:
-    """Cut training pairs for ``request`` with the core's pairing functions."""
+    """Cut training pairs for ``request`` with the core's pairing functions.
+
+    Frames go through `seeinggan.train.finetune.finetune_pairs` (sources, or a grid of stamps
+    for a one-galaxy field).
+    """
     from seeinggan import data as pairs_api
 
     if request.folder is not None:
@@ -303,6 +331,8 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
     if request.frames is None:
         raise InputError("choose a ground layer and a space layer, or a folder of pairs")
     ground, ground_wcs, space, space_wcs = request.frames
+    # The layers' arrays as the dock found them: the float32 copies are made here, off the GUI thread.
+    ground, space = np.array(ground, dtype=np.float32), np.array(space, dtype=np.float32)
     if request.regions is not None:
         if not request.regions:
             raise InputError("draw at least one rectangle on the shapes layer to train on")
@@ -313,36 +343,11 @@ def build_pairs(request: FinetuneRequest, *, stop: StopFlag | None = None,
         if emit is not None:
             emit(Status(f"cutting training pairs: source {done} of {total}"))
 
-    pairs = pairs_api.pairs_from_frames(ground, ground_wcs, space, space_wcs,
-                                        stamp_size=request.stamp_size, progress=progress,
-                                        should_stop=stop)
-    if len(pairs) < 2:
-        # One galaxy (the shipped sample, a single cutout): cut the overlap into a grid of
-        # stamps instead, so that there is something to validate on.
-        regions = stamp_grid(np.shape(space)[-2:], request.stamp_size or 128)
-        if len(regions) > len(pairs):
-            if emit is not None:
-                emit(Status(f"{len(pairs)} source(s) found: training on a grid of "
-                            f"{len(regions)} stamps instead"))
-            pairs = pairs_api.pairs_from_regions(ground, ground_wcs, space, space_wcs, regions)
-    return pairs
+    from seeinggan.train.finetune import finetune_pairs
 
-
-def stamp_grid(shape: tuple[int, int], stamp: int) -> list[np.ndarray]:
-    """Square regions of ``stamp`` pixels tiling a frame of ``shape``, centred.
-
-    Corners as (rows, cols), as `seeinggan.data.pairs_from_regions` takes them.
-    """
-    rows, cols = (int(n) for n in shape)
-    ny, nx = rows // stamp, cols // stamp
-    r_start, c_start = (rows - ny * stamp) // 2, (cols - nx * stamp) // 2
-    regions = []
-    for i in range(ny):
-        for j in range(nx):
-            r0, c0 = r_start + i * stamp, c_start + j * stamp
-            r1, c1 = r0 + stamp - 1, c0 + stamp - 1
-            regions.append(np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]], dtype=float))
-    return regions
+    return finetune_pairs(ground, ground_wcs, space, space_wcs, stamp_size=request.stamp_size,
+                          progress=progress, should_stop=stop,
+                          note=None if emit is None else (lambda text: emit(Status(text))))
 
 
 _WARM_UP: threading.Thread | None = None
@@ -374,10 +379,6 @@ def warm_up_training_imports() -> threading.Thread:
     return _WARM_UP
 
 
-VALIDATION_CROP = 128
-"""Side of the validation crops (pixels); CW-SSIM with 4 levels and a 7x7 window needs >= 97."""
-
-
 @dataclass
 class TrainingRun:
     """What a fine-tuning worker returns: the trainer (to save or resume) and its result."""
@@ -385,19 +386,6 @@ class TrainingRun:
     trainer: Any
     result: Any = None
     """`seeinggan.train.TrainResult` (``stopped`` says whether Stop ended it), or None."""
-
-
-def _intensity_template(init_model: str | Path | None):
-    """The intensity transform the start model was trained with (kind and softening)."""
-    from seeinggan.transforms import IntensityTransform
-
-    if init_model is None:
-        return IntensityTransform()
-    from seeinggan.models.io import read_metadata
-
-    stored = read_metadata(init_model).get("intensity_transform") or {}
-    return IntensityTransform.from_dict({k: v for k, v in stored.items()
-                                         if k in ("kind", "softening")})
 
 
 def finetune_updates(request: FinetuneRequest, *, stop: StopFlag) -> Generator[Any, None, Outcome]:
@@ -412,7 +400,9 @@ def finetune_updates(request: FinetuneRequest, *, stop: StopFlag) -> Generator[A
         if run.trainer is None:
             run.trainer = _new_trainer(request, stop=stop, emit=emit)
         else:
-            run.trainer.callbacks = [emit]  # the GUI of this run, not the previous one
+            from seeinggan.train.finetune import continue_run
+
+            continue_run(run.trainer, callbacks=[emit])  # the GUI of this run, not the last one
         emit(Status(f"training from step {run.trainer.step}"))
         run.result = run.trainer.run(should_stop=stop)
         return run
@@ -424,10 +414,15 @@ def finetune_updates(request: FinetuneRequest, *, stop: StopFlag) -> Generator[A
 
 
 def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[Any], None]):
-    from seeinggan.data import PairDataset, pairs_summary, train_val_split
-    from seeinggan.train import TrainConfig, Trainer
+    """Cut the pairs and build the trainer with the core's fine-tuning recipe.
 
-    config = TrainConfig(**request.config)
+    `seeinggan.train.finetune` checks the config and defines the split, the transforms and the
+    validation crops.
+    """
+    from seeinggan.data import pairs_summary
+    from seeinggan.train.finetune import finetune_config, finetune_datasets, finetune_trainer
+
+    config = finetune_config(request.config)
     emit(Status("cutting training pairs"))
     pairs = build_pairs(request, stop=stop, emit=emit)
     if len(pairs) < 2:
@@ -436,22 +431,11 @@ def _new_trainer(request: FinetuneRequest, *, stop: StopFlag, emit: Callable[[An
                          "on a shapes layer' and draw (or load from a .reg file) more rectangles, "
                          "or open a larger space image of the field")
     emit(Status(pairs_summary(pairs)))
-    train_pairs, val_pairs = train_val_split(pairs, val_fraction=request.val_fraction,
-                                             seed=request.seed)
-    emit(PairsReady(len(train_pairs), len(val_pairs)))
+    train_set, val_set = finetune_datasets(pairs, config, init_model=request.init_model)
+    emit(PairsReady(len(train_set), 0 if val_set is None else len(val_set)))
     emit(Status("building the trainer"))
-    template = _intensity_template(request.init_model)
-    train_set = PairDataset(train_pairs, crop_size=config.crop_size, augment=True,
-                            seed=config.seed, transform=template)
-    # Validation scores whole stamps in flux units with seeinggan.metrics.compare, whose
-    # DT-CWT needs room for its levels: centre crops of at least VALIDATION_CROP pixels
-    # (small stamps are padded by reflection, the same way for output and target).
-    val_set = PairDataset(val_pairs, crop_size=max(config.crop_size, VALIDATION_CROP),
-                          augment=False, transform=template, crop="center") \
-        if len(val_pairs) else None
-    trainer = Trainer(config, train_pairs=train_set, val_pairs=val_set, callbacks=(emit,),
-                      init_model=request.init_model)
     if request.resume_from is not None:
         emit(Status(f"resuming from {Path(request.resume_from).name}"))
-        trainer.load_checkpoint(request.resume_from)
-    return trainer
+    return finetune_trainer(config, train_set=train_set, val_set=val_set,
+                            init_model=request.init_model, callbacks=(emit,),
+                            resume_from=request.resume_from)

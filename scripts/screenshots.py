@@ -13,8 +13,12 @@ through the plugin's reader, then:
    curves, validation CW-SSIM, preview stamps), started from the shipped model when installed;
    the result is saved as a named model.
 2. ``docs/deblur-dock.png``: the Deblur dock after deblurring the ground layer (with the shipped
-   model, or else the model just fine-tuned), the Score region dock scoring a rectangle, and the
-   ground, deblurred and space layers side by side (napari grid mode).
+   model, or else the model just fine-tuned), the Score region dock scoring a rectangle loaded
+   from a DS9 ``.reg`` file, zoomed on a galaxy.
+3. ``docs/score-region.png``: the same, the Score region dock given the height (its table, the
+   region file's note, the seeing its band came from).
+4. ``docs/stretch-preset.png``: the deblurred layer of the whole field under a DS9 stretch preset
+   (asinh between the 99.5% limits), the Deblur dock scrolled to its display section.
 """
 
 from __future__ import annotations
@@ -114,7 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     finetune.checkpoint_every.value = 20
     finetune.model_name.value = "my-field"
     finetune.train()
+    # The Fine-tune dock given the height, and scrolled so that its live plots are in view
+    # (the form is above them).
+    from qtpy.QtCore import Qt
+
+    window = viewer.window._qt_window
+    if score is not None:
+        window.resizeDocks([dock_frame(finetune), dock_frame(score)],
+                           [max(window.height() - 200, 400), 100], Qt.Orientation.Vertical)
     wait(app, lambda: finetune.state.step >= int(args.steps * 0.7), 1800, "fine-tuning")
+    finetune.native.verticalScrollBar().setValue(finetune.controls.native.y())
     pump(app, 0.5)
     args.out.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(args.out / "finetune-dock.png"), canvas_only=False, flash=False)
@@ -122,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     wait(app, lambda: finetune.state.status != "running" and finetune._pbar is None, 1800,
          "the end of fine-tuning")
     saved = finetune.save()
+    close_toasts(viewer)
 
     # --- 2. Deblur (and score) at work
     model = [c for c in deblur.model.choices if getattr(c, "kind", "") == "shipped"] if shipped \
@@ -143,17 +157,85 @@ def main(argv: list[str] | None = None) -> int:
     center = np.asarray(space.data_to_world((row, col)))[-2:]
     viewer.scene.camera.center = tuple(center)
     viewer.scene.camera.zoom = 60.0  # screen pixels per arcsec: a ~9" wide view
+    raise_dock(deblur)  # the Deblur tab in front of Fine-tune, above Score region
     if score is not None:
+        window.resizeDocks([dock_frame(deblur), dock_frame(score)], [330, max(window.height() - 430, 300)],
+                           Qt.Orientation.Vertical)
         raise_dock(score)
         score.reference.value = space
         score.tests.value = [ground, out]
-        draw_score_rectangle(viewer, score, center)
+        load_score_region(score, space, center, work / "galaxy.reg")
         wait(app, lambda: len(score.rows) == 2, 600, "the score table")
     pump(app, 2.0)
     viewer.screenshot(str(args.out / "deblur-dock.png"), canvas_only=False, flash=False)
     print("wrote", args.out / "deblur-dock.png")
+
+    # --- 3. The Score region dock with the room to show its table and notes
+    if score is not None:
+        frames = [dock_frame(deblur), dock_frame(score)]
+        window.resizeDocks(frames, [120, max(window.height() - 220, 400)], Qt.Orientation.Vertical)
+        close_toasts(viewer)
+        pump(app, 1.0)
+        viewer.screenshot(str(args.out / "score-region.png"), canvas_only=False, flash=False)
+        print("wrote", args.out / "score-region.png")
+        window.resizeDocks(frames, [max(window.height() - 300, 400), 200], Qt.Orientation.Vertical)
+
+    # --- 4. A DS9 stretch preset on the deblurred layer of the whole field
+    display = deblur.display
+    raise_dock(deblur)  # the Deblur tab in front of Fine-tune
+    deblur.display_section.expand(animate=False)
+    display.layer.value = out
+    display.limits.value = "99.5%"
+    display.stretch.value = "asinh"
+    out.gamma = 1.0
+    viewer.layers.selection.active = out
+    viewer.reset_view()
+    if score is not None:  # the Deblur dock given the height, scrolled down to its display section
+        window.resizeDocks([dock_frame(deblur), dock_frame(score)],
+                           [max(window.height() - 230, 400), 130], Qt.Orientation.Vertical)
+    pump(app, 1.0)
+    deblur.native.verticalScrollBar().setValue(deblur.native.verticalScrollBar().maximum())
+    deblur.native.horizontalScrollBar().setValue(0)
+    close_toasts(viewer)
+    pump(app, 2.0)
+    viewer.screenshot(str(args.out / "stretch-preset.png"), canvas_only=False, flash=False)
+    print("wrote", args.out / "stretch-preset.png")
     viewer.close()
     return 0
+
+
+def close_toasts(viewer) -> None:
+    """Close napari's notification toasts (they would cover the canvas in the pictures)."""
+    from napari._qt.dialogs.qt_notification import NapariQtNotification
+
+    for toast in viewer.window._qt_window.findChildren(NapariQtNotification):
+        toast.close()
+
+
+def dock_frame(widget):
+    """The QDockWidget holding ``widget``."""
+    from qtpy.QtWidgets import QDockWidget
+
+    parent = widget.native
+    while parent is not None and not isinstance(parent, QDockWidget):
+        parent = parent.parentWidget()
+    return parent
+
+
+def load_score_region(score, space, center, path, half_arcsec: float = 2.0) -> None:
+    """Write a DS9 box around ``center`` (world) in sky coordinates and load it in the dock."""
+    import numpy as np
+    from seeinggan.regions import write_rectangles
+
+    from napari_seeinggan._layers import layer_geometry
+
+    corners_world = [center + half_arcsec * np.array(o) for o in ((-1, -1), (-1, 1), (1, 1), (1, -1))]
+    pixels = np.array([np.asarray(space.world_to_data(c))[-2:][::-1] for c in corners_world])
+    write_rectangles(path, [pixels], wcs=layer_geometry(space)[1])
+    score.load_region(path)
+    shapes = score.shapes_layer()
+    shapes.edge_width = 0.04  # arcsec: a thin outline at this zoom
+    score._viewer.layers.move(score._viewer.layers.index(shapes), len(score._viewer.layers))
 
 
 def raise_dock(widget) -> None:
@@ -165,17 +247,6 @@ def raise_dock(widget) -> None:
         parent = parent.parentWidget()
     if parent is not None:
         parent.raise_()
-
-
-def draw_score_rectangle(viewer, score, center, half_arcsec: float = 2.0) -> None:
-    """A rectangle around ``center`` (world) on the Score region dock's shapes layer."""
-    import numpy as np
-
-    corners = np.array([center + half_arcsec * np.array(o)
-                        for o in ((-1, -1), (-1, 1), (1, 1), (1, -1))])
-    shapes = score.shapes_layer()
-    shapes.add_rectangles([corners], edge_width=0.04)  # arcsec: a thin outline at this zoom
-    viewer.layers.move(viewer.layers.index(shapes), len(viewer.layers))  # drawn on top
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Helpers shared by the docks (Deblur, Fine-tune, Score region): layer choices, run lifecycle."""
+"""Helpers shared by the docks (Deblur, Fine-tune, Score region): scrolling, layer choices, teardown.
+
+The run lifecycle itself is `napari_seeinggan.widgets._lifecycle.DockRun`.
+"""
+
+import math
 
 import napari
 from magicgui.widgets import Container
-
-from napari_seeinggan.state import IDLE, RUNNING
 
 DOCK_MIN_WIDTH = 320
 """Narrowest a dock may be (px): with napari's own panels, leaves the canvas room on 1366 px."""
@@ -49,22 +52,24 @@ def shapes_layer_choices(viewer) -> list[tuple[str, object]]:
             if isinstance(layer, napari.layers.Shapes)]
 
 
-def assign(state, values: dict) -> None:
-    """Set several fields of an evented dock state."""
-    for key, value in values.items():
-        setattr(state, key, value)
+def layer_pixel_scale(layer) -> float | None:
+    """A layer's pixel scale (arcsec/px) from its WCS or metadata, or None when unknown."""
+    from napari_seeinggan._layers import layer_geometry
+
+    try:
+        return layer_geometry(layer)[2] or None
+    except Exception:  # noqa: BLE001 - a layer we cannot measure has no known scale
+        return None
 
 
-def finish_run(dock) -> None:
-    """A dock's worker has finished: close its progress bar.
+def finest_layer(layers):
+    """The layer with the smallest pixel scale (the space image); unknown scales come last."""
+    return min(layers, key=lambda layer: layer_pixel_scale(layer) or math.inf)
 
-    A run that ended without a result (an error already shown) leaves the dock idle.
-    """
-    if dock._pbar is not None:
-        dock._pbar.close()
-        dock._pbar = None
-    if dock.state.status == RUNNING:
-        dock.state.status = IDLE
+
+def coarsest_layer(layers):
+    """The layer with the largest pixel scale (the seeing-limited image); unknown scales last."""
+    return max(layers, key=lambda layer: layer_pixel_scale(layer) or -1.0)
 
 
 def on_destroyed(widget):
@@ -81,10 +86,12 @@ def on_destroyed(widget):
         dock = ref()
         if dock is None:
             return
-        if dock._stop is not None:
-            dock._stop.set()
+        dock._run.teardown()  # a running worker stops within a tile or a step
         dock.registry.changed.disconnect(dock._on_models_changed)
+        display = getattr(dock, "display", None)
+        if display is not None:  # a blink in progress stops, the layers' visibility restored
+            display.close_blink()
         # The worker may still report (its end, a last step): its Qt views are gone.
-        dock.state.events.disconnect(dock._on_state_changed)
+        dock.state.changed.disconnect(dock._on_state_changed)
 
     return cleanup

@@ -25,11 +25,11 @@ from napari.utils.notifications import show_error, show_info
 from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
-from napari_seeinggan._errors import install_log_forwarding, report_error
+from napari_seeinggan._errors import install_log_forwarding
+from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
-    FAILED,
     RUNNING,
     DeblurState,
     ModelEntry,
@@ -37,20 +37,17 @@ from napari_seeinggan.state import (
 )
 from napari_seeinggan.widgets._common import (
     ScrollableDock,
-    assign,
-    finish_run,
+    coarsest_layer,
     image_layer_choices,
     on_destroyed,
     shapes_layer_choices,
 )
+from napari_seeinggan.widgets._lifecycle import DockRun
 from napari_seeinggan.workers import (
     DeblurRequest,
     Outcome,
-    Status,
-    StopFlag,
     TileProgress,
     deblur_updates,
-    make_worker,
 )
 
 WHOLE_LAYER = "whole layer"
@@ -93,10 +90,9 @@ class DeblurWidget(ScrollableDock):
         self._viewer = viewer
         self.state = DeblurState()
         self.registry = model_registry()
-        self.worker = None
         self.last_result = None
-        self._stop: StopFlag | None = None
-        self._pbar = None
+        self._run = DockRun(state=self.state, context="Deblur failed", on_update=self._on_update,
+                            on_returned=self._on_returned)
         self._previous_model: ModelEntry | None = None
 
         self.image = ComboBox(label="image", choices=self._image_layer_choices,
@@ -151,6 +147,13 @@ class DeblurWidget(ScrollableDock):
         self.maps_summary.native.setWordWrap(True)
         self.body.layout().addWidget(collapsible("advanced", self.advanced))
         self.body.layout().addWidget(self.controls.native)
+        # DS9 habits: stretch presets with limits, and a blink with the deblurred output.
+        from napari_seeinggan.widgets.display import DisplayControls
+
+        self.display = DisplayControls(viewer)
+        self.display.stop_blink_when_removed(self.native)
+        self.display_section = collapsible("display: stretch, blink", self.display)
+        self.body.layout().addWidget(self.display_section)
         self.body.layout().addStretch(1)
         self.shapes.visible = False
 
@@ -160,7 +163,7 @@ class DeblurWidget(ScrollableDock):
         self.image.changed.connect(self._on_image_changed)
         self.model.changed.connect(self._on_model_changed)
         self.registry.changed.connect(self._on_models_changed)
-        self.state.events.connect(self._on_state_changed)
+        self.state.changed.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
@@ -170,6 +173,21 @@ class DeblurWidget(ScrollableDock):
         self._on_active_layer()
         self._on_image_changed(self.image.value)
         self._previous_model = self.model.value
+        show_model_purpose(self.model)
+
+    @property
+    def worker(self):
+        """The running (or last) deblur worker, or None."""
+        return self._run.worker
+
+    @property
+    def _pbar(self):
+        return self._run.pbar
+
+    @property
+    def busy(self) -> bool:
+        """True while a deblur runs (until its end is handled)."""
+        return self._run.busy
 
     # --- choices ------------------------------------------------------------------------------
 
@@ -199,7 +217,7 @@ class DeblurWidget(ScrollableDock):
         candidates = [layer for layer in self.image.choices
                       if "deblur" not in (layer.metadata or {})]
         active = self._viewer.layers.selection.active
-        choice = _coarsest(candidates) if candidates else None
+        choice = coarsest_layer(candidates) if candidates else None
         if choice is None and isinstance(active, napari.layers.Image) \
                 and active in self.image.choices:
             choice = active
@@ -212,8 +230,10 @@ class DeblurWidget(ScrollableDock):
         self.model.reset_choices()
         if current in self.model.choices and current != LOAD_FROM_FILE:
             self.model.value = current
+        show_model_purpose(self.model)
 
     def _on_model_changed(self, value):
+        show_model_purpose(self.model)
         if value != LOAD_FROM_FILE:
             self._previous_model = value
             return
@@ -298,12 +318,11 @@ class DeblurWidget(ScrollableDock):
             raise InputError(f"the {self.region.value} does not overlap layer {layer.name!r}")
         full = (rows.start, rows.stop, cols.start, cols.stop) == (0, data.shape[0], 0,
                                                                    data.shape[1])
-        sky = noise = None
+        noise_reference = None
         if not full:
-            # A region may be filled by the galaxy: sky and noise come from the whole layer.
-            from seeinggan.transforms import measure_sky_noise
-
-            sky, noise = measure_sky_noise(data)
+            # A region may be filled by the galaxy: sky and noise come from the whole layer
+            # (measured by the worker, off the GUI thread).
+            noise_reference = data
             data = data[rows, cols]
             if wcs is not None:
                 wcs = wcs[rows, cols]  # astropy shifts CRPIX: the cut-out keeps its sky position
@@ -311,9 +330,9 @@ class DeblurWidget(ScrollableDock):
 
         found = seeing_from_header((layer.metadata or {}).get("header"))
         request = DeblurRequest(
-            data=np.array(data, dtype=np.float32), wcs=wcs, pixel_scale=pixel_scale,
+            data=data, wcs=wcs, pixel_scale=pixel_scale,  # a view: the worker makes the float32 copy
             model=entry.path, device=self.device.value, tile=int(self.tile.value),
-            overlap=self.overlap_setting(), sky=sky, noise=noise,
+            overlap=self.overlap_setting(), noise_reference=noise_reference,
             seeing=float(self.seeing.value) if self.seeing.value > 0 else (found[0] if found else None))
         if self.maps.value:
             request.maps, request.maps_options = True, self._maps_options(layer)
@@ -381,73 +400,34 @@ class DeblurWidget(ScrollableDock):
         try:
             request, provenance = self.request()
         except Exception as error:  # noqa: BLE001 - anything wrong with the input is shown
-            self._fail(error)
+            self._run.fail(error)
             return None
         self._provenance = provenance
         self._input_layer = self.image.value
         self._input_pixel_scale = request.pixel_scale
-        self._stop = StopFlag()
-        assign(self.state, {"status": RUNNING, "tiles_done": 0, "tiles_total": 0, "maps_summary": "",
-                          "message": f"deblurring {provenance['input_layer']}"})
-        from napari.utils import cancelable_progress
-
-        self._pbar = cancelable_progress(total=0, desc=f"Deblurring {provenance['input_layer']}",
-                                         cancel_callback=self._stop.set)
-        worker = make_worker(deblur_updates, request, stop=self._stop)
-        worker.yielded.connect(self._on_update)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        worker.start()
-        return worker
-
-    def _on_errored(self, error):
-        self._fail(error, notify=False)
+        self.state.update(status=RUNNING, tiles_done=0, tiles_total=0, maps_summary="",
+                          message=f"deblurring {provenance['input_layer']}")
+        return self._run.start(deblur_updates, request,
+                               description=f"Deblurring {provenance['input_layer']}")
 
     def cancel(self, _=None):
         """Ask the running deblur to stop (it stops within one tile)."""
-        if self._stop is not None:
-            self._stop.set()
-            if self.state.status == RUNNING:
-                self.state.message = "cancelling..."
+        if self._run.cancel() and self.state.status == RUNNING:
+            self.state.message = "cancelling..."
 
     def _on_update(self, update):
+        self.state.apply(update)
         if isinstance(update, TileProgress):
-            assign(self.state, {"tiles_done": update.done, "tiles_total": update.total,
-                                "message": f"tiles {update.done}/{update.total}"})
-            pbar = self._pbar  # (updating a napari progress bar may run the event loop)
-            if pbar is not None:
-                if pbar.total != update.total:
-                    pbar.total = update.total
-                pbar.update(update.done - pbar.n)
-                if pbar.is_canceled:
-                    self.cancel()
-        elif isinstance(update, Status):
-            self.state.message = update.message
+            self._run.advance(update.done, update.total)
 
     def _on_returned(self, outcome: Outcome):
         if outcome.cancelled:
-            assign(self.state, {"status": CANCELLED, "message": "cancelled"})
+            self.state.update(status=CANCELLED, message="cancelled")
             show_info("Deblur cancelled")
         elif outcome.error is not None:
-            self._fail(outcome.error)
+            self._run.fail(outcome.error)
         else:
-            try:
-                self._add_result(outcome.value)
-            except Exception as error:  # noqa: BLE001
-                self._fail(error)
-
-    def _on_finished(self):
-        finish_run(self)
-
-    def _fail(self, error, *, notify: bool = True):
-        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
-            text = report_error(error, context="Deblur failed", notify=notify)
-        else:
-            text = str(error)
-            show_error(f"Deblur failed: {text}")
-        assign(self.state, {"status": FAILED, "message": text})
+            self._add_result(outcome.value)  # a failure here is reported by the DockRun
 
     def _add_result(self, result):
         from napari_seeinggan._layers import layer_data_from_array
@@ -456,7 +436,7 @@ class DeblurWidget(ScrollableDock):
         if self._provenance.get("overlap") == "auto" and settings.get("overlap"):
             self._provenance["overlap"] = int(settings["overlap"][0])  # what "auto" gave
         name = f"{self._provenance['input_layer']} deblurred"
-        from seeinggan.infer.header import deblurred_header
+        from seeinggan.infer.header import deblur_history, deblurred_header
 
         from napari_seeinggan._layers import header_for_layer
 
@@ -464,7 +444,7 @@ class DeblurWidget(ScrollableDock):
         # What Save writes, as the command line does: the input's cards (BUNIT, MAGZP...) minus
         # those of its old grid and PSF, the new WCS, the SG* provenance cards and HISTORY.
         header = deblurred_header(input_header, getattr(result, "metadata", None) or {}, wcs=result.wcs,
-                                  history=provenance_lines(self._provenance))
+                                  history=deblur_history(self._provenance))
         metadata = {"deblur": dict(getattr(result, "metadata", {}) or {}),
                     "provenance": dict(self._provenance),
                     "header": header}
@@ -483,10 +463,9 @@ class DeblurWidget(ScrollableDock):
             # the same image should not take the result as its input).
             self.image.value = self._input_layer
         self.last_result = result
-        assign(self.state, {"status": DONE, "result_layer": layer.name,
-                            "message": f"added {layer.name!r} ({result.data.shape[1]} x "
-                                       f"{result.data.shape[0]} px at "
-                                       f"{result.pixel_scale:.3g}\"/px)"})
+        self.state.update(status=DONE, result_layer=layer.name,
+                          message=f"added {layer.name!r} ({result.data.shape[1]} x "
+                                  f"{result.data.shape[0]} px at {result.pixel_scale:.3g}\"/px)")
 
     # --- views --------------------------------------------------------------------------------
 
@@ -563,52 +542,20 @@ def maps_layers(result, output_layer, input_layer, provenance: dict, *,
     return layers
 
 
-def _coarsest(layers):
-    """The layer with the largest pixel scale (layers without one come last)."""
-    from napari_seeinggan._layers import layer_geometry
-
-    def scale(layer):
-        try:
-            value = layer_geometry(layer)[2]
-        except Exception:  # noqa: BLE001 - a layer we cannot measure is not preferred
-            value = None
-        return value if value is not None else -1.0
-
-    return max(layers, key=scale)
-
-
-def provenance_lines(provenance: dict) -> list[str]:
-    """HISTORY lines saying how a deblurred layer was made."""
-    rows0, rows1, cols0, cols1 = provenance["region_pixels"]
-    lines = [f"deblurred with SeeingGAN on {provenance['date']}",
-             f"model: {Path(provenance['model']).name} ({provenance['model_name']})",
-             f"model path: {provenance['model']}",  # long paths wrap over cards
-             f"input layer: {provenance['input_layer']}",
-             f"region: {provenance['region']} rows {rows0}:{rows1} cols {cols0}:{cols1} of the "
-             "input",
-             f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, "
-             f"device {provenance['device']}"]
-    if provenance.get("pixel_scale"):
-        lines.append(f"input pixel scale {provenance['pixel_scale']:.4g} arcsec/px")
-    if provenance.get("seeing"):
-        lines.append(f"seeing {provenance['seeing']:.3g} arcsec (typed or from the header)")
-    return lines
-
-
 def _place_without_wcs(layer, provenance: dict, *, input_scale: float | None,
                        output_scale: float) -> dict:
     """scale/translate that lay a result without WCS over its input layer (no sky placement).
 
-    Input pixel ``i`` covers ``[i - 0.5, i + 0.5]`` in data coordinates; output pixel ``j`` of a
-    grid ``factor`` times finer starting at input row/col ``offset`` has its centre at
-    ``offset - 0.5 + (j + 0.5) / factor``.
+    The finer grid's placement in input pixels is `seeinggan.geometry.finer_grid_placement`'s;
+    here it is composed with the input layer's own scale and translation.
     """
+    from seeinggan.geometry import finer_grid_placement
+
     if not input_scale:
         return {}
-    factor = input_scale / output_scale
     offset = np.array(provenance["region_pixels"][::2], dtype=float)
+    scale, translate = finer_grid_placement(input_scale / output_scale, offset=offset)
     in_scale = np.asarray(layer.scale[-2:], dtype=float)
     in_translate = np.asarray(layer.translate[-2:], dtype=float)
-    return {"scale": in_scale / factor,
-            "translate": in_translate + in_scale * (offset - 0.5 + 0.5 / factor),
+    return {"scale": in_scale * scale, "translate": in_translate + in_scale * translate,
             "rotate": layer.rotate, "affine": layer.affine}

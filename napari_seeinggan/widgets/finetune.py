@@ -32,10 +32,10 @@ from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding, report_error
+from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
-    FAILED,
     RUNNING,
     FinetuneState,
     ModelEntry,
@@ -44,21 +44,19 @@ from napari_seeinggan.state import (
 )
 from napari_seeinggan.widgets._common import (
     ScrollableDock,
-    assign,
-    finish_run,
+    coarsest_layer,
+    finest_layer,
     image_layer_choices,
+    layer_pixel_scale,
     on_destroyed,
     shapes_layer_choices,
 )
+from napari_seeinggan.widgets._lifecycle import DockRun
 from napari_seeinggan.widgets.deblur import collapsible
 from napari_seeinggan.workers import (
     FinetuneRequest,
     Outcome,
-    PairsReady,
-    Status,
-    StopFlag,
     finetune_updates,
-    make_worker,
     warm_up_training_imports,
 )
 
@@ -101,10 +99,10 @@ class FinetuneWidget(ScrollableDock):
         self.log = TrainingLog()
         self.registry = model_registry()
         self.trainer = None
-        self.worker = None
         self.last_checkpoint: Path | None = None
-        self._stop: StopFlag | None = None
-        self._pbar = None
+        self._run = DockRun(state=self.state, context="Fine-tuning failed",
+                            on_update=self._on_update, on_returned=self._on_returned,
+                            failure_fields=self._failure_fields)
 
         # --- pairs
         self.source = ComboBox(label="pairs from", value=FROM_LAYERS,
@@ -193,7 +191,8 @@ class FinetuneWidget(ScrollableDock):
         self.save_button.changed.connect(self.save)
         self.source.changed.connect(self._on_source_changed)
         self.registry.changed.connect(self._on_models_changed)
-        self.state.events.connect(self._on_state_changed)
+        self.start_model.changed.connect(self._on_start_model_changed)
+        self.state.changed.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         self.native.destroyed.connect(on_destroyed(self))
@@ -201,6 +200,21 @@ class FinetuneWidget(ScrollableDock):
         self._on_layers_changed()
         self._guess_layers()
         self._on_source_changed(self.source.value)
+        show_model_purpose(self.start_model)
+
+    @property
+    def worker(self):
+        """The running (or last) fine-tuning worker, or None."""
+        return self._run.worker
+
+    @property
+    def _pbar(self):
+        return self._run.pbar
+
+    @property
+    def busy(self) -> bool:
+        """True while a run goes on (until its end is handled)."""
+        return self._run.busy
 
     # --- choices ------------------------------------------------------------------------------
 
@@ -222,23 +236,17 @@ class FinetuneWidget(ScrollableDock):
         self.start_model.reset_choices()
         if current in self.start_model.choices:
             self.start_model.value = current
+        show_model_purpose(self.start_model)
+
+    def _on_start_model_changed(self, _value=None):
+        show_model_purpose(self.start_model)
 
     def _guess_layers(self):
         # The finest-pixel image is most likely the space image, the coarsest the ground one.
-        from napari_seeinggan._layers import layer_geometry
-
-        scales = []
-        for layer in self.ground.choices:
-            try:
-                scale = layer_geometry(layer)[2]
-            except Exception:  # noqa: BLE001 - a layer without geometry is just not guessed
-                continue
-            if scale:
-                scales.append((scale, layer))
-        if len(scales) >= 2:
-            scales.sort(key=lambda item: item[0])
-            self.space.value = scales[0][1]
-            self.ground.value = scales[-1][1]
+        measured = [layer for layer in self.ground.choices if layer_pixel_scale(layer)]
+        if len(measured) >= 2:
+            self.space.value = finest_layer(measured)
+            self.ground.value = coarsest_layer(measured)
 
     def load_regions(self, path) -> list[str]:
         """Rectangles from a DS9 ``.reg`` file onto a "training regions" shapes layer, and pairs from them.
@@ -298,7 +306,7 @@ class FinetuneWidget(ScrollableDock):
             "val_every": every,
             "preview_every": every,
             "log_every": every,
-            "val_samples": 16,
+            "val_fraction": float(self.val_fraction.value),
             "checkpoint_every": int(self.checkpoint_every.value),
             "output_dir": str(self.checkpoint_dir()),
             **self.config_extra,
@@ -319,7 +327,7 @@ class FinetuneWidget(ScrollableDock):
         init_model = start.path if isinstance(start, ModelEntry) else None
         stamp = int(self.stamp_size.value) or None
         request = FinetuneRequest(config=self.config_overrides(), init_model=init_model,
-                                  stamp_size=stamp, val_fraction=float(self.val_fraction.value))
+                                  stamp_size=stamp)
         if self.source.value == FROM_FOLDER:
             folder = self.folder.value
             if folder in (None, "") or not Path(folder).is_dir():
@@ -345,8 +353,8 @@ class FinetuneWidget(ScrollableDock):
             if wcs is None:
                 raise InputError(f"layer {layer.name!r} has no celestial WCS: pairing by sky "
                                  "position needs FITS images with WCS")
-        return (np.array(g_data, dtype=np.float32), g_wcs,
-                np.array(s_data, dtype=np.float32), s_wcs)
+        # The layers' arrays as they are: the worker makes the float32 copies (off the GUI thread).
+        return (np.asarray(g_data), g_wcs, np.asarray(s_data), s_wcs)
 
     def _regions(self) -> list[np.ndarray]:
         shapes, space = self.shapes.value, self.space.value
@@ -372,16 +380,15 @@ class FinetuneWidget(ScrollableDock):
         try:
             request = self.request()
         except Exception as error:  # noqa: BLE001 - anything wrong with the input is shown
-            self._fail(error)
+            self._run.fail(error)
             return None
         self.trainer = None
         self.last_checkpoint = None
         self._checkpoint_dir = None
         request.config["output_dir"] = str(self.checkpoint_dir())
         self.log.clear()
-        assign(self.state, {"step": 0, "total_steps": request.config["steps"],
-                            "n_train_pairs": 0, "n_val_pairs": 0, "can_resume": False,
-                            "saved_model": ""})
+        self.state.update(step=0, total_steps=request.config["steps"], n_train_pairs=0,
+                          n_val_pairs=0, can_resume=False, saved_model="")
         return self._start(request)
 
     def resume(self, _=None):
@@ -393,16 +400,16 @@ class FinetuneWidget(ScrollableDock):
         if self.state.status == RUNNING:
             return self.worker
         if self.trainer is not None:
-            config = self.trainer.config
-            if self.trainer.step >= config.steps:
-                config.steps = self.trainer.step + int(self.steps.value)
-            self.state.total_steps = int(config.steps)
+            from seeinggan.train.finetune import continue_run
+
+            # A finished run gets "steps" more; a stopped one goes on to its end.
+            self.state.total_steps = continue_run(self.trainer, more_steps=int(self.steps.value))
             return self._start(FinetuneRequest(trainer=self.trainer))
         if self.last_checkpoint is not None:
             try:
                 request = self.request()
             except Exception as error:  # noqa: BLE001
-                self._fail(error)
+                self._run.fail(error)
                 return None
             request.resume_from = self.last_checkpoint
             request.config["output_dir"] = str(self.checkpoint_dir())
@@ -410,27 +417,13 @@ class FinetuneWidget(ScrollableDock):
         return self.worker
 
     def _start(self, request: FinetuneRequest):
-        from napari.utils import cancelable_progress
-
-        self._stop = StopFlag()
-        assign(self.state, {"status": RUNNING, "message": "starting"})
-        self._pbar = cancelable_progress(total=max(self.state.total_steps, 0),
-                                         desc="Fine-tuning", cancel_callback=self._stop.set)
-        if self.state.step:
-            self._pbar.update(self.state.step)
-        worker = make_worker(finetune_updates, request, stop=self._stop)
-        worker.yielded.connect(self._on_update)
-        worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)  # napari itself shows it, with the traceback
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        worker.start()
-        return worker
+        self.state.update(status=RUNNING, message="starting")
+        return self._run.start(finetune_updates, request, description="Fine-tuning",
+                               total=self.state.total_steps, done=self.state.step)
 
     def stop(self, _=None):
         """Ask training to stop after the current step (a checkpoint is written)."""
-        if self._stop is not None and self.state.status == RUNNING:
-            self._stop.set()
+        if self.state.status == RUNNING and self._run.cancel():
             self.state.message = "stopping after this step..."
 
     def _on_update(self, update):
@@ -441,26 +434,13 @@ class FinetuneWidget(ScrollableDock):
             ValidationUpdate,
         )
 
-        if isinstance(update, Status):
-            self.state.message = update.message
-        elif isinstance(update, PairsReady):
-            assign(self.state, {"n_train_pairs": update.n_train, "n_val_pairs": update.n_val})
-        elif isinstance(update, StepUpdate):
-            step = int(update.step)
+        self.state.apply(update)  # Status, PairsReady, StepUpdate
+        if isinstance(update, StepUpdate):
             for name, key in ((GENERATOR, "g_total"), (CRITIC, "critic")):
                 value = update.losses.get(key)
                 if value is not None and np.isfinite(value):
-                    self.log.add_point(name, step, float(value))
-            total = int(update.total) or self.state.total_steps
-            assign(self.state, {"step": step, "total_steps": int(total),
-                                "message": f"step {step} of {total}"})
-            pbar = self._pbar  # (updating a napari progress bar may run the event loop)
-            if pbar is not None:
-                if pbar.total != total:
-                    pbar.total = int(total)
-                pbar.update(step - pbar.n)
-                if pbar.is_canceled:
-                    self.stop()
+                    self.log.add_point(name, int(update.step), float(value))
+            self._run.advance(self.state.step, self.state.total_steps)
         elif isinstance(update, ValidationUpdate):
             self.log.add_point(VAL_CW_SSIM, int(update.step), float(update.cw_ssim))
             self.log.add_point(VAL_CW_SSIM_INPUT, int(update.step), float(update.cw_ssim_input))
@@ -476,32 +456,19 @@ class FinetuneWidget(ScrollableDock):
         if run is not None:
             self.trainer = run.trainer
         if outcome.error is not None:
-            self._fail(outcome.error)
+            self._run.fail(outcome.error)
             return
         stopped = outcome.cancelled or bool(getattr(run.result, "stopped", False))
         if stopped:
-            assign(self.state, {"status": CANCELLED, "can_resume": self.trainer is not None,
-                                "message": f"stopped at step {self.state.step}"})
+            self.state.update(status=CANCELLED, can_resume=self.trainer is not None,
+                              message=f"stopped at step {self.state.step}")
             show_info(f"Fine-tuning stopped at step {self.state.step}")
         else:
-            assign(self.state, {"status": DONE, "can_resume": self.trainer is not None,
-                                "message": f"done: {self.state.step} steps"})
+            self.state.update(status=DONE, can_resume=self.trainer is not None,
+                              message=f"done: {self.state.step} steps")
 
-    def _on_finished(self):
-        finish_run(self)
-
-    def _on_errored(self, error):
-        self._fail(error, notify=False)
-
-    def _fail(self, error, *, notify: bool = True):
-        if isinstance(error, BaseException):  # one line if the user can fix it, else a traceback
-            text = report_error(error, context="Fine-tuning failed", notify=notify)
-        else:
-            text = str(error)
-            show_error(f"Fine-tuning failed: {text}")
-        assign(self.state, {"status": FAILED, "message": text,
-                            "can_resume": self.trainer is not None
-                            or self.last_checkpoint is not None})
+    def _failure_fields(self) -> dict:
+        return {"can_resume": self.trainer is not None or self.last_checkpoint is not None}
 
     # --- saving -------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,9 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Tab
 from napari.utils.notifications import show_info, show_warning
 from seeinggan.errors import InputError
 
-from napari_seeinggan.widgets._common import ScrollableDock, image_layer_choices
+from napari_seeinggan.widgets._common import ScrollableDock, finest_layer, image_layer_choices
+from napari_seeinggan.widgets._lifecycle import DockRun
+from napari_seeinggan.workers import Outcome
 
 SHAPES_NAME = "score region"
 UNSTABLE_COLUMN = "unstable flux (%)"
@@ -79,6 +82,17 @@ class ScoreProblem:
     """What a worker returns instead of rows when the region cannot be scored (user-fixable)."""
 
     message: str
+
+
+def score_updates(request: ScoreRequest, *, stop) -> Generator[None, None, Outcome]:
+    """Score ``request`` in a helper thread (worker generator for the dock's `DockRun`).
+
+    Yields nothing; returns an `napari_seeinggan.workers.Outcome` whose ``value`` is what
+    `score_request` returns (rows, or a `ScoreProblem`), or whose ``error`` is a failure.
+    """
+    from napari_seeinggan.workers import run_in_thread
+
+    return (yield from run_in_thread(lambda _emit: score_request(request), stop=stop, name="score"))
 
 
 def score_request(request: ScoreRequest) -> list[dict] | ScoreProblem:
@@ -170,12 +184,14 @@ class ScoreRegionWidget(ScrollableDock):
         super().__init__(labels=True)
         self._viewer = viewer
         self.rows: list[dict] = []
-        self.worker = None
-        self._pending = False
+        self._pending = False  # the rectangle moved while scoring: score again at the end
         self._shapes_layer = None
         self._request: ScoreRequest | None = None
         self.signals = _signals()
-        self.busy = False  # a scoring worker is running
+        # The shared run lifecycle, without a progress bar (scoring follows the rectangle live)
+        # and without a state object (the status line and the table are the dock's views).
+        self._run = DockRun(context="Score region", on_returned=self._on_outcome,
+                            on_finished=self._on_finished)
 
         self.reference = ComboBox(label="reference", choices=self._image_choices,
                                   tooltip="The layer the others are scored against (e.g. the space image)")
@@ -222,6 +238,7 @@ class ScoreRegionWidget(ScrollableDock):
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
         self.native.destroyed.connect(self._timer.stop)
+        self.native.destroyed.connect(self._run.teardown)
 
         from magicgui.widgets import FloatSpinBox
 
@@ -232,6 +249,16 @@ class ScoreRegionWidget(ScrollableDock):
         self.seeing.changed.connect(self._schedule)
 
         self._on_layers_changed(initial=True)
+
+    @property
+    def busy(self) -> bool:
+        """True while a scoring worker runs (until its end is handled)."""
+        return self._run.busy
+
+    @property
+    def worker(self):
+        """The running (or last) scoring worker, or None."""
+        return self._run.worker
 
     # --- layers ---------------------------------------------------------------------------------
 
@@ -255,7 +282,7 @@ class ScoreRegionWidget(ScrollableDock):
             if chosen and previous_reference in layers:
                 self.reference.value = previous_reference
             elif layers:
-                self.reference.value = _finest(layers)
+                self.reference.value = finest_layer(layers)
         reference = self.reference.value
         kept = [layer for layer in previous_tests if layer in layers and layer is not reference]
         added = [layer for layer in layers if layer not in previous_choices
@@ -367,22 +394,24 @@ class ScoreRegionWidget(ScrollableDock):
         except ValueError as error:
             self._report(str(error), notify=notify)
             return None
-        from napari.qt.threading import create_worker
-
         rows, cols = request.box.shape
         self.status.value = f"Scoring a {cols} x {rows} pixel region of {request.reference_name}..."
         self._request = request
-        # _ignore_errors: napari neither raises nor reports a worker error itself; the dock's
-        # slot reports it once (one line, or the notification manager with its traceback).
-        worker = create_worker(score_request, request, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(self._on_scored)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
-        self.worker = worker
-        self.busy = True
-        worker.start()
+        worker = self._run.start(score_updates, request)
         self.signals.started.emit()
         return worker
+
+    def _on_outcome(self, outcome: Outcome):
+        """Show the worker's end: the rows, a problem the user can fix, or a failure.
+
+        A failure is reported once: a notification (with its traceback when it is a bug) and
+        the dock's status line.
+        """
+        if outcome.error is not None:
+            self._clear()
+            self.status.value = "scoring failed: " + self._run.fail(outcome.error)
+        elif not outcome.cancelled:
+            self._on_scored(outcome.value)
 
     def _on_scored(self, rows: list[dict] | ScoreProblem):
         if isinstance(rows, ScoreProblem):
@@ -428,18 +457,7 @@ class ScoreRegionWidget(ScrollableDock):
         self.table.value = {"data": [], "index": [], "columns": COLUMNS}
         self.export_button.enabled = False
 
-    def _on_error(self, error: Exception):
-        """A worker failure, reported once.
-
-        A notification (with its traceback when it is a bug) and the dock's status line.
-        """
-        from napari_seeinggan._errors import report_error
-
-        self._clear()
-        self.status.value = "scoring failed: " + report_error(error, context="Score region")
-
     def _on_finished(self):
-        self.busy = False
         self.signals.finished.emit()
         if self._pending:
             self._pending = False
@@ -577,32 +595,17 @@ def _header_tips(table) -> None:
     table.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
 
 
-def _finest(layers):
-    """The layer with the smallest pixel scale (the space image, when there is one)."""
-    from napari_seeinggan._layers import layer_geometry
-
-    def scale(layer):
-        try:
-            value = layer_geometry(layer)[2]
-        except Exception:  # noqa: BLE001 - a layer we cannot measure is not preferred
-            value = None
-        return value if value is not None else math.inf
-
-    return min(layers, key=scale)
-
-
 def _pixel_map(reference, layer) -> np.ndarray:
     """Affine (3 x 3) from reference data (row, col) to ``layer`` data (row, col), for layers without a WCS.
 
-    It goes through world coordinates (the layers' transforms).
+    It goes through world coordinates (the layers' transforms): three pixel corners are mapped by
+    napari, and `seeinggan.geometry.affine_from_points` fits the affine.
     """
+    from seeinggan.geometry import affine_from_points
+
     points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     mapped = np.array([np.asarray(layer.world_to_data(reference.data_to_world(p)))[-2:] for p in points])
-    matrix = np.eye(3)
-    matrix[:2, 0] = mapped[1] - mapped[0]
-    matrix[:2, 1] = mapped[2] - mapped[0]
-    matrix[:2, 2] = mapped[0]
-    return matrix
+    return affine_from_points(points, mapped)
 
 
 def cell_text(column: int, value) -> str:

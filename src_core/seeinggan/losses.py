@@ -29,7 +29,7 @@ __all__ = [
     "band_error",
 ]
 
-OBJECTIVE_TERMS = ("l1", "structural", "perceptual", "adversarial", "consistency", "band", "lowband")
+OBJECTIVE_TERMS = ("l1", "structural", "perceptual", "adversarial", "consistency", "band", "lowband", "power")
 """Names of the generator objective's terms, in the order they are reported."""
 
 
@@ -201,6 +201,36 @@ def band_error(
         The band is ``low / FWHM <= |f| <= high / FWHM`` (``low=0, high=0.5``: the frequencies
         below the restoration band, total flux included, which the ``lowband`` term uses).
     """
+    sums = _band_sums(output, target, seeing, pixel_scale=pixel_scale, softening=softening, low=low, high=high)
+    return (sums["error"] / (sums["target"] + sums["floor"])).mean()
+
+
+def band_power_mismatch(
+    output: torch.Tensor,
+    target: torch.Tensor,
+    seeing: torch.Tensor,
+    *,
+    pixel_scale: float = 0.03,
+    softening: float = 3.0,
+    low: float = 0.5,
+    high: float = 2.0,
+) -> torch.Tensor:
+    """How far the output's power in the restoration band is from the target's, as a loss.
+
+    ``mean over samples of log((P_X + floor) / (P_T + floor))^2`` with ``P`` the band powers
+    and ``floor`` the band power of one noise unit of white noise (as in `band_error`). A model
+    trained on an error alone shrinks what it is unsure of toward zero (band power ratio below
+    1: too smooth); this term asks for the truth's amount of structure in the band, while the
+    band error keeps it in the right place. Symmetric in log: twice too much costs as much as
+    half. Parameters as `band_error`.
+    """
+    sums = _band_sums(output, target, seeing, pixel_scale=pixel_scale, softening=softening, low=low, high=high)
+    ratio = (sums["output"] + sums["floor"]) / (sums["target"] + sums["floor"])
+    return torch.log(ratio).pow(2).mean()
+
+
+def _band_sums(output, target, seeing, *, pixel_scale, softening, low, high) -> dict[str, torch.Tensor]:
+    """Per-sample band sums of ``|X - T|^2``, ``|X|^2``, ``|T|^2`` and the white-noise floor."""
     height, width = output.shape[-2:]
     window = torch.outer(torch.hann_window(height, periodic=False, device=output.device),
                          torch.hann_window(width, periodic=False, device=output.device))
@@ -218,10 +248,12 @@ def band_error(
         weight[-1] = 1.0
     band = band * weight
     ft_x, ft_t = torch.fft.rfft2(x), torch.fft.rfft2(t)
-    error = ((ft_x - ft_t).abs() ** 2 * band).sum((-2, -1))
-    floor = band.sum((-2, -1)) * window.pow(2).sum()
-    power = ((ft_t.abs() ** 2) * band).sum((-2, -1))
-    return (error / (power + floor)).mean()
+    return {
+        "error": ((ft_x - ft_t).abs() ** 2 * band).sum((-2, -1)),
+        "output": (ft_x.abs() ** 2 * band).sum((-2, -1)),
+        "target": (ft_t.abs() ** 2 * band).sum((-2, -1)),
+        "floor": band.sum((-2, -1)) * window.pow(2).sum(),
+    }
 
 
 class GeneratorObjective(nn.Module):
@@ -295,6 +327,8 @@ class GeneratorObjective(nn.Module):
                if self.weights["band"] else {}),
             **({"lowband": {"metric": "band error below 0.5/FWHM (total flux included), Hann, flux units"}}
                if self.weights["lowband"] else {}),
+            **({"power": {"metric": "log(band power / truth's band power)^2, 0.5/FWHM..2/FWHM, noise floor"}}
+               if self.weights["power"] else {}),
         }
 
     def forward(
@@ -306,11 +340,13 @@ class GeneratorObjective(nn.Module):
         adversarial: bool = True,
         inputs: torch.Tensor | None = None,
         extras: Mapping[str, torch.Tensor] | None = None,
+        adversarial_scale: float = 1.0,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(total, {term: unweighted value})`` for the terms with non-zero weight.
 
         `fake_scores` (the critic's scores of `output`) is needed when the adversarial weight is
         non-zero, unless ``adversarial=False`` leaves that term out (a warm-up without critic).
+        ``adversarial_scale`` (0-1) multiplies the adversarial weight (the trainer's warm-up ramp).
         """
         terms: dict[str, torch.Tensor] = {}
         if self.weights["l1"]:
@@ -332,6 +368,10 @@ class GeneratorObjective(nn.Module):
                 raise ValueError("the lowband term needs each sample's seeing (extras)")
             terms["lowband"] = band_error(output, target, extras["seeing"], softening=self.softening,
                                           low=0.0, high=0.5)
+        if self.weights["power"]:
+            if extras is None or "seeing" not in extras:
+                raise ValueError("the power term needs each sample's seeing (extras)")
+            terms["power"] = band_power_mismatch(output, target, extras["seeing"], softening=self.softening)
         if self.weights["consistency"]:
             if inputs is None or extras is None or "psf" not in extras:
                 raise ValueError("the consistency term needs the inputs and each sample's psf (extras)")
@@ -340,7 +380,8 @@ class GeneratorObjective(nn.Module):
             )
         if not terms:
             raise ValueError("all loss weights are zero")
-        total = sum(self.weights[name] * value for name, value in terms.items())
+        total = sum(self.weights[name] * (adversarial_scale if name == "adversarial" else 1.0) * value
+                    for name, value in terms.items())
         return total, terms
 
 

@@ -46,6 +46,54 @@ def test_ground_psf_is_the_seeing_convolved_with_the_ground_pixel():
         ground_psf_on_space_grid({"name": "x"})
 
 
+def test_ground_psf_keeps_the_moffat_wings_richardson_lucy_needs():
+    # a beta = 2 Moffat holds ~12% of its light beyond 2 FWHM of its centre: the kernel spans
+    # 8 FWHM and keeps all but ~3% (a 4-FWHM kernel cut ~12%, and RL then misplaced that light)
+    from seeinggan.simulate import moffat_psf
+
+    psf = ground_psf_on_space_grid({"seeing_fwhm": 0.8, "psf_model": "moffat", "moffat_beta": 2.0})
+    assert psf.shape[0] >= int(8 * 0.8 / 0.03)
+    wide = moffat_psf(fwhm=0.8, beta=2.0, pixel_scale=0.03, shape=(801, 801))
+    half = psf.shape[0] // 2
+    inside = wide[400 - half:400 + half + 1, 400 - half:400 + half + 1].sum() / wide.sum()
+    assert inside > 0.96
+    quarter = psf.shape[0] // 4
+    assert wide[400 - quarter:400 + quarter + 1, 400 - quarter:400 + quarter + 1].sum() / wide.sum() < 0.9
+
+
+def test_richardson_lucy_is_tuned_on_the_suites_own_validation_draw_by_band_error():
+    from seeinggan.evaluate.run import (
+        RL_INVENTED_LIMIT,
+        VALIDATION_SEED,
+        choose_rl_iterations,
+        suite_validation_pairs,
+    )
+    from seeinggan.evaluate.suites import simulate_suite
+    from seeinggan.metrics.fidelity import band_error
+
+    pairs = suite_validation_pairs("psf", n=2)
+    suite = simulate_suite("psf", n=2)
+    # the suite's settings (its seeing, PSFs), none of its stamps
+    assert all(p.truth is not None and p.meta["suite"] == "psf" for p in pairs)
+    assert [p.meta["seeing_fwhm"] for p in pairs] != [suite.settings(i)["seeing_fwhm"] for i in range(2)]
+    assert pairs[0].meta["seeing_fwhm"] == pytest.approx(
+        simulate_suite("psf", n=1, seed=VALIDATION_SEED).settings(0)["seeing_fwhm"])
+    tuning = choose_rl_iterations(pairs, candidates=(1, 20, 300))
+    scores, invented = tuning.scores, tuning.invented
+    assert tuning.criterion == "band_error" and tuning.sharpest == min(scores, key=scores.get)
+    # the baseline's count: the lowest band error among the counts within the invention limit
+    allowed = [n for n in scores if invented[n] <= RL_INVENTED_LIMIT]
+    assert tuning.best == min(allowed, key=scores.get)
+    # run long, Richardson-Lucy amplifies the noise into spurious sources
+    assert invented[300] > invented[1]
+    # the scores are the mean band errors against the truth
+    one = [band_error(richardson_lucy_deconvolve(p.ground, ground_psf_on_space_grid(p.meta), iterations=1),
+                      p.truth, pixel_scale=0.03, seeing_fwhm=p.meta["seeing_fwhm"], mask=~p.mask) for p in pairs]
+    assert scores[1] == pytest.approx(np.mean(one), rel=1e-6)
+    # more iterations restore more of the band on these sharp-truth pairs
+    assert scores[20] < scores[1]
+
+
 def test_richardson_lucy_sharpens_keeps_flux_and_nans():
     from scipy.signal import fftconvolve
 
@@ -92,7 +140,12 @@ def test_evaluate_a_pairs_folder_with_an_identity_model(pairs_dir, tmp_path):
     assert report.methods == ["ground", "richardson_lucy", "seeinggan"]
     assert len(report.rows) == 4
     assert report.settings["rl_iterations"] in (1, 10)
-    assert set(report.settings["rl_validation_cw_ssim"]) == {1, 10}
+    assert set(report.settings["rl_validation_scores"]) == {1, 10}
+    # simulated validation pairs carry their truth: the count is tuned on the band error
+    assert report.settings["rl_validation_criterion"] == "band_error"
+    scores, invented = report.settings["rl_validation_scores"], report.settings["rl_validation_invented"]
+    allowed = [n for n in scores if invented[n] <= 1.0]
+    assert report.settings["rl_iterations"] == min(allowed, key=scores.get)
     t1, t2 = report.table1(), report.table2()
     # the identity network returns the resampled ground image: same scores, 0% improvement
     for metric in ("cw_ssim", "ssim", "psnr"):
@@ -280,7 +333,7 @@ def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path
         assert again["ground_band_error"] == pytest.approx(row["ground_band_error"], rel=1e-3)
     capsys.readouterr()
     assert main(["evaluate", str(folder), "--model", "nonesuch", "-o", str(tmp_path / "x")]) == 2
-    assert "nonesuch: model not found" in capsys.readouterr().err
+    assert "nonesuch: no such model" in capsys.readouterr().err
     assert main(["evaluate", "-o", str(tmp_path / "x")]) == 2
     assert "PAIRS_DIR" in capsys.readouterr().err
     assert main(["evaluate", "--suite", "nonesuch", "-o", str(tmp_path / "x")]) == 2

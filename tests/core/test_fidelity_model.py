@@ -158,6 +158,34 @@ def test_band_error_loss_is_zero_for_the_truth_and_punishes_misplaced_structure(
     assert band_error(to_net(moved), to_net(truth), seeing).item() > 1.1
 
 
+def test_band_power_mismatch_asks_for_the_truths_structure_and_pushes_a_too_smooth_output_up():
+    from seeinggan.losses import band_power_mismatch
+
+    rng = np.random.default_rng(8)
+    truth = np.zeros((64, 64))
+    for y, x in rng.integers(8, 56, size=(6, 2)):
+        truth[y, x] = 3000.0
+
+    def to_net(flux):
+        return torch.from_numpy(np.arcsinh(flux / 3.0)[None, None].astype(np.float32))
+
+    seeing = torch.tensor([0.8])
+    assert band_power_mismatch(to_net(truth), to_net(truth), seeing).item() == pytest.approx(0.0, abs=1e-6)
+    # misplaced structure of the right power costs nothing here (the band error's job), while
+    # half or twice the amplitude (a quarter or four times the power) cost log(4)^2 alike
+    moved = np.roll(truth, 5, axis=0)
+    assert band_power_mismatch(to_net(moved), to_net(truth), seeing).item() < 0.01
+    half = band_power_mismatch(to_net(0.5 * truth), to_net(truth), seeing).item()
+    double = band_power_mismatch(to_net(2.0 * truth), to_net(truth), seeing).item()
+    assert half == pytest.approx(np.log(4.0) ** 2, rel=0.05)
+    assert double == pytest.approx(half, rel=0.05)
+    # its gradient raises a too-smooth output's peaks
+    output = to_net(0.5 * truth).requires_grad_(True)
+    band_power_mismatch(output, to_net(truth), seeing).backward()
+    peak = tuple(int(v) for v in np.unravel_index(np.argmax(truth), truth.shape))
+    assert output.grad[0, 0][peak].item() < 0  # descending the loss moves the peak up
+
+
 # --- Deblurrer: seeing, sky/noise, warnings ----------------------------------------------------
 
 

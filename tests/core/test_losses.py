@@ -117,7 +117,8 @@ def test_generator_objective_weights_and_terms(tmp_path):
     assert total.item() == pytest.approx(2.0 * l1.item() - 1.0, rel=1e-6)
     assert objective.uses_critic
     assert objective.describe()["weights"] == {"l1": 2.0, "structural": 0.0, "perceptual": 0.0, "adversarial": 0.5,
-                                               "consistency": 0.0, "band": 0.0, "lowband": 0.0}
+                                               "consistency": 0.0, "band": 0.0, "lowband": 0.0,
+                                               "power": 0.0}
     with pytest.raises(ValueError, match="needs the critic's scores"):
         objective(out, target)
     with pytest.raises(ValueError, match="unknown loss terms ssim"):

@@ -320,3 +320,26 @@ def test_memory_mapped_big_endian_layer_displays(tmp_path, make_napari_viewer, m
     shot_native = viewer.screenshot(canvas_only=True, flash=False)
     assert shot_mapped[..., :3].max() > 0
     np.testing.assert_array_equal(shot_mapped, shot_native)
+
+
+def test_files_of_the_same_name_are_both_named_after_their_folder(tmp_path, make_napari_viewer):
+    """`seeinggan simulate` writes ground/sim_00001.fits and space/sim_00001.fits: opened one
+    after the other, both layers say where they come from (not only the second)."""
+    from _dock_helpers import sky_image
+
+    _layers.reset_session_sky_origin()
+    viewer = make_napari_viewer()
+    for folder, scale in (("ground", 0.202), ("space", 0.03)):
+        (tmp_path / folder).mkdir()
+        data, wcs = sky_image((24, 24), pixel_scale=scale)
+        fits.PrimaryHDU(data, header=wcs.to_header()).writeto(tmp_path / folder / "sim_00001.fits")
+    [ground] = viewer.open(str(tmp_path / "ground" / "sim_00001.fits"), plugin="napari-seeinggan")
+    assert ground.name == "sim_00001.fits[0]"  # no clash yet: the plain name
+    [space] = viewer.open(str(tmp_path / "space" / "sim_00001.fits"), plugin="napari-seeinggan")
+    assert (ground.name, space.name) == ("ground/sim_00001.fits[0]", "space/sim_00001.fits[0]")
+    assert [layer.name for layer in viewer.layers] == ["ground/sim_00001.fits[0]",
+                                                       "space/sim_00001.fits[0]"]
+    # Opening the same file again is no clash of folders: napari numbers the copy.
+    [again] = viewer.open(str(tmp_path / "space" / "sim_00001.fits"), plugin="napari-seeinggan")
+    assert ground.name == "ground/sim_00001.fits[0]" and again.name.startswith("space/sim_00001")
+    _layers.reset_session_sky_origin()

@@ -1,7 +1,8 @@
 """The whole real-field session of issue 14, as an astronomer plays it, under Xvfb at 1366x768:
 the sample, a field at RA 330 Dec -30 and one without WCS, deblurred (the second with a typed
-pixel scale), a region loaded from a .reg file scored, a brief fine-tune on the sample, a result
-saved and its header checked, RA/Dec read from the status bar, and a clean close."""
+pixel scale), a stretch preset and a blink with a deblurred output, a region loaded from a .reg
+file scored, a brief fine-tune on the sample, a result saved and its header checked, RA/Dec read
+from the status bar, and a clean close."""
 
 import numpy as np
 import pytest
@@ -56,6 +57,24 @@ def test_real_field_session(make_napari_viewer, qtbot, tmp_path, notifications):
     assert bare_out.data.shape == (round(32 * 0.2 / 0.03), round(24 * 0.2 / 0.03))
     # New deblurred layers join the Score tests.
     assert field_out in score.tests.value and bare_out in score.tests.value
+
+    # DS9 habits: a stretch preset on the far field (the data untouched), then a blink with
+    # its deblurred output.
+    display = deblur.display
+    display.layer.value = field
+    display.limits.value = "99.5%"
+    display.stretch.value = "asinh"
+    assert field.contrast_limits == pytest.approx(list(np.percentile(data, [0.25, 99.75])), rel=1e-6)
+    assert field.colormap.map(np.array([0.5]))[0][0] == pytest.approx(np.arcsinh(5) / np.arcsinh(10),
+                                                                        abs=1e-6)
+    np.testing.assert_array_equal(field.data, data)
+    assert display.partner.value is field_out
+    display.interval.value = 100
+    display.blink.value = True
+    qtbot.waitUntil(lambda: not field.visible and field_out.visible, timeout=10_000)
+    qtbot.waitUntil(lambda: field.visible and not field_out.visible, timeout=10_000)
+    display.blink.value = False
+    assert field.visible and field_out.visible
 
     # 4. Score a region loaded from a DS9 .reg file (sky coordinates) on the sample.
     score.tests.value = [layer for layer in viewer.layers

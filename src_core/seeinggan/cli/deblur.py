@@ -50,8 +50,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="IN.fits", help="input FITS image(s)")
     parser.add_argument("-o", "--output-dir", type=Path, required=True, metavar="OUTDIR",
                         help="folder for the outputs (created if missing)")
-    parser.add_argument("--model", default="default", metavar="FILE",
-                        help="model file (NAME.safetensors or NAME.json); default: the shipped model")
+    parser.add_argument("--model", default="default", metavar="NAME_OR_FILE",
+                        help="a shipped model ('default': fidelity, for science; 'adversarial': realistic "
+                             "texture, not for photometry), a saved model's name, or a model file "
+                             "(NAME.safetensors or NAME.json); default: default")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
     parser.add_argument("--tile", type=int, default=256, metavar="N", help="tile side in model pixels (default 256)")
     parser.add_argument("--overlap", default="auto", metavar="N",
@@ -189,14 +191,12 @@ def run(args) -> int:
                 raise CliError(f"{footprint['name']}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
             footprints.append(footprint)
 
-    model = args.model if args.model == "default" else Path(args.model)
-    if model != "default" and not Path(model).exists() and not Path(str(model) + ".safetensors").exists():
-        raise CliError(f"{model}: model file not found")
+    model = _resolve_model_arg(args.model)
     local_threads = None
     if args.workers:
         local_threads = max(1, (os.cpu_count() or 1) // args.workers)
     settings = DeblurSettings(
-        model=str(Path(model).resolve()) if model != "default" else "default", device=args.device, tile=args.tile,
+        model=model, device=args.device, tile=args.tile,
         overlap=overlap, batch_size=args.batch_size, pixel_scale=args.pixel_scale, hdu=hdu,
         seeing=args.seeing, sky=args.sky, noise=args.noise, overwrite=args.overwrite,
         # Outputs present before the run were refused above unless --skip-existing or --overwrite;
@@ -212,9 +212,9 @@ def run(args) -> int:
     # Writable, and room for every output (float32 on the output grid), before any work.
     needed = 0
     if args.catalog is None:
-        from seeinggan.models.io import default_model_path, read_metadata
+        from seeinggan.models.io import read_metadata, resolve_model
 
-        meta = read_metadata(default_model_path() if settings.model == "default" else settings.model)
+        meta = read_metadata(resolve_model(settings.model))
         model_scale = float(meta.get("pixel_scale_arcsec", 0.03))
         for footprint, (source, target) in zip(footprints, jobs, strict=True):
             if args.skip_existing and target.exists():
@@ -242,7 +242,7 @@ def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
     from seeinggan.io.fits import read_image
     from seeinggan.models.conditions import seeing_from_header
 
-    model = args.model if args.model == "default" else Path(args.model)
+    model = _resolve_model_arg(args.model)
     deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
     for source, target in jobs:
         if args.skip_existing and target.exists():
@@ -463,3 +463,20 @@ def _finite_or_none(value):
     import math
 
     return value if value is not None and math.isfinite(value) else None
+
+
+def _resolve_model_arg(value: str) -> str:
+    """Resolve ``--model`` to what the jobs take; an unknown name is a one-line error.
+
+    A shipped model's name stays a name (workers find it in their installation); a saved model's
+    name or a file becomes the file's absolute path.
+    """
+    from seeinggan.models.io import ModelFileError, resolve_model, shipped_models_dir
+
+    try:
+        path = resolve_model(value)
+    except ModelFileError as error:
+        raise CliError(str(error)) from None
+    if path.parent.resolve() == shipped_models_dir().resolve():
+        return path.stem
+    return str(path.resolve())

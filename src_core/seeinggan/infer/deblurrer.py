@@ -116,9 +116,11 @@ class Deblurrer:
 
     Parameters
     ----------
-    model : "default", str, Path or (generator, metadata)
-        ``"default"``: the shipped model (`seeinggan.models.io.default_model_path`); a path to
-        ``NAME.safetensors`` / ``NAME.json``; or an already built generator with its metadata
+    model : "default", "adversarial", str, Path or (generator, metadata)
+        A shipped model's name (``"default"``: the fidelity model, for science;
+        ``"adversarial"``: realistic texture, not for photometry), a saved user model's name, a
+        path to ``NAME.safetensors`` / ``NAME.json`` (`seeinggan.models.io.resolve_model`; an
+        unknown name raises `ModelFileError` listing the models); or an already built generator with its metadata
         dict (keys as in a model file; missing pixel scales default to 0.03 and 0.202).
     device : str, optional
         ``"auto"`` (CUDA > MPS > CPU), ``"cpu"``, ``"cuda"``, ``"mps"``...
@@ -163,12 +165,12 @@ class Deblurrer:
             metadata = dict(metadata or {})
             name = str(metadata.get("name") or type(generator).__name__)
         else:
-            from seeinggan.models.io import default_model_path, load_model
+            from seeinggan.models.io import load_model, resolve_model
 
-            path = default_model_path() if str(model) == "default" else Path(model)
+            path = resolve_model(model)  # a shipped model's name, a saved model's name or a file
             generator, metadata = load_model(path, device="cpu")
             self.model_path = Path(path)
-            name = "default" if str(model) == "default" else str(metadata.get("name") or Path(path).stem)
+            name = str(metadata.get("name") or Path(path).stem)
         self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.metadata = metadata
         self.model_name = name

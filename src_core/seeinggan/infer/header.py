@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from astropy.wcs import WCS
 
 __all__ = ["PIXEL_SCALE_KEYWORDS", "PSF_KEYWORDS", "PER_PIXEL_KEYWORDS", "PROVENANCE_KEYWORDS",
-           "deblurred_header"]
+           "deblur_history", "deblurred_header"]
 
 PROVENANCE_KEYWORDS = ("SGSEEING", "SGSEESRC", "SGINSCL", "SGOUTSCL", "SGMODEL", "SGRANGE")
 """The cards `deblurred_header` writes about the run (an input's own are replaced)."""
@@ -99,3 +99,29 @@ def deblurred_header(
     for problem in problems:
         out.add_history(f"seeinggan: outside trained range: {problem}"[:72])
     return out
+
+
+def deblur_history(provenance: Mapping[str, Any]) -> list[str]:
+    """HISTORY lines saying how a deblurred image was made.
+
+    Parameters
+    ----------
+    provenance : mapping
+        ``date``, ``model`` (path), ``model_name``, ``input_layer`` (or input file name),
+        ``region`` and ``region_pixels`` (rows start, stop, cols start, stop of the input),
+        ``tile``, ``overlap``, ``device``; optionally ``pixel_scale`` and ``seeing`` (arcsec).
+    """
+    from pathlib import Path
+
+    rows0, rows1, cols0, cols1 = provenance["region_pixels"]
+    lines = [f"deblurred with SeeingGAN on {provenance['date']}",
+             f"model: {Path(provenance['model']).name} ({provenance['model_name']})",
+             f"model path: {provenance['model']}",  # long paths wrap over cards
+             f"input layer: {provenance['input_layer']}",
+             f"region: {provenance['region']} rows {rows0}:{rows1} cols {cols0}:{cols1} of the input",
+             f"tile {provenance['tile']} px, overlap {provenance['overlap']} px, device {provenance['device']}"]
+    if provenance.get("pixel_scale"):
+        lines.append(f"input pixel scale {provenance['pixel_scale']:.4g} arcsec/px")
+    if provenance.get("seeing"):
+        lines.append(f"seeing {provenance['seeing']:.3g} arcsec (typed or from the header)")
+    return lines

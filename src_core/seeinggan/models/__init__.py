@@ -13,7 +13,10 @@ from seeinggan.models.io import (
     default_model_path,
     list_models,
     load_model,
+    model_purpose,
+    resolve_model,
     save_model,
+    shipped_model_path,
     user_models_dir,
 )
 from seeinggan.models.vgg19 import VGG19Features
@@ -27,6 +30,9 @@ __all__ = [
     "default_model_path",
     "list_models",
     "load_model",
+    "model_purpose",
+    "resolve_model",
     "save_model",
+    "shipped_model_path",
     "user_models_dir",
 ]

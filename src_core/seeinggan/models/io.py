@@ -38,8 +38,12 @@ __all__ = [
     "list_models",
     "load_model",
     "model_paths",
+    "model_purpose",
     "read_metadata",
+    "resolve_model",
     "save_model",
+    "shipped_model_path",
+    "shipped_models_dir",
     "user_models_dir",
 ]
 
@@ -48,17 +52,26 @@ FORMAT_VERSION = 1
 # The default scales of a model's JSON: `seeinggan.constants` (re-exported here for old callers).
 
 
+PURPOSES = {
+    "default": "science: photometry and structure",
+    "adversarial": "realistic texture for looking and classifying, not for photometry",
+}
+"""The ``"purpose"`` line of each shipped model's JSON (shown as a tooltip in the docks)."""
+
+
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model a user can pick: the shipped default or a file in the user models folder."""
+    """One model a user can pick: a shipped model or a file in the user models folder."""
 
     name: str
     path: Path
     description: str
     shipped: bool
+    purpose: str = ""
+    """What the model is for (the JSON's ``"purpose"``), e.g. science vs realistic texture."""
 
 
-def model_paths(path: str | Path) -> tuple[Path, Path]:
+def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """``(NAME.safetensors, NAME.json)`` for either file of the pair, or for ``NAME`` alone."""
     path = Path(path)
     if path.suffix in (".safetensors", ".json"):
@@ -192,7 +205,7 @@ def save_model(path: str | Path, generator: nn.Module, *, metadata: dict[str, An
     return weights_path
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a model's JSON (either file of the pair may be named).
 
     Raises
@@ -259,23 +272,94 @@ def load_model(path: str | Path, *, device: str | torch.device = "cpu") -> tuple
     return generator, metadata
 
 
+def shipped_models_dir() -> Path:
+    """The folder of the models shipped with seeinggan, ``seeinggan/weights``."""
+    return Path(__file__).resolve().parents[1] / "weights"
+
+
+def shipped_model_path(name: str = "default") -> Path:
+    """A shipped model, ``seeinggan/weights/NAME.safetensors`` (``default``: the fidelity model).
+
+    Raises
+    ------
+    ModelFileError
+        If this installation has no such model (its weights or its JSON are missing).
+    """
+    path = shipped_models_dir() / f"{name}.safetensors"
+    weights, meta = model_paths(path)
+    for file in (weights, meta):
+        if not file.is_file():
+            raise ModelFileError(
+                f"{file}: the shipped {name} model is missing from this installation; "
+                "pass a model file instead, or train one with `seeinggan train`"
+            )
+    return path
+
+
 def default_model_path() -> Path:
-    """The shipped default model, ``seeinggan/weights/default.safetensors``.
+    """The shipped default (fidelity) model, ``seeinggan/weights/default.safetensors``.
 
     Raises
     ------
     ModelFileError
         If this installation has no default model (it is trained separately).
     """
-    path = Path(__file__).resolve().parents[1] / "weights" / "default.safetensors"
-    weights, meta = model_paths(path)
-    for file in (weights, meta):
-        if not file.is_file():
-            raise ModelFileError(
-                f"{file}: the shipped default model is missing from this installation; "
-                "pass a model file instead, or train one with `seeinggan train`"
-            )
-    return path
+    return shipped_model_path("default")
+
+
+def _shipped_names() -> list[str]:
+    """Names of the complete shipped models, ``default`` first."""
+    folder = shipped_models_dir()
+    if not folder.is_dir():
+        return []
+    names = [p.stem for p in folder.glob("*.safetensors") if p.with_suffix(".json").is_file()]
+    return sorted(names, key=lambda n: (n != "default", n))
+
+
+def resolve_model(model: str | os.PathLike) -> Path:
+    """The ``.safetensors`` path of a model given by name or by file.
+
+    Looked up in this order: a shipped model's name (``default``, the fidelity model;
+    ``adversarial``...; any case), the name of a saved user model (`user_models_dir`), then a
+    path to ``NAME.safetensors``, ``NAME.json`` or ``NAME``.
+
+    Raises
+    ------
+    ModelFileError
+        One line naming what was given and listing the models that exist, when it is none of
+        these.
+    """
+    text = os.fspath(model)
+    shipped = _shipped_names()
+    plain = isinstance(model, str) and "/" not in text and "\\" not in text and not text.endswith(
+        (".safetensors", ".json"))
+    if plain:
+        for name in shipped:
+            if name.lower() == text.strip().lower():
+                return shipped_models_dir() / f"{name}.safetensors"
+        if text.strip().lower() == "default":  # no shipped default: the clear missing-file error
+            return default_model_path()
+        for entry in list_models():
+            if not entry.shipped and (entry.name == text.strip() or entry.path.stem == text.strip()):
+                return entry.path
+    weights, meta = model_paths(Path(text).expanduser())
+    if weights.is_file() or meta.is_file():
+        return weights
+    user = [e.name for e in list_models() if not e.shipped]
+    available = ", ".join(shipped) or "none installed"
+    saved = f"; saved models: {', '.join(user)}" if user else ""
+    raise ModelFileError(
+        f"{text}: no such model (not a shipped model, a saved model nor a model file); "
+        f"shipped models: {available}{saved}"
+    )
+
+
+def model_purpose(path: str | os.PathLike) -> str:
+    """The model's ``"purpose"`` line (what it is for), or "" when its JSON says none."""
+    try:
+        return str(read_metadata(path).get("purpose") or "")
+    except ModelFileError:
+        return ""
 
 
 def user_models_dir() -> Path:
@@ -293,18 +377,19 @@ def user_models_dir() -> Path:
 
 
 def list_models() -> list[ModelEntry]:
-    """The shipped default (when installed) followed by the user's models, by name.
+    """The shipped models (``default`` first, when installed), then the user's models, by name.
 
     A user model whose JSON cannot be read is left out (it would not load either).
     """
     entries: list[ModelEntry] = []
-    try:
-        default = default_model_path()
-    except ModelFileError:
-        pass
-    else:
-        meta = read_metadata(default)
-        entries.append(ModelEntry("default", default, str(meta.get("description", "")), True))
+    for name in _shipped_names():
+        path = shipped_models_dir() / f"{name}.safetensors"
+        try:
+            meta = read_metadata(path)
+        except ModelFileError:
+            continue
+        entries.append(ModelEntry(name, path, str(meta.get("description", "")), True,
+                                  str(meta.get("purpose") or "")))
     folder = user_models_dir()
     if folder.is_dir():
         for weights in sorted(folder.glob("*.safetensors")):
@@ -313,6 +398,7 @@ def list_models() -> list[ModelEntry]:
             except ModelFileError:
                 continue
             entries.append(
-                ModelEntry(str(meta.get("name") or weights.stem), weights, str(meta.get("description", "")), False)
+                ModelEntry(str(meta.get("name") or weights.stem), weights, str(meta.get("description", "")), False,
+                           str(meta.get("purpose") or ""))
             )
     return entries

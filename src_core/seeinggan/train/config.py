@@ -10,7 +10,10 @@ from typing import Any, get_type_hints
 
 from seeinggan.errors import SeeingGANError
 
-__all__ = ["TrainConfig", "ConfigError"]
+__all__ = ["TrainConfig", "ConfigError", "TRAINING_PRIORS"]
+
+TRAINING_PRIORS = ("default", "broad", "fidelity_v1")
+"""Names a config's ``prior`` may take (see `TrainConfig.prior`)."""
 
 
 class ConfigError(SeeingGANError, ValueError):
@@ -68,6 +71,9 @@ class TrainConfig:
     adversarial: float = 0.01
     adversarial_after: int = 0
     """Generator steps before the adversarial term (and the critic) start."""
+    adversarial_ramp: int = 0
+    """Steps over which the adversarial weight rises linearly from 0 to ``adversarial`` once it
+    starts (a warm-up: the critic learns while the generator barely listens); 0 = at once."""
     consistency: float = 0.0
     """Weight of the data-consistency term (output re-blurred by the pair's PSF vs the input,
     in noise units); needs pairs with a known PSF (simulated ones)."""
@@ -75,6 +81,9 @@ class TrainConfig:
     """Weight of the restoration-band error term (`seeinggan.losses.band_error`)."""
     lowband: float = 0.0
     """Weight of the same error below the restoration band (0 to 0.5/FWHM, total flux included)."""
+    power: float = 0.0
+    """Weight of the band power mismatch (`seeinggan.losses.band_power_mismatch`): asks for the
+    truth's amount of structure in the restoration band (a band-error-only model is too smooth)."""
     target: str = "space"
     """Train towards "space" (the space image) or "truth" (the noiseless truth, when pairs have it)."""
     sky_jitter: float = 0.0
@@ -100,9 +109,12 @@ class TrainConfig:
     seeing_fwhm: tuple[float, float] = (0.5, 1.2)
     """Range of simulated seeing FWHM (arcsec); with ``prior = "broad"`` the prior's range."""
     prior: str = "default"
-    """Simulated training pairs: "default" (`simulate_pair` with ``seeing_fwhm``) or "broad"
-    (`seeinggan.train.prior`: pixel scales 0.15-0.6", seeing ``seeing_fwhm``, fields, bright
-    smooth galaxies; pairs keep their truth and PSF)."""
+    """Simulated training pairs: "default" (`simulate_pair` with ``seeing_fwhm``), "broad"
+    (`seeinggan.simulate.priors.PRIORS`: every stress suite's pixel scales, seeing, PSFs, noise
+    and scenes, the galaxy-filled cutouts and deep fields included; ``seeing_fwhm`` is not
+    used) or "fidelity_v1" (`seeinggan.train.prior`, the first fidelity model's prior: pixel
+    scales 0.15-0.6", seeing ``seeing_fwhm``, fields, bright smooth galaxies). Pairs keep their
+    noiseless truth."""
     softening: float = 0.0
     """Intensity transform softening (0 = the transform's default)."""
     num_workers: int = 0
@@ -149,11 +161,13 @@ class TrainConfig:
             (self.upsample in ("subpixel", "resize"), "upsample must be 'subpixel' or 'resize'"),
             (self.n_conditions in (0, 2), "n_conditions must be 0 or 2 (seeing, input pixel scale)"),
             (self.target in ("space", "truth"), "target must be 'space' or 'truth'"),
-            (self.prior in ("default", "broad"), "prior must be 'default' or 'broad'"),
+            (self.prior in TRAINING_PRIORS, f"prior must be one of {', '.join(TRAINING_PRIORS)}"),
             (self.sky_jitter >= 0 and 0 <= self.noise_jitter < 1, "sky_jitter >= 0, 0 <= noise_jitter < 1"),
             (self.critic_steps >= 1, "critic_steps must be >= 1"),
+            (self.adversarial_ramp >= 0 and self.adversarial_after >= 0,
+             "adversarial_after and adversarial_ramp must be >= 0"),
             (min(self.l1, self.structural, self.perceptual, self.adversarial, self.gp_weight, self.consistency,
-                 self.band, self.lowband) >= 0,
+                 self.band, self.lowband, self.power) >= 0,
              "loss weights must be >= 0"),
             (len(self.structural_levels) > 0 and min(self.structural_levels) >= 1,
              "structural_levels must name DT-CWT levels >= 1"),
@@ -161,7 +175,7 @@ class TrainConfig:
              f"crop_size {self.crop_size} is too small for structural_levels {list(self.structural_levels)}"
              f" (needs {_cw_ssim_min_size(max(self.structural_levels))})"),
             (self.l1 + self.structural + self.perceptual + self.adversarial + self.consistency + self.band
-             + self.lowband > 0,
+             + self.lowband + self.power > 0,
              "all loss weights are 0"),
             (self.perceptual == 0 or bool(self.vgg19_weights),
              "perceptual > 0 needs vgg19_weights (a local VGG-19 file)"),

@@ -23,10 +23,13 @@ def _simulate_one(args: tuple[int, int, dict[str, Any]]):
     from seeinggan.data.simulated import simulate_one
 
     seed, index, kwargs = args
-    if kwargs.get("prior") == "broad":
+    if kwargs.get("prior") == "fidelity_v1":
         from seeinggan.train.prior import simulate_training_pair
 
         return simulate_training_pair(seed, index, {"seeing_fwhm": kwargs["seeing_fwhm"]})
+    if kwargs.get("prior") == "broad":
+        # the suites' prior draws its own seeing (0.4-1.6"): the config's range does not apply
+        return simulate_one(seed, index, {"prior": "broad"})
     return simulate_one(seed, index, kwargs)
 
 
@@ -107,8 +110,8 @@ def datasets_from_config(
     if n < 0:
         raise ValueError(f"the number of simulated pairs must be >= 0, got {n}")
     kwargs: dict[str, Any] = {"seeing_fwhm": tuple(config.seeing_fwhm)}
-    if config.prior == "broad":
-        kwargs["prior"] = "broad"
+    if config.prior != "default":
+        kwargs["prior"] = config.prior
     if n > 0:
         pairs = simulate_in_memory(
             n, seed=config.simulate_seed, workers=config.num_workers, progress=progress, **kwargs
@@ -116,8 +119,8 @@ def datasets_from_config(
         train_set = PairDataset(pairs, crop_size=crop, augment=True, seed=config.seed, transform=transform,
                                 **train_options)
     else:
-        if config.prior == "broad":
-            raise ValueError("prior = 'broad' needs simulate_pairs > 0 (a simulated set held in memory)")
+        if config.prior != "default":
+            raise ValueError(f"prior = {config.prior!r} needs simulate_pairs > 0 (a simulated set held in memory)")
         train_set = SimulatedPairDataset(
             epoch_size=max(1000, config.batch_size), seed=config.simulate_seed, crop_size=crop,
             augment=True, transform=transform, **kwargs,
