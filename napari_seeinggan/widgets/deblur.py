@@ -22,6 +22,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding
@@ -55,19 +56,6 @@ DRAWN_RECTANGLE = "drawn rectangle"
 LOAD_FROM_FILE = "load from file..."
 AUTO_OVERLAP = -8
 """The overlap box's "auto", one step below 0 (`seeinggan.infer.Deblurrer`'s ``overlap="auto"``)."""
-
-
-def available_devices() -> list[str]:
-    """"auto" and the torch devices this machine has ("cpu", and "cuda"/"mps" when present)."""
-    import torch
-
-    devices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        devices.append("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        devices.append("mps")
-    return devices
 
 
 def collapsible(title: str, content: Container):
@@ -448,16 +436,15 @@ class DeblurWidget(ScrollableDock):
         if self._provenance.get("overlap") == "auto" and settings.get("overlap"):
             self._provenance["overlap"] = int(settings["overlap"][0])  # what "auto" gave
         name = f"{self._provenance['input_layer']} deblurred"
-        from seeinggan.infer.header import derived_output_header
+        from seeinggan.infer.header import deblur_history, deblurred_header
 
         from napari_seeinggan._layers import header_for_layer
 
         input_header = header_for_layer(getattr(self._input_layer, "metadata", None) or {})
-        factor = float((getattr(result, "metadata", None) or {}).get("resample_factor", 0.0))
-        # The input's cards (BUNIT, MAGZP...) minus those of its old grid, the new WCS, and
-        # HISTORY saying how the layer was made: what Save writes.
-        header = derived_output_header(input_header, wcs=result.wcs, resample_factor=factor,
-                                       provenance=self._provenance)
+        # What Save writes, as the command line does: the input's cards (BUNIT, MAGZP...) minus
+        # those of its old grid and PSF, the new WCS, the SG* provenance cards and HISTORY.
+        header = deblurred_header(input_header, getattr(result, "metadata", None) or {}, wcs=result.wcs,
+                                  history=deblur_history(self._provenance))
         metadata = {"deblur": dict(getattr(result, "metadata", {}) or {}),
                     "provenance": dict(self._provenance),
                     "header": header}

@@ -28,6 +28,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.utils.notifications import show_error, show_info
+from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding, report_error
@@ -51,7 +52,7 @@ from napari_seeinggan.widgets._common import (
     shapes_layer_choices,
 )
 from napari_seeinggan.widgets._lifecycle import DockRun
-from napari_seeinggan.widgets.deblur import available_devices, collapsible
+from napari_seeinggan.widgets.deblur import collapsible
 from napari_seeinggan.workers import (
     FinetuneRequest,
     Outcome,

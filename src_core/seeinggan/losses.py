@@ -340,11 +340,13 @@ class GeneratorObjective(nn.Module):
         adversarial: bool = True,
         inputs: torch.Tensor | None = None,
         extras: Mapping[str, torch.Tensor] | None = None,
+        adversarial_scale: float = 1.0,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Return ``(total, {term: unweighted value})`` for the terms with non-zero weight.
 
         `fake_scores` (the critic's scores of `output`) is needed when the adversarial weight is
         non-zero, unless ``adversarial=False`` leaves that term out (a warm-up without critic).
+        ``adversarial_scale`` (0-1) multiplies the adversarial weight (the trainer's warm-up ramp).
         """
         terms: dict[str, torch.Tensor] = {}
         if self.weights["l1"]:
@@ -378,7 +380,8 @@ class GeneratorObjective(nn.Module):
             )
         if not terms:
             raise ValueError("all loss weights are zero")
-        total = sum(self.weights[name] * value for name, value in terms.items())
+        total = sum(self.weights[name] * (adversarial_scale if name == "adversarial" else 1.0) * value
+                    for name, value in terms.items())
         return total, terms
 
 

@@ -62,7 +62,12 @@ def test_ground_psf_keeps_the_moffat_wings_richardson_lucy_needs():
 
 
 def test_richardson_lucy_is_tuned_on_the_suites_own_validation_draw_by_band_error():
-    from seeinggan.evaluate.run import VALIDATION_SEED, choose_rl_iterations, suite_validation_pairs
+    from seeinggan.evaluate.run import (
+        RL_INVENTED_LIMIT,
+        VALIDATION_SEED,
+        choose_rl_iterations,
+        suite_validation_pairs,
+    )
     from seeinggan.evaluate.suites import simulate_suite
     from seeinggan.metrics.fidelity import band_error
 
@@ -73,8 +78,14 @@ def test_richardson_lucy_is_tuned_on_the_suites_own_validation_draw_by_band_erro
     assert [p.meta["seeing_fwhm"] for p in pairs] != [suite.settings(i)["seeing_fwhm"] for i in range(2)]
     assert pairs[0].meta["seeing_fwhm"] == pytest.approx(
         simulate_suite("psf", n=1, seed=VALIDATION_SEED).settings(0)["seeing_fwhm"])
-    best, scores, criterion = choose_rl_iterations(pairs, candidates=(1, 20))
-    assert criterion == "band_error" and best == min(scores, key=scores.get)
+    tuning = choose_rl_iterations(pairs, candidates=(1, 20, 300))
+    scores, invented = tuning.scores, tuning.invented
+    assert tuning.criterion == "band_error" and tuning.sharpest == min(scores, key=scores.get)
+    # the baseline's count: the lowest band error among the counts within the invention limit
+    allowed = [n for n in scores if invented[n] <= RL_INVENTED_LIMIT]
+    assert tuning.best == min(allowed, key=scores.get)
+    # run long, Richardson-Lucy amplifies the noise into spurious sources
+    assert invented[300] > invented[1]
     # the scores are the mean band errors against the truth
     one = [band_error(richardson_lucy_deconvolve(p.ground, ground_psf_on_space_grid(p.meta), iterations=1),
                       p.truth, pixel_scale=0.03, seeing_fwhm=p.meta["seeing_fwhm"], mask=~p.mask) for p in pairs]
@@ -132,8 +143,9 @@ def test_evaluate_a_pairs_folder_with_an_identity_model(pairs_dir, tmp_path):
     assert set(report.settings["rl_validation_scores"]) == {1, 10}
     # simulated validation pairs carry their truth: the count is tuned on the band error
     assert report.settings["rl_validation_criterion"] == "band_error"
-    scores = report.settings["rl_validation_scores"]
-    assert report.settings["rl_iterations"] == min(scores, key=scores.get)
+    scores, invented = report.settings["rl_validation_scores"], report.settings["rl_validation_invented"]
+    allowed = [n for n in scores if invented[n] <= 1.0]
+    assert report.settings["rl_iterations"] == min(allowed, key=scores.get)
     t1, t2 = report.table1(), report.table2()
     # the identity network returns the resampled ground image: same scores, 0% improvement
     for metric in ("cw_ssim", "ssim", "psnr"):
@@ -321,7 +333,7 @@ def test_cli_evaluate_two_models_and_the_seeing_from_headers(truth_dir, tmp_path
         assert again["ground_band_error"] == pytest.approx(row["ground_band_error"], rel=1e-3)
     capsys.readouterr()
     assert main(["evaluate", str(folder), "--model", "nonesuch", "-o", str(tmp_path / "x")]) == 2
-    assert "nonesuch: model not found" in capsys.readouterr().err
+    assert "nonesuch: no such model" in capsys.readouterr().err
     assert main(["evaluate", "-o", str(tmp_path / "x")]) == 2
     assert "PAIRS_DIR" in capsys.readouterr().err
     assert main(["evaluate", "--suite", "nonesuch", "-o", str(tmp_path / "x")]) == 2

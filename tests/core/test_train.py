@@ -89,8 +89,34 @@ def test_shipped_default_config_is_valid():
     path = files("seeinggan") / "configs" / "default.toml"
     config = TrainConfig.from_toml(str(path))
     assert config.perceptual == 0  # the default objective needs no download
-    assert config.l1 > 0 and config.structural > 0 and config.adversarial > 0
+    assert config.l1 > 0 and config.band > 0 and config.adversarial > 0  # fidelity terms + the paper's critic
+    assert config.base_channels == 64 and config.crop_size == 256  # the paper's width and image size
     assert config.to_dict() == TrainConfig.from_dict(config.to_dict()).to_dict()
+
+
+def test_the_shipped_models_recipes_and_their_priors():
+    import json
+    from importlib.resources import files
+
+    from seeinggan.train.datasets import datasets_from_config
+
+    stage2 = TrainConfig.from_toml(str(files("seeinggan") / "configs" / "cpu.toml"))
+    stage1 = TrainConfig.from_toml(str(files("seeinggan") / "configs" / "cpu_stage1.toml"))
+    assert (stage1.prior, stage2.prior) == ("fidelity_v1", "broad")
+    # the shipped model's JSON records the stage-2 objective
+    shipped = json.loads((files("seeinggan") / "weights" / "default.json").read_text())
+    assert shipped["objective"]["weights"]["power"] == stage2.power > 0
+    assert shipped["objective"]["weights"]["band"] == stage2.band
+    # "broad" draws every suite's scenes from seeinggan.simulate.priors; "fidelity_v1" the first prior's
+    small = {"simulate_pairs": 6, "val_pairs": 0, "num_workers": 0, "crop_size": 64}
+    train, _ = datasets_from_config(TrainConfig.from_dict({**stage2.to_dict(), **small}))
+    scenes = {pair.meta.get("scene") for pair in train.pairs}
+    assert scenes and scenes <= {"galaxies", "bright_smooth", "cutout", "deep_field"}
+    assert all(pair.truth is not None for pair in train.pairs)
+    train1, _ = datasets_from_config(TrainConfig.from_dict({**stage1.to_dict(), **small}))
+    assert {pair.meta.get("kind") for pair in train1.pairs} <= {"single", "field", "bright"}
+    with pytest.raises(ConfigError, match="prior must be one of default, broad, fidelity_v1"):
+        TrainConfig.from_dict({**stage2.to_dict(), "prior": "wide"}).validate()
 
 
 # --- learning -----------------------------------------------------------------------------------
@@ -214,6 +240,11 @@ def test_fine_tuning_starts_from_a_model_file(tmp_path):
     for key, value in trainer.generator.state_dict().items():
         assert torch.equal(tuned.generator.state_dict()[key], value)
     assert tuned.model_metadata()["training"]["init_model"] == str(path)
+    # the tuned model has seen what its start saw too: its trained ranges are the union
+    wider = {"seeing_fwhm_arcsec": [0.1, 9.0], "input_pixel_scale_arcsec": [0.01, 5.0]}
+    tuned.init_metadata["trained_ranges"] = wider
+    ranges = tuned.model_metadata()["trained_ranges"]
+    assert ranges["seeing_fwhm_arcsec"] == [0.1, 9.0] and ranges["input_pixel_scale_arcsec"] == [0.01, 5.0]
 
 
 def test_checkpoints_refuse_foreign_files(tmp_path):

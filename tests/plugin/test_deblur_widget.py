@@ -160,6 +160,11 @@ def test_bad_model_file_is_refused_with_its_name(dock, tmp_path, notifications):
     assert "bogus.json" in notifications.messages("error")[-1]
 
 
-def test_devices_offered(dock):
+def test_devices_offered_are_the_cores(dock):
+    from seeinggan.devices import available_devices, resolve_device
+
     _viewer, widget = dock
-    assert widget.device.choices[:2] == ("auto", "cpu")
+    assert list(widget.device.choices) == available_devices()
+    assert widget.device.value == "auto"
+    for name in widget.device.choices:  # every choice is one the Deblurrer accepts
+        resolve_device(name)

@@ -466,8 +466,10 @@ def _finite_or_none(value):
 
 
 def _resolve_model_arg(value: str) -> str:
-    """``--model``: a shipped model's name stays a name (workers find it in their installation);
-    a saved model's name or a file becomes the file's absolute path. Unknown: a one-line error.
+    """Resolve ``--model`` to what the jobs take; an unknown name is a one-line error.
+
+    A shipped model's name stays a name (workers find it in their installation); a saved model's
+    name or a file becomes the file's absolute path.
     """
     from seeinggan.models.io import ModelFileError, resolve_model, shipped_models_dir
 

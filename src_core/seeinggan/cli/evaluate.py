@@ -79,7 +79,7 @@ def _models(values: list[str] | None) -> dict[str, str | Path]:
         except ModelFileError as error:
             raise CliError(str(error)) from None
         label = value if value in known else Path(value).name.split(".")[0]
-        while label in models or label in ("ground", "richardson_lucy"):
+        while label in models or label in ("ground", "richardson_lucy", "richardson_lucy_sharpest"):
             label += "'"
         models[label] = model
     return models

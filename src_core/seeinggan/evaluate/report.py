@@ -24,7 +24,8 @@ __all__ = ["METHODS", "METHOD_TITLES", "METRICS", "EvaluationReport", "write_rep
 
 METHODS = ("ground", "richardson_lucy", "seeinggan")
 """The methods of a run with one model (with several, each model is a method named after it)."""
-METHOD_TITLES = {"ground": "Ground resampled", "richardson_lucy": "Richardson-Lucy", "seeinggan": "SeeingGAN"}
+METHOD_TITLES = {"ground": "Ground resampled", "richardson_lucy": "Richardson-Lucy",
+                 "richardson_lucy_sharpest": "Richardson-Lucy, sharpest", "seeinggan": "SeeingGAN"}
 METRICS = ("psnr", "ssim", "cw_ssim")
 METRIC_TITLES = {"psnr": "PSNR (dB)", "ssim": "SSIM", "cw_ssim": "CW-SSIM"}
 
@@ -46,7 +47,8 @@ class EvaluationReport:
         CW-SSIM/SSIM/PSNR, ``{method}_flux_error``, ``{method}_invented``, and
         ``{method}_cw_ssim_improvement`` (%, against ``ground``).
     methods : list of str
-        The methods scored: ``ground``, ``richardson_lucy``, then one per model (``seeinggan``
+        The methods scored: ``ground``, ``richardson_lucy`` (and ``richardson_lucy_sharpest``
+        when the band-error optimum invents more sources than allowed), then one per model (``seeinggan``
         for a single ``model=``; the model names for ``models=``).
     settings : dict
         Source (pairs folder or suite), models, Richardson-Lucy iterations and their validation
@@ -163,7 +165,9 @@ class EvaluationReport:
             "",
             f"{self._source()}, {len(self.rows)} pairs, on the space grid.",
             f"Models: {model_text}. Richardson-Lucy: {s.get('rl_iterations')} iterations "
-            f"({s.get('rl_iterations_source')}).",
+            f"({s.get('rl_iterations_source')})"
+            + (f"; Richardson-Lucy, sharpest: {s['rl_iterations_sharpest']} iterations "
+               f"({s.get('rl_iterations_sharpest_source')})." if s.get("rl_iterations_sharpest") else "."),
             f"Seeing per pair: {s.get('seeing_source', 'the pair metadata')}.",
             "",
             f"{heading}# Fidelity: restoration band, Fourier rings, texture, invented sources",

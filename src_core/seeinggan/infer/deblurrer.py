@@ -37,6 +37,8 @@ import numpy as np
 import torch
 from astropy.wcs import WCS
 
+from seeinggan.constants import SPACE_PIXEL_SCALE
+from seeinggan.devices import resolve_device
 from seeinggan.errors import InputError
 from seeinggan.infer import sanity
 from seeinggan.infer.maps import TrustMaps
@@ -109,26 +111,6 @@ class DeblurResult:
         return None if self.maps is None else self.maps.consistency
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available, else Apple MPS, else CPU; anything else as given."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise InputError(f"unknown device {device!r}: use auto, cpu, cuda or mps") from error
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for, but this torch has no usable CUDA GPU")
-    return resolved
-
-
 class Deblurrer:
     """Deblur seeing-limited images with a SeeingGAN generator.
 
@@ -192,8 +174,7 @@ class Deblurrer:
         self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.metadata = metadata
         self.model_name = name
-        self.pixel_scale = float(metadata.get("pixel_scale_arcsec", 0.03))
-        self.input_pixel_scale = float(metadata.get("input_pixel_scale_arcsec", 0.202))
+        self.pixel_scale = float(metadata.get("pixel_scale_arcsec", SPACE_PIXEL_SCALE))
         self.multiple = int(getattr(generator, "multiple", 16))
         self.receptive_field_radius = receptive_field_radius(generator)
         if int(tile) % self.multiple or int(tile) < 2 * self.multiple:

@@ -71,6 +71,9 @@ class TrainConfig:
     adversarial: float = 0.01
     adversarial_after: int = 0
     """Generator steps before the adversarial term (and the critic) start."""
+    adversarial_ramp: int = 0
+    """Steps over which the adversarial weight rises linearly from 0 to ``adversarial`` once it
+    starts (a warm-up: the critic learns while the generator barely listens); 0 = at once."""
     consistency: float = 0.0
     """Weight of the data-consistency term (output re-blurred by the pair's PSF vs the input,
     in noise units); needs pairs with a known PSF (simulated ones)."""
@@ -161,6 +164,8 @@ class TrainConfig:
             (self.prior in TRAINING_PRIORS, f"prior must be one of {', '.join(TRAINING_PRIORS)}"),
             (self.sky_jitter >= 0 and 0 <= self.noise_jitter < 1, "sky_jitter >= 0, 0 <= noise_jitter < 1"),
             (self.critic_steps >= 1, "critic_steps must be >= 1"),
+            (self.adversarial_ramp >= 0 and self.adversarial_after >= 0,
+             "adversarial_after and adversarial_ramp must be >= 0"),
             (min(self.l1, self.structural, self.perceptual, self.adversarial, self.gp_weight, self.consistency,
                  self.band, self.lowband, self.power) >= 0,
              "loss weights must be >= 0"),

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from seeinggan.devices import resolve_device
 from seeinggan.losses import GeneratorObjective, gradient_penalty, wasserstein_critic_loss
 from seeinggan.models import PatchCritic, UNetGenerator, load_model, save_model
 from seeinggan.train.callbacks import (
@@ -53,22 +54,6 @@ from seeinggan.train.config import TrainConfig
 from seeinggan.train.distributed import Context, average_gradients
 
 __all__ = ["Trainer", "TrainResult", "resolve_device", "seed_everything"]
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda, else mps, else cpu; other names are checked to be available."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but this torch sees no CUDA GPU")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} asked for, but MPS is not available")
-    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -190,7 +175,9 @@ class Trainer:
         self.init_model = None if init_model is None else str(init_model)
         self.init_metadata: dict[str, Any] = {}
         if init_model is not None:
-            self.generator, self.init_metadata = load_model(init_model)
+            from seeinggan.models.io import resolve_model
+
+            self.generator, self.init_metadata = load_model(resolve_model(init_model))
         else:
             self.generator = UNetGenerator(
                 base_channels=config.base_channels,
@@ -395,7 +382,8 @@ class Trainer:
             fake_scores = self.critic(output, x).float() if adversarial else None
         output = output.float()
         total, terms = self.objective(
-            output, y, fake_scores=fake_scores, adversarial=adversarial, inputs=x, extras=extras
+            output, y, fake_scores=fake_scores, adversarial=adversarial, inputs=x, extras=extras,
+            adversarial_scale=self.adversarial_scale(self.step),
         )
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
@@ -403,6 +391,19 @@ class Trainer:
         losses["g_total"] = total.item()
         losses.update({name: value.item() for name, value in terms.items()})
         return self.dist.mean(losses)
+
+    def adversarial_scale(self, step: int) -> float:
+        """Fraction (0-1) of the adversarial weight at `step`.
+
+        0 before ``adversarial_after``, then a linear ramp over ``adversarial_ramp`` steps (1 at
+        once when the ramp is 0).
+        """
+        cfg = self.config
+        if step < cfg.adversarial_after:
+            return 0.0
+        if cfg.adversarial_ramp <= 0:
+            return 1.0
+        return min(1.0, (step - cfg.adversarial_after + 1) / cfg.adversarial_ramp)
 
     def run(self, *, should_stop: Callable[[], bool] | None = None) -> TrainResult:
         """Train from the current step to ``config.steps``.
@@ -577,6 +578,9 @@ class Trainer:
                 gp_weight=cfg.gp_weight,
                 critic_steps=cfg.critic_steps,
                 adversarial_after=cfg.adversarial_after,
+                adversarial_ramp=cfg.adversarial_ramp,
+                lr_g=cfg.lr_g,
+                lr_c=cfg.lr_c,
             )
         hardware = {
             "device": str(self.device),
@@ -615,8 +619,15 @@ class Trainer:
             "intensity_transform": transform,
             "objective": objective,
             "training": training,
-            "trained_ranges": _trained_ranges(self.train_pairs, cfg, ground_scale),
+            "trained_ranges": _union_of_ranges(_trained_ranges(self.train_pairs, cfg, ground_scale),
+                                               self.init_metadata.get("trained_ranges")),
         }
+        from seeinggan.models.io import PURPOSES
+
+        if self.critic is not None:  # trained with a critic: texture, not photometry
+            document["purpose"] = PURPOSES["adversarial"]
+        elif self.init_metadata.get("purpose"):  # a fine-tune keeps its starting model's purpose
+            document["purpose"] = str(self.init_metadata["purpose"])
         if getattr(self.generator, "n_conditions", 0):
             from seeinggan.models.conditions import CONDITION_NAMES
 
@@ -712,6 +723,18 @@ def _trained_ranges(dataset: Any, config: TrainConfig, ground_scale: float) -> d
     if snr:
         ranges["peak_snr"] = [round(float(np.percentile(snr, 1)), 1), round(float(np.percentile(snr, 99)), 1)]
     return ranges
+
+
+def _union_of_ranges(ranges: dict[str, Any], earlier: Any) -> dict[str, Any]:
+    """A fine-tuned model has also seen what its starting model saw: widen each range to both."""
+    if not isinstance(earlier, dict):
+        return ranges
+    out = dict(ranges)
+    for key, (low, high) in ranges.items():
+        before = earlier.get(key)
+        if isinstance(before, (list, tuple)) and len(before) == 2:
+            out[key] = [min(low, before[0]), max(high, before[1])]
+    return out
 
 
 def _data_summary(dataset: Any) -> dict[str, Any]:
