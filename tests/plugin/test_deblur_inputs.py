@@ -136,8 +136,12 @@ def test_saved_result_keeps_the_input_header(make_napari_viewer, qtbot, tmp_path
     h = saved.header
     assert h["BUNIT"] == "ADU" and h["MAGZP"] == 27.5 and h["EXPTIME"] == 600.0
     assert h["FILTER"] == "r"
-    for key in ("PIXSCALE", "SEEING", "SATURATE"):  # true of the input's pixels only
+    for key in ("SEEING", "SATURATE"):  # true of the input's pixels only
         assert key not in h, key
+    # The header the command line writes too (infer.header.deblurred_header): the output's scale
+    # and what the model was told.
+    assert h["PIXSCALE"] == pytest.approx(0.03, rel=1e-3) and h["SGOUTSCL"] == h["PIXSCALE"]
+    assert h["SGINSCL"] == pytest.approx(0.2, rel=1e-3) and "SGMODEL" in h and "SGRANGE" in h
     history = "\n".join(str(line) for line in h["HISTORY"])
     assert "flat-fielded by the observatory" in history
     assert "deblurred with SeeingGAN" in history and "tiny.safetensors" in history

@@ -111,7 +111,8 @@ def test_real_field_session(make_napari_viewer, qtbot, tmp_path, notifications):
     viewer.layers.save(str(out_path), selected=True, plugin=PLUGIN)
     saved = read_image(out_path)
     assert saved.header["BUNIT"] == "ADU" and saved.header["MAGZP"] == 27.0
-    assert "PIXSCALE" not in saved.header and "SEEING" not in saved.header
+    assert "SEEING" not in saved.header and saved.header["PIXSCALE"] == pytest.approx(0.03, rel=1e-3)
+    assert saved.header["SGINSCL"] == pytest.approx(0.202, rel=1e-3)  # the CLI's provenance cards
     assert geometry.pixel_scale(saved.wcs) == pytest.approx(0.03, rel=1e-3)
     assert "deblurred with SeeingGAN" in "\n".join(map(str, saved.header["HISTORY"]))
 
