@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # the critic and its gradient penalty from the first step: the timed steps are the adversarial
     # ones (the most expensive part of a run); --set adversarial_after=N overrides this
-    overrides = ["adversarial_after=0", "adversarial_ramp=0", *args.overrides, f"steps={args.warmup + args.steps}", "val_every=0", "preview_every=0",
-                 "checkpoint_every=0", "val_pairs=0", "log_every=0", f"simulate_pairs={args.pairs}"]
+    overrides = ["adversarial_after=0", "adversarial_ramp=0", *args.overrides, f"steps={args.warmup + args.steps}",
+                 "val_every=0", "preview_every=0", "checkpoint_every=0", "val_pairs=0", "log_every=0",
+                 f"simulate_pairs={args.pairs}"]
     if args.device:
         overrides.append(f'device="{args.device}"')
     config = TrainConfig.from_toml(args.config, overrides=overrides)

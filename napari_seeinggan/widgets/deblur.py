@@ -436,16 +436,15 @@ class DeblurWidget(ScrollableDock):
         if self._provenance.get("overlap") == "auto" and settings.get("overlap"):
             self._provenance["overlap"] = int(settings["overlap"][0])  # what "auto" gave
         name = f"{self._provenance['input_layer']} deblurred"
-        from seeinggan.infer.header import derived_output_header
+        from seeinggan.infer.header import deblur_history, deblurred_header
 
         from napari_seeinggan._layers import header_for_layer
 
         input_header = header_for_layer(getattr(self._input_layer, "metadata", None) or {})
-        factor = float((getattr(result, "metadata", None) or {}).get("resample_factor", 0.0))
-        # The input's cards (BUNIT, MAGZP...) minus those of its old grid, the new WCS, and
-        # HISTORY saying how the layer was made: what Save writes.
-        header = derived_output_header(input_header, wcs=result.wcs, resample_factor=factor,
-                                       provenance=self._provenance)
+        # What Save writes, as the command line does: the input's cards (BUNIT, MAGZP...) minus
+        # those of its old grid and PSF, the new WCS, the SG* provenance cards and HISTORY.
+        header = deblurred_header(input_header, getattr(result, "metadata", None) or {}, wcs=result.wcs,
+                                  history=deblur_history(self._provenance))
         metadata = {"deblur": dict(getattr(result, "metadata", {}) or {}),
                     "provenance": dict(self._provenance),
                     "header": header}

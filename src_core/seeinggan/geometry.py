@@ -219,22 +219,27 @@ def make_tan_wcs(
     if pixel_scale <= 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale}")
     rows, cols = (int(n) for n in shape)
-    icrs = center.icrs
     scale_deg = pixel_scale / 3600.0
     rho = np.deg2rad(rotation_deg)
+    # FITS pixels are 1-based: the centre of an n-pixel axis is at (n + 1) / 2.
+    # Columns of CD are the (east, north) steps of +x and +y: +y points at position angle rho.
+    wcs = _tan_wcs(center, crpix=[(cols + 1) / 2.0, (rows + 1) / 2.0],
+                   cd=0.0 + scale_deg * np.array([[-np.cos(rho), np.sin(rho)], [np.sin(rho), np.cos(rho)]]))
+    wcs.pixel_shape = (cols, rows)
+    return wcs
+
+
+def _tan_wcs(origin: SkyCoord, *, crpix, cd: np.ndarray) -> WCS:
+    """An ICRS gnomonic (TAN) WCS about ``origin`` with 1-based ``crpix`` and ``cd`` (deg/px)."""
+    icrs = origin.icrs
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
     wcs.wcs.cunit = ["deg", "deg"]
     wcs.wcs.radesys = "ICRS"
     wcs.wcs.crval = [float(icrs.ra.deg), float(icrs.dec.deg)]
-    # FITS pixels are 1-based: the centre of an n-pixel axis is at (n + 1) / 2.
-    wcs.wcs.crpix = [(cols + 1) / 2.0, (rows + 1) / 2.0]
-    # Columns of CD are the (east, north) steps of +x and +y: +y points at position angle rho.
-    wcs.wcs.cd = 0.0 + scale_deg * np.array(
-        [[-np.cos(rho), np.sin(rho)], [np.sin(rho), np.cos(rho)]]
-    )
+    wcs.wcs.crpix = crpix
+    wcs.wcs.cd = cd
     wcs.wcs.set()
-    wcs.pixel_shape = (cols, rows)
     return wcs
 
 
@@ -757,15 +762,7 @@ def wcs_from_sky_affine(
     if abs(np.linalg.det(cd)) < 1e-30:
         raise ValueError("the affine is singular: it does not map pixels onto the sky")
     ref0 = -np.linalg.solve(cd, shift)  # 0-based (x, y) of the tangent point
-    icrs = origin.icrs
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.radesys = "ICRS"
-    wcs.wcs.crval = [float(icrs.ra.deg), float(icrs.dec.deg)]
-    wcs.wcs.crpix = ref0 + 1.0
-    wcs.wcs.cd = cd
-    wcs.wcs.set()
+    wcs = _tan_wcs(origin, crpix=ref0 + 1.0, cd=cd)
     if shape is not None:
         rows, cols = (int(n) for n in shape[-2:])
         wcs.pixel_shape = (cols, rows)
@@ -783,17 +780,8 @@ def sky_center(wcs: WCS, shape: tuple[int, int]) -> SkyCoord:
 
 def _plane_wcs(origin: SkyCoord) -> WCS:
     """A TAN WCS whose 0-based "pixel" (x, y) is the (west, north) offset in arcsec about origin."""
-    icrs = origin.icrs
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.radesys = "ICRS"
-    wcs.wcs.crval = [float(icrs.ra.deg), float(icrs.dec.deg)]
-    wcs.wcs.crpix = [1.0, 1.0]
     # x (west) grows against RA, y (north) with Dec: xi = -x, eta = y (arcsec -> deg).
-    wcs.wcs.cd = np.array([[-1.0, 0.0], [0.0, 1.0]]) / 3600.0
-    wcs.wcs.set()
-    return wcs
+    return _tan_wcs(origin, crpix=[1.0, 1.0], cd=np.array([[-1.0, 0.0], [0.0, 1.0]]) / 3600.0)
 
 
 def sky_at_world(

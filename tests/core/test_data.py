@@ -433,7 +433,7 @@ def test_folder_pairs_clear_errors_for_missing_folders_and_wcs(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# With the simulator (engineer B's seeinggan.simulate)
+# With the simulator (seeinggan.simulate)
 
 
 @pytest.fixture(scope="module")

@@ -328,9 +328,9 @@ def test_shipped_model_prints_no_lattice_on_blank_sky():
     three noise images) has no isolated peak at the periods of the generator's resampling
     stages (16 and 8 output pixels: 2**4, 2**3) or at the tile stride (96 px here).
 
-    Measured: the fidelity model's peaks stand at most 3.6x the median of their neighbourhood
-    (3.2x at period 16); the first shipped model (sub-pixel upsampling) showed 27-82x at
-    period 16 and 13-37x at 8.
+    Measured: the fidelity model's peaks stand at most 3.2x the median of their neighbourhood
+    (3.1x at period 16, 2.6x at 8, 3.2x at the stride; stage 1: 3.6x); the first shipped model
+    (sub-pixel upsampling) showed 27-82x at period 16 and 13-37x at 8.
     """
     deblurrer = Deblurrer("default", device="cpu", tile=128, overlap=32, batch_size=4)
     power = 0.0

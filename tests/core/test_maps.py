@@ -185,10 +185,12 @@ def test_flagged_fraction_counts_unstable_source_flux():
     assert flagged_flux_fraction(output, spread, pixel_noise=0.01) == 0.0
     spread[:, 32:] = 0.5 * np.abs(output[:, 32:]) + 0.01  # the right half is unstable
     fraction = flagged_flux_fraction(output, spread, pixel_noise=0.01)
-    assert 0.45 < fraction < 0.7  # half the galaxy, plus the smoothing across the divide
+    # half the galaxy, plus the smoothing across the divide (a 0.5 x flux spread, smoothed over
+    # 2 px, still exceeds the 4% threshold a few pixels into the stable half)
+    assert 0.45 < fraction < 0.75
     source, flagged, levels = flag_unstable(output, spread, pixel_noise=0.01)
     assert flagged[32, 40] and not flagged[32, 20] and not source[0, 0]
-    assert levels["relative_threshold"] == pytest.approx(0.1) and levels["noise_threshold"] == 5.0
+    assert levels["relative_threshold"] == pytest.approx(0.04) and levels["noise_threshold"] == 5.0
     # A wobble the data cannot resolve (below 5 x the pixel noise) is not flagged, even in the sky.
     quiet = np.full(output.shape, 0.04)
     assert not flag_unstable(output, quiet, pixel_noise=0.01)[1][0, 0]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from seeinggan import geometry
-from seeinggan.infer.header import deblur_history, derived_output_header
+from seeinggan.infer.header import deblur_history, deblurred_header
 
 
 def test_finer_grid_placement_aligns_pixel_edges():
@@ -30,20 +30,24 @@ def test_affine_from_points_is_exact_for_three_corners():
         geometry.affine_from_points([[0, 0], [1, 1], [2, 2]], [[0, 0], [1, 1], [2, 2]])
 
 
-def test_derived_output_header_keeps_units_drops_the_old_grid_and_says_how():
+def test_the_deblurred_layers_header_keeps_units_drops_the_old_grid_and_says_how():
     wcs = None
     header = fits.Header({"BUNIT": "ADU", "MAGZP": 27.0, "PIXSCALE": 0.202, "SEEING": 0.8})
     provenance = {"date": "2026-11-30T07:00:00+00:00", "model": "/m/default.safetensors",
                   "model_name": "default (shipped)", "input_layer": "ground", "region": "whole layer",
                   "region_pixels": [0, 40, 0, 30], "tile": 256, "overlap": "auto", "device": "cpu",
                   "pixel_scale": 0.202, "seeing": 0.8}
-    out = derived_output_header(header, wcs=wcs, resample_factor=6.73, provenance=provenance)
+    # The dock's call (widgets/deblur.py): the one builder the command line uses too.
+    metadata = {"pixel_scale": 0.03, "input_pixel_scale": 0.202, "seeing": 0.8, "model": "default"}
+    out = deblurred_header(header, metadata, wcs=wcs, history=deblur_history(provenance))
     assert out["BUNIT"] == "ADU" and out["MAGZP"] == 27.0
-    assert "PIXSCALE" not in out and "SEEING" not in out  # they held on the input's pixels
+    assert "SEEING" not in out and out["PIXSCALE"] == 0.03  # the output's pixels, not the input's
+    assert out["SGSEEING"] == 0.8 and out["SGINSCL"] == 0.202
     history = "\n".join(map(str, out["HISTORY"]))
     for line in deblur_history(provenance):
         assert line[:40] in history
     assert deblur_history(provenance)[4] == "region: whole layer rows 0:40 cols 0:30 of the input"
-    same_grid = derived_output_header(header, wcs=None, resample_factor=1.0, provenance=provenance)
-    assert same_grid["PIXSCALE"] == 0.202  # same pixels: the grid keywords still hold
-    assert header["PIXSCALE"] == 0.202  # the input header is not modified
+    same_grid = deblurred_header(header, {**metadata, "pixel_scale": 0.202}, history=deblur_history(provenance))
+    assert same_grid["PIXSCALE"] == 0.202  # same pixels: the scale still holds; the seeing does not
+    assert "SEEING" not in same_grid
+    assert header["PIXSCALE"] == 0.202 and header["SEEING"] == 0.8  # the input header is not modified

@@ -111,7 +111,9 @@ def test_real_field_session(make_napari_viewer, qtbot, tmp_path, notifications):
     viewer.layers.save(str(out_path), selected=True, plugin=PLUGIN)
     saved = read_image(out_path)
     assert saved.header["BUNIT"] == "ADU" and saved.header["MAGZP"] == 27.0
-    assert "PIXSCALE" not in saved.header and "SEEING" not in saved.header
+    # The input's grid keywords do not survive: PIXSCALE is the output's (0.03"/px), SEEING gone.
+    assert saved.header.get("PIXSCALE", 0.03) == pytest.approx(0.03, rel=1e-3)
+    assert "SEEING" not in saved.header and saved.header.get("SGSEEING") == pytest.approx(0.8)
     assert geometry.pixel_scale(saved.wcs) == pytest.approx(0.03, rel=1e-3)
     assert "deblurred with SeeingGAN" in "\n".join(map(str, saved.header["HISTORY"]))
 

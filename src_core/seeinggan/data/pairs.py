@@ -129,7 +129,7 @@ class PairList(list):
 
 
 def _geometry():
-    # Imported when needed: engineer A's module; keeps `import seeinggan.data` light.
+    # Imported when needed: keeps `import seeinggan.data` light.
     from seeinggan import geometry
 
     return geometry

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from astropy.wcs import WCS
 
+from seeinggan.constants import SPACE_PIXEL_SCALE
 from seeinggan.devices import resolve_device
 from seeinggan.errors import InputError
 from seeinggan.infer import sanity
@@ -173,8 +174,7 @@ class Deblurrer:
         self.generator = generator.to(self.device, memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
         self.metadata = metadata
         self.model_name = name
-        self.pixel_scale = float(metadata.get("pixel_scale_arcsec", 0.03))
-        self.input_pixel_scale = float(metadata.get("input_pixel_scale_arcsec", 0.202))
+        self.pixel_scale = float(metadata.get("pixel_scale_arcsec", SPACE_PIXEL_SCALE))
         self.multiple = int(getattr(generator, "multiple", 16))
         self.receptive_field_radius = receptive_field_radius(generator)
         if int(tile) % self.multiple or int(tile) < 2 * self.multiple:

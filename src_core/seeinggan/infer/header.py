@@ -2,41 +2,48 @@
 
 The deblurred image lies on the model's grid (0.03"/px for the shipped model) with a resolution
 the seeing no longer sets, so keywords that describe the input's pixels or PSF would lie if
-copied. `deblurred_header` takes the input header and
+copied. `deblurred_header` is the one header builder of a deblurred image (the command line, the
+survey runs and the plugin's Save all use it). It starts from `seeinggan.io.fits.derived_header`
+(every card of the input except the structural ones, the integer scaling and the WCS, which is
+replaced by the output's when given) and
 
 - updates ``PIXSCALE`` to the output pixel scale and drops the other pixel-scale keywords
   (`PIXEL_SCALE_KEYWORDS`; the WCS, written separately, carries the geometry);
 - drops the input's PSF keywords (`PSF_KEYWORDS`: SEEING, FWHM, PSF_FWHM, PSFBETA ...);
 - drops per-pixel detector and sky keywords whose values change with the pixel area or lose
   their meaning after resampling and deconvolution (`PER_PIXEL_KEYWORDS`: SATURATE, GAIN,
-  RDNOISE, SKYLEVEL, SKYSIG ...);
+  RDNOISE, SKYLEVEL, SKYSIG ...), and the input's pixel sections (DATASEC, LTV1 ...);
 - records what the model was told: ``SGSEEING`` (seeing FWHM, arcsec) with ``SGSEESRC``
   (header keyword, "given" or "assumed"), ``SGINSCL`` (input pixel scale), ``SGOUTSCL`` (output
   pixel scale), ``SGMODEL`` (model name) and ``SGRANGE`` (False when the image lies outside the
   model's trained ranges; the reasons go to HISTORY).
 
 Flux units are unchanged (counts per output pixel, totals kept), so BUNIT and photometric zero
-points stay. The plugin's save and the command line both use this function.
+points stay. The keyword lists live in `seeinggan.io.fits` (one home of the FITS patterns).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from astropy.io import fits
 
-__all__ = ["PIXEL_SCALE_KEYWORDS", "PSF_KEYWORDS", "PER_PIXEL_KEYWORDS", "deblurred_header",
-           "deblur_history", "derived_output_header"]
+from seeinggan.io.fits import (
+    PER_PIXEL_KEYWORDS,
+    PIXEL_SCALE_KEYWORDS,
+    PSF_KEYWORDS,
+    derived_header,
+)
 
-PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "PIXSCAL2", "SECPIX", "SECPIX1", "SECPIX2", "PLATESCL",
-                        "PIXSIZE", "SCALE")
-PSF_KEYWORDS = ("SEEING", "FWHM", "PSF_FWHM", "PSFFWHM", "FWHMPSF", "SEEING_FWHM", "IQ", "PSFBETA",
-                "PSFMODEL", "PSF_MOD", "ELLIPTIC", "PSFELLIP")
-PER_PIXEL_KEYWORDS = ("SATURATE", "SATLEVEL", "SATURLEV", "MAXLIN", "GAIN", "EGAIN", "CCDGAIN", "GAINEFF",
-                      "RDNOISE", "READNOIS", "RON", "SKYLEVEL", "SKY", "SKYVAL", "SKYSIG", "SKYNOISE",
-                      "SKYRMS", "SKYSTD", "BKGSIG", "NOISE")
-_OURS = ("SGSEEING", "SGSEESRC", "SGINSCL", "SGOUTSCL", "SGMODEL", "SGRANGE")
+if TYPE_CHECKING:
+    from astropy.wcs import WCS
+
+__all__ = ["PIXEL_SCALE_KEYWORDS", "PSF_KEYWORDS", "PER_PIXEL_KEYWORDS", "PROVENANCE_KEYWORDS",
+           "deblur_history", "deblurred_header"]
+
+PROVENANCE_KEYWORDS = ("SGSEEING", "SGSEESRC", "SGINSCL", "SGOUTSCL", "SGMODEL", "SGRANGE")
+"""The cards `deblurred_header` writes about the run (an input's own are replaced)."""
 
 
 def deblurred_header(
@@ -44,6 +51,8 @@ def deblurred_header(
     metadata: Mapping[str, Any],
     *,
     seeing_keyword: str | None = None,
+    wcs: WCS | None = None,
+    history: Iterable[str] | str = (),
 ) -> fits.Header:
     """The header for a deblurred image, from its input's header and `DeblurResult.metadata`.
 
@@ -56,14 +65,19 @@ def deblurred_header(
         ``seeing``, ``seeing_source``, ``model``, ``out_of_range``).
     seeing_keyword : str, optional
         The input keyword the seeing came from (recorded in ``SGSEESRC``).
+    wcs : astropy.wcs.WCS, optional
+        The output's celestial WCS (its cards replace the input's); without it the input's WCS
+        cards are dropped and the FITS writer adds the output's.
+    history : str or iterable of str, optional
+        What was done, as ``HISTORY seeinggan <version>: <line>`` (or give it to the writer).
 
     Returns
     -------
     astropy.io.fits.Header
-        A new header; structural and WCS keywords are left to the FITS writer.
+        A new header (``header`` is not modified); structural keywords are left to the writer.
     """
-    out = fits.Header() if header is None else header.copy()
-    for key in PIXEL_SCALE_KEYWORDS + PSF_KEYWORDS + PER_PIXEL_KEYWORDS + _OURS:
+    out = derived_header(header, wcs=wcs, history=history, new_grid=True)  # drops GRID_KEYWORDS
+    for key in PROVENANCE_KEYWORDS:  # an input deblurred before: its run's cards go
         while key in out:
             del out[key]
     scale = metadata.get("pixel_scale")
@@ -111,18 +125,3 @@ def deblur_history(provenance: Mapping[str, Any]) -> list[str]:
     if provenance.get("seeing"):
         lines.append(f"seeing {provenance['seeing']:.3g} arcsec (typed or from the header)")
     return lines
-
-
-def derived_output_header(input_header: fits.Header | None, *, wcs, resample_factor: float,
-                          provenance: Mapping[str, Any]) -> fits.Header:
-    """The header a deblurred image carries until it is saved (the napari layer's).
-
-    The input's cards (BUNIT, MAGZP...) minus those of its old grid when the output lies on
-    another one (``resample_factor`` not 1, or unknown: 0), the output ``wcs`` and
-    `deblur_history` lines (`seeinggan.io.fits.derived_header`).
-    """
-    from seeinggan.io.fits import derived_header
-
-    factor = float(resample_factor or 0.0)
-    return derived_header(input_header, wcs=wcs, history=deblur_history(provenance),
-                          new_grid=factor == 0.0 or abs(factor - 1.0) > 1e-3)

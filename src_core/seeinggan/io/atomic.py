@@ -42,6 +42,7 @@ __all__ = [
     "check_output_folder",
     "clean_stale_temporaries",
     "is_temporary",
+    "pid_alive",
 ]
 
 logger = logging.getLogger(__name__)
@@ -63,14 +64,15 @@ def _temporary_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when a process ``pid`` runs on this machine (or may: one we cannot signal counts)."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:  # PermissionError included: it exists, owned by someone else
         return True
     return True
 
@@ -87,7 +89,7 @@ def clean_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
         if not match:
             continue
         try:
-            stale = not _pid_alive(int(match["pid"])) or now - path.stat().st_mtime > _STALE_SECONDS
+            stale = not pid_alive(int(match["pid"])) or now - path.stat().st_mtime > _STALE_SECONDS
             if stale:
                 path.unlink()
                 removed.append(path)

@@ -75,6 +75,10 @@ __all__ = [
     "FitsWriteError",
     "create_image_file",
     "GRID_KEYWORDS",
+    "PER_PIXEL_KEYWORDS",
+    "PIXEL_SCALE_KEYWORDS",
+    "PIXEL_SECTION_KEYWORDS",
+    "PSF_KEYWORDS",
     "ImageExtension",
     "derived_header",
     "is_fits_path",
@@ -492,17 +496,21 @@ def _strip_celestial_wcs(header: fits.Header) -> None:
             header.remove(key, ignore_missing=True, remove_all=True)
 
 
-GRID_KEYWORDS = (
-    # Pixel scales and the seeing of the input grid (a deblurred image has neither).
-    "PIXSCALE", "PIXSCAL1", "PIXSCAL2", "SECPIX", "SECPIX1", "SECPIX2", "PIXSIZE", "PLTSCALE",
-    "SEEING", "FWHM", "PSF_FWHM", "FWHM_AVE", "SEEING_FWHM",
-    # Per-pixel levels, which change with the pixel area.
-    "SATURATE", "SATURATION", "SATLEVEL", "SKYLEVEL", "SKYNOISE", "SKYSIG", "SKYSIGMA", "SKYRMS",
-    "NONLIN",
-    # Pixel sections and the IRAF logical-to-physical map of the old grid.
-    "DATASEC", "TRIMSEC", "BIASSEC", "CCDSEC", "DETSEC", "LTV1", "LTV2", "LTM1_1", "LTM1_2",
-    "LTM2_1", "LTM2_2",
-)
+PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "PIXSCAL2", "SECPIX", "SECPIX1", "SECPIX2", "PIXSIZE",
+                        "PLTSCALE", "PLATESCL", "SCALE")
+"""Pixel-scale keywords (the WCS, written separately, carries the geometry of a new grid)."""
+PSF_KEYWORDS = ("SEEING", "FWHM", "PSF_FWHM", "PSFFWHM", "FWHMPSF", "FWHM_AVE", "SEEING_FWHM", "IQ",
+                "PSFBETA", "PSFMODEL", "PSF_MOD", "ELLIPTIC", "PSFELLIP")
+"""The input's PSF: it no longer holds after resampling (or deblurring)."""
+PER_PIXEL_KEYWORDS = ("SATURATE", "SATURATION", "SATLEVEL", "SATURLEV", "MAXLIN", "NONLIN", "GAIN",
+                      "EGAIN", "CCDGAIN", "GAINEFF", "RDNOISE", "READNOIS", "RON", "SKYLEVEL", "SKY",
+                      "SKYVAL", "SKYSIG", "SKYSIGMA", "SKYNOISE", "SKYRMS", "SKYSTD", "BKGSIG", "NOISE")
+"""Detector and sky levels per pixel: they change with the pixel area, and the noise model with
+resampling (a gain no longer turns counts into independent Poisson electrons)."""
+PIXEL_SECTION_KEYWORDS = ("DATASEC", "TRIMSEC", "BIASSEC", "CCDSEC", "DETSEC", "LTV1", "LTV2", "LTM1_1",
+                          "LTM1_2", "LTM2_1", "LTM2_2")
+"""Pixel sections and the IRAF logical-to-physical map of the old grid."""
+GRID_KEYWORDS = PIXEL_SCALE_KEYWORDS + PSF_KEYWORDS + PER_PIXEL_KEYWORDS + PIXEL_SECTION_KEYWORDS
 """Keywords that describe the input's pixel grid; `derived_header` drops them on a new grid."""
 
 _STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "CHECKSUM",
@@ -522,7 +530,9 @@ def derived_header(
     HISTORY...) except the structural ones (rebuilt when writing), the integer scaling
     (``BSCALE``/``BZERO``/``BLANK``: the output is float), the celestial WCS (replaced by
     ``wcs``) and, with ``new_grid``, the `GRID_KEYWORDS` that only hold on the input's pixels
-    (pixel scale, seeing, per-pixel levels, pixel sections). Flux units are kept: the core's
+    (pixel scale, PSF, per-pixel detector and sky levels such as GAIN, pixel sections). A
+    deblurred image adds its provenance with `seeinggan.infer.header.deblurred_header`, which
+    calls this. Flux units are kept: the core's
     resampling conserves flux per pixel, so ``BUNIT`` stays right. ``history`` lines are added
     as ``HISTORY seeinggan <version>: <line>``.
 

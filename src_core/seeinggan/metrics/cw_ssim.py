@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from astropy.stats import mad_std
 
 from seeinggan.metrics._inputs import RegionTooSmallError, finish, prepare
 from seeinggan.metrics.dtcwt import _forward_real, _forward_support, highpass_shapes, min_size_for_levels
@@ -15,8 +16,8 @@ DEFAULT_WINDOW = 7
 DEFAULT_K = 1e-6
 NOISE_K = "noise"
 """``k="noise"``: the stabiliser of each subband is the two images' noise variance there."""
-MAD_TO_SIGMA = 0.6745
-"""MAD / sigma of a Gaussian: ``sigma = MAD / 0.6745``."""
+MAD_TO_SIGMA = 1.0 / float(mad_std([-1.0, 0.0, 1.0]))  # the MAD of [-1, 0, 1] is 1
+"""MAD / sigma of a Gaussian (0.67449), the factor `astropy.stats.mad_std` divides by."""
 CONTAMINATION_LIMIT = 0.01
 """A coefficient is left out when more than this fraction of its filter weight is on bad pixels."""
 _CHUNK_PIXELS = 2**20
@@ -241,15 +242,18 @@ def _cw_ssim_tensors(
 def _noise_variance(real: torch.Tensor, imag: torch.Tensor, usable: torch.Tensor | None) -> torch.Tensor:
     """Noise variance per complex coefficient of each subband, [B, 6, h, w] -> [B, 6] (detached).
 
-    ``(MAD(real) / 0.6745)**2 + (MAD(imag) / 0.6745)**2`` over the usable coefficients (all when
-    ``usable`` is None; 0 for a subband with none). The MAD (median absolute deviation from the
-    median) follows the many noise coefficients and ignores the few that a source holds.
+    ``mad_std(real)**2 + mad_std(imag)**2`` over the usable coefficients (all when ``usable`` is
+    None; 0 for a subband with none), computed in torch as `astropy.stats.mad_std` does
+    (``MAD / 0.67449``). The MAD (median absolute deviation from the median) follows the many
+    noise coefficients and ignores the few that a source holds.
     """
 
     def mad(values: torch.Tensor) -> torch.Tensor:
         flat = values.detach().flatten(2)
         if usable is not None:
             flat = torch.where(usable.flatten(2), flat, torch.full_like(flat, float("nan")))
+        # torch's nanmedian takes the lower of the two middle values for even counts (numpy
+        # averages them): within O(1/n) of astropy's, and 6x faster than nanquantile.
         centre = flat.nanmedian(dim=-1, keepdim=True).values
         return (flat - centre).abs().nanmedian(dim=-1).values
 

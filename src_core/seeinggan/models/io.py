@@ -22,8 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
 from seeinggan.errors import ModelFileError, OutputExistsError
-from seeinggan.io.atomic import atomic_write_bytes, atomic_write_text, check_output_folder
+from seeinggan.io.atomic import atomic_write_bytes, atomic_write_text, check_output_folder, pid_alive
 from seeinggan.models import checks
 from seeinggan.models.generator import UNetGenerator
 from seeinggan.names import check_name
@@ -48,10 +49,7 @@ __all__ = [
 
 FORMAT = "seeinggan-model"
 FORMAT_VERSION = 1
-SPACE_PIXEL_SCALE = 0.03
-"""HST ACS pixel scale (arcsec/px), the default output scale of a model (paper 2.8)."""
-GROUND_PIXEL_SCALE = 0.202
-"""Subaru Suprime-Cam pixel scale (arcsec/px), the default input scale (paper 2.8)."""
+# The default scales of a model's JSON: `seeinggan.constants` (re-exported here for old callers).
 
 
 PURPOSES = {
@@ -73,7 +71,7 @@ class ModelEntry:
     """What the model is for (the JSON's ``"purpose"``), e.g. science vs realistic texture."""
 
 
-def model_paths(path: str | Path) -> tuple[Path, Path]:
+def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """``(NAME.safetensors, NAME.json)`` for either file of the pair, or for ``NAME`` alone."""
     path = Path(path)
     if path.suffix in (".safetensors", ".json"):
@@ -100,7 +98,7 @@ def _save_lock(json_path: Path):
                 pid = int(lock.read_text().strip() or 0)
             except (OSError, ValueError):
                 pid = 0
-            if pid and _pid_alive(pid):
+            if pid and pid_alive(pid):
                 raise OutputExistsError(
                     f"{json_path.with_suffix('')}: another process is saving a model of this name"
                 ) from None
@@ -117,15 +115,6 @@ def _save_lock(json_path: Path):
         lock.unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
     return True
 
 
@@ -216,7 +205,7 @@ def save_model(path: str | Path, generator: nn.Module, *, metadata: dict[str, An
     return weights_path
 
 
-def read_metadata(path: str | Path) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check a model's JSON (either file of the pair may be named).
 
     Raises

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
 from seeinggan.simulate.galaxies import MAG_ZEROPOINT
 
 __all__ = [
@@ -71,7 +72,7 @@ SPACE = Instrument(
     telescope="SIMULATED",
     instrument="SIMULATED HST/ACS-WFC-like",
     filter="F814W",
-    pixel_scale=0.03,
+    pixel_scale=SPACE_PIXEL_SCALE,
     gain=14.0,
     read_noise=3.5,
     sky=1.1,  # 22.3 mag/arcsec^2 zodiacal light in 0.0009 arcsec^2
@@ -81,7 +82,7 @@ GROUND = Instrument(
     telescope="SIMULATED",
     instrument="SIMULATED Subaru/Suprime-Cam-like",
     filter="r'",
-    pixel_scale=0.202,
+    pixel_scale=GROUND_PIXEL_SCALE,
     gain=600.0,
     read_noise=30.0,
     sky=196.0,  # 20.8 mag/arcsec^2 in 0.0408 arcsec^2
@@ -124,7 +125,7 @@ DRIZZLE = {"native_pixel_arcsec": 0.05, "pixfrac": 0.8}
 (the COSMOS F814W mosaics: Koekemoer et al. 2007)."""
 
 
-def drizzle_kernel(*, output_scale: float = 0.03, native_scale: float = 0.05,
+def drizzle_kernel(*, output_scale: float = SPACE_PIXEL_SCALE, native_scale: float = 0.05,
                    pixfrac: float = 0.8) -> np.ndarray:
     """The kernel that correlates drizzled noise: a drop's mean footprint on the output grid.
 

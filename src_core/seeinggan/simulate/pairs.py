@@ -32,6 +32,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from scipy import fft as sfft
 
+from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
 from seeinggan.geometry import make_tan_wcs
 from seeinggan.simulate.galaxies import (
     MORPHOLOGIES,
@@ -527,8 +528,8 @@ def simulate_pair(
     *,
     seed: int,
     space_shape: Sequence[int] = (256, 256),
-    space_pixel_scale: float = 0.03,
-    ground_pixel_scale: float = 0.202,
+    space_pixel_scale: float = SPACE_PIXEL_SCALE,
+    ground_pixel_scale: float = GROUND_PIXEL_SCALE,
     seeing_fwhm: float | Sequence[float] = (0.5, 1.2),
     morphology: str | None = None,
     psf: str | None = None,
@@ -668,8 +669,8 @@ def simulate_field(
     space_shape: Sequence[int] = (1024, 1024),
     n_galaxies: int = 8,
     n_stars: int = 3,
-    space_pixel_scale: float = 0.03,
-    ground_pixel_scale: float = 0.202,
+    space_pixel_scale: float = SPACE_PIXEL_SCALE,
+    ground_pixel_scale: float = GROUND_PIXEL_SCALE,
     seeing_fwhm: float | Sequence[float] = (0.5, 1.2),
     morphology: str | None = None,
     psf: str | None = None,

@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
+
 __all__ = [
     "EVALUATION_SEEDS",
     "GROUND_PIXEL_SCALES",
@@ -77,7 +79,7 @@ set that picks Richardson-Lucy's iteration count). Training must not use them.""
 
 GROUND_PIXEL_SCALES: dict[str, float] = {
     "HSC": 0.168,
-    "Suprime-Cam": 0.202,
+    "Suprime-Cam": GROUND_PIXEL_SCALE,
     "DECam": 0.263,
     "INT WFC": 0.333,
     "SDSS": 0.396,
@@ -290,7 +292,7 @@ class Prior:
         return rows
 
 
-FIELD_SIDE_ARCSEC = 256 * 0.03
+FIELD_SIDE_ARCSEC = 256 * SPACE_PIXEL_SCALE
 """Side of the standard 256 x 256 space stamp at 0.03"/px (7.68")."""
 
 SCENES: dict[str, Scene] = {

@@ -31,6 +31,8 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import optimize, special
 
+from seeinggan.constants import SPACE_PIXEL_SCALE
+
 __all__ = [
     "HST_F814W",
     "KOLMOGOROV_FWHM_FACTOR",
@@ -403,7 +405,7 @@ def _centred_from_otf(otf: np.ndarray, shape: tuple[int, int], big: tuple[int, i
     return sfft.irfft2(otf * phase, s=big)[: shape[0], : shape[1]]
 
 
-def space_psf(*, pixel_scale: float = 0.03, shape: tuple[int, int] | None = None) -> np.ndarray:
+def space_psf(*, pixel_scale: float = SPACE_PIXEL_SCALE, shape: tuple[int, int] | None = None) -> np.ndarray:
     """An HST ACS/WFC F814W-like PSF as in drizzled COSMOS images, centred, sum 1.
 
     Polychromatic diffraction of HST's obscured 2.4 m aperture (0.72-0.88 um), convolved with
