@@ -38,6 +38,38 @@ class ScrollableDock(Container):
         """The widget inside the scroll area (holds the layout)."""
         return self._widget._mgui_get_native_widget()
 
+    def fit_width(self, *labels):
+        """Keep the dock's content within its width: the scroll area never scrolls sideways.
+
+        Each of ``labels`` (magicgui ``Label``: status and summary lines) word-wraps and no
+        longer asks for the width of its text; every combo box in the dock asks for a few
+        characters, not for its longest item (a long model or layer name). Call once the dock's
+        sections are in place.
+        """
+        from qtpy.QtWidgets import QComboBox
+
+        for label in labels:
+            wrap_label(label.native)
+        for combo in self.body.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(COMBO_MIN_CHARS)
+
+
+COMBO_MIN_CHARS = 18
+"""Characters a dock's combo box asks room for ("default (shipped)"); longer items are elided."""
+
+
+def wrap_label(label) -> None:
+    """A QLabel that word-wraps and may be narrower than its longest word (clipped, never the dock)."""
+    from qtpy.QtWidgets import QSizePolicy
+
+    label.setWordWrap(True)
+    label.setMinimumWidth(1)  # an explicit minimum overrides the hint (the longest word)
+    policy = label.sizePolicy()  # keeps the height-for-width that word wrap set
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Expanding)  # the row's width, not its half
+    label.setSizePolicy(policy)
+
 
 
 def image_layer_choices(viewer) -> list[tuple[str, object]]:

@@ -144,7 +144,6 @@ class DeblurWidget(ScrollableDock):
                       labels=False),
             self.progress, self.message])
         self.controls.append(self.maps_summary)
-        self.maps_summary.native.setWordWrap(True)
         self.body.layout().addWidget(collapsible("advanced", self.advanced))
         self.body.layout().addWidget(self.controls.native)
         # DS9 habits: stretch presets with limits, and a blink with the deblurred output.
@@ -155,6 +154,7 @@ class DeblurWidget(ScrollableDock):
         self.display_section = collapsible("display: stretch, blink", self.display)
         self.body.layout().addWidget(self.display_section)
         self.body.layout().addStretch(1)
+        self.fit_width(self.message, self.maps_summary)
         self.shapes.visible = False
 
         self.deblur_button.changed.connect(self.run)

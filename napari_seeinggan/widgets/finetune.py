@@ -184,6 +184,7 @@ class FinetuneWidget(ScrollableDock):
         for section in (collapsible("advanced", self.advanced), self.controls.native,
                         self.plots.widget, self.save_row.native):
             self.body.layout().addWidget(section)
+        self.fit_width(self.message)
 
         self.train_button.changed.connect(self.train)
         self.stop_button.changed.connect(self.stop)

@@ -220,7 +220,7 @@ class ScoreRegionWidget(ScrollableDock):
         self.body.layout().addWidget(self.controls.native)
         self.tests.native.setMaximumHeight(70)
         self.table.native.setMinimumHeight(120)
-        self.status.native.setWordWrap(True)
+        self.fit_width(self.status)
 
         from qtpy.QtCore import QTimer
 

@@ -1,6 +1,8 @@
 """The window fits a 1366x768 laptop screen with napari's own panels and the three docks; Deblur
 and Score region are visible at first launch; no toast before the user acts (issue 14)."""
 
+import numpy as np
+
 from napari_seeinggan import _layers
 from napari_seeinggan.__main__ import open_viewer
 
@@ -27,4 +29,38 @@ def test_window_fits_a_laptop_and_shows_deblur_and_score(make_napari_viewer, not
         assert dock.native.minimumSizeHint().height() < 200, name
     # Nothing was notified: the user has not acted yet.
     assert notifications.messages() == []
+    _layers.reset_session_sky_origin()
+
+
+LONG_LINE = ("added 'ground deblurred' (256 x 256 px, 0.05\"/px) from 'ground' with the shipped "
+             "model in 123.4 s; unstable: 85.6% of source flux (spread over 8 flips/rotations) "
+             "/a/long/unbreakable/path/to/a/user/model/with/a/very/long/name.safetensors")
+DOCK_CONTENT_MAX_WIDTH = 420
+"""Widest a dock's content may ask to be (px) on a 1366 px screen: it must never scroll sideways."""
+
+
+def test_docks_content_fits_their_width_with_long_status_lines(make_napari_viewer, qtbot):
+    """Long status and summary lines word-wrap; long combo items do not widen a dock (issue: the
+    Deblur dock's summary and its Cancel button were cut on the right at 1366x768)."""
+    _layers.reset_session_sky_origin()
+    viewer, docks = open_viewer(viewer=make_napari_viewer(show=True), sample=False)
+    viewer.window._qt_window.resize(*LAPTOP)
+    lines = {"Deblur": ("message", "maps_summary"), "Fine-tune": ("message",),
+             "Score region": ("status",)}
+    viewer.add_image(np.zeros((8, 8), np.float32), name="a layer with a very long name " * 4)
+    for name, dock in docks.items():
+        dock.reset_choices()
+        for attr in lines[name]:
+            getattr(dock, attr).value = LONG_LINE
+    qtbot.wait(50)
+    for name, dock in docks.items():
+        content = dock.body.minimumSizeHint().width()
+        assert content < DOCK_CONTENT_MAX_WIDTH, (name, content)
+        # What the scroll area shows is as wide as the content: nothing cut on the right.
+        assert dock.body.width() <= dock.native.viewport().width(), name
+    deblur = docks["Deblur"]
+    assert deblur.maps_summary.native.wordWrap() and deblur.message.native.wordWrap()
+    cancel = deblur.cancel_button.native
+    right = cancel.mapTo(deblur.native.viewport(), cancel.rect().topRight()).x()
+    assert right < deblur.native.viewport().width(), right
     _layers.reset_session_sky_origin()
