@@ -380,8 +380,8 @@ class GeneratorObjective(nn.Module):
             )
         if not terms:
             raise ValueError("all loss weights are zero")
-        total = sum(self.weights[name] * (adversarial_scale if name == "adversarial" else 1.0) * value
-                    for name, value in terms.items())
+        total = torch.stack([self.weights[name] * (adversarial_scale if name == "adversarial" else 1.0) * value
+                             for name, value in terms.items()]).sum()
         return total, terms
 
 

@@ -23,6 +23,7 @@ Definitions (as in the report):
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -191,7 +192,7 @@ def pair_measures(
     mask = ~valid
     out = {name: float("nan") for name in FIDELITY_METRICS}
     if seeing_fwhm is not None and math.isfinite(seeing_fwhm) and seeing_fwhm > 0:
-        kw = {"pixel_scale": pixel_scale, "seeing_fwhm": seeing_fwhm, "mask": mask}
+        kw: dict[str, Any] = {"pixel_scale": pixel_scale, "seeing_fwhm": seeing_fwhm, "mask": mask}
         out["band_error"] = band_error(image, reference, band=RESTORATION_BAND, **kw)
         out["band_power_ratio"] = band_power_ratio(image, reference, band=RESTORATION_BAND, **kw)
         if TEXTURE_BAND[0] / seeing_fwhm < 0.5 / pixel_scale:

@@ -174,9 +174,8 @@ def _validation_pairs(test_pairs: Sequence[Any], n: int) -> list[Any]:
 
     shape = test_pairs[0].shape
     seeing = [float(p.meta["seeing_fwhm"]) for p in test_pairs if _finite(p.meta.get("seeing_fwhm"))]
-    seeing_range = (min(seeing), max(seeing)) if seeing else (0.5, 1.2)
-    if seeing_range[1] - seeing_range[0] < 1e-6:
-        seeing_range = seeing_range[0]
+    low, high = (min(seeing), max(seeing)) if seeing else (0.5, 1.2)
+    seeing_range: float | tuple[float, float] = low if high - low < 1e-6 else (low, high)
     stream = simulated_pairs(n=n, seed=VALIDATION_SEED, space_shape=tuple(shape), seeing_fwhm=seeing_range)
     return [stream[i] for i in range(n)]
 
@@ -349,7 +348,7 @@ def evaluate_pairs(
     """
     from seeinggan.data import folder_pairs
 
-    pairs = folder_pairs(pairs_dir, should_stop=should_stop)
+    pairs = folder_pairs(Path(pairs_dir), should_stop=should_stop)
     truths = truth_images(pairs_dir, pairs)
     return evaluate_pair_list(
         pairs, truths=truths, model=model, models=models, seeing=seeing, rl_iterations=rl_iterations,
@@ -548,13 +547,13 @@ def _score_jobs(jobs: list[_PairJob], *, workers: int, progress, should_stop) ->
     """
     total = len(jobs)
     if workers <= 1 or total < 2:
-        rows = []
+        serial = []
         for index, job in enumerate(jobs):
             check_stop(should_stop)
-            rows.append(_score_pair(job))
+            serial.append(_score_pair(job))
             if progress is not None:
                 progress(index + 1, total)
-        return rows
+        return serial
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -575,7 +574,7 @@ def _score_jobs(jobs: list[_PairJob], *, workers: int, progress, should_stop) ->
             for future in futures:
                 future.cancel()
             raise
-    return rows  # type: ignore[return-value]
+    return [row for row in rows if row is not None]  # every future has answered (or raised)
 
 
 def _seeing_text(sources: set[str], given: float | None) -> str:

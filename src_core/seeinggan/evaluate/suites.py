@@ -174,7 +174,7 @@ class SuitePairs(Sequence):
             raise IndexError(f"pair {index} out of range for {self.n} pairs of {self.suite.name}")
         return index
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(self.n))]
         from seeinggan.simulate.catalogue import pair_seed

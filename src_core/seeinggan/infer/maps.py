@@ -57,12 +57,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 from astropy.wcs import WCS
 from scipy import ndimage, signal
+
+if TYPE_CHECKING:
+    from seeinggan.simulate.psf import PsfModel
 
 __all__ = [
     "CONSISTENCY_SIGMA",
@@ -366,10 +369,10 @@ def reblur_kernel(
         raise ValueError(f"seeing FWHM must be a positive number of arcsec, got {seeing_fwhm!r}")
     side = math.ceil(8.0 * seeing_fwhm / pixel_scale) | 1
     shape = (side, side)
-    otf = optical_transfer_function(psf_model, shape=shape, pixel_scale=pixel_scale, fwhm=seeing_fwhm,
+    otf = optical_transfer_function(cast("PsfModel", psf_model), shape=shape, pixel_scale=pixel_scale, fwhm=seeing_fwhm,
                                     beta=moffat_beta, truncate=side * pixel_scale / 2.0)
     if target_psf is not None:
-        target = optical_transfer_function(target_psf, shape=shape, pixel_scale=pixel_scale)
+        target = optical_transfer_function(cast("PsfModel", target_psf), shape=shape, pixel_scale=pixel_scale)
         keep = (np.abs(otf) > 1e-4) & (np.abs(target) > 1e-3)
         otf = np.where(keep, otf / np.where(keep, target, 1.0), 0.0)
     kernel = np.fft.fftshift(sfft.irfft2(otf, s=shape))
@@ -576,6 +579,8 @@ def summarise(output: np.ndarray, uncertainty: np.ndarray | None, chi: np.ndarra
     """
     summary = MapsSummary()
     if uncertainty is not None:
+        if pixel_noise is None:
+            raise ValueError("the uncertainty map's summary needs pixel_noise (the input's noise per output pixel)")
         source, flagged, levels = flag_unstable(output, uncertainty, pixel_noise=pixel_noise)
         flux = np.asarray(output, dtype=np.float64) - levels["sky"]
         total = float(np.sum(flux[source]))

@@ -6,7 +6,7 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, cast, get_type_hints
 
 from seeinggan.errors import SeeingGANError
 
@@ -143,8 +143,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the first bad value."""
-        self.betas = tuple(float(b) for b in self.betas)  # TOML gives lists
-        self.seeing_fwhm = tuple(float(b) for b in self.seeing_fwhm)
+        self.betas = cast(tuple[float, float], tuple(float(b) for b in self.betas))  # TOML gives lists
+        self.seeing_fwhm = cast(tuple[float, float], tuple(float(b) for b in self.seeing_fwhm))
         if isinstance(self.structural_levels, int):
             self.structural_levels = tuple(range(1, self.structural_levels + 1))
         self.structural_levels = tuple(int(level) for level in self.structural_levels)

@@ -95,16 +95,16 @@ def datasets_from_config(
 
     transform = _transform(config)
     crop = config.crop_size
-    extras = bool(config.n_conditions or config.consistency or config.band or config.lowband)
-    options = {"target": config.target, "extras": extras}
+    extras = bool(config.n_conditions or config.consistency or config.band or config.lowband or config.power)
+    options: dict[str, Any] = {"target": config.target, "extras": extras}
     train_options = {**options, "jitter": (config.sky_jitter, config.noise_jitter)}
     if pairs_dir is not None:
         pairs = folder_pairs(pairs_dir, progress=progress)
         train, val = train_val_split(pairs, val_fraction=config.val_fraction, seed=config.seed)
         train_set = PairDataset(train, crop_size=crop, augment=True, seed=config.seed, transform=transform,
                                 **train_options)
-        val_set = PairDataset(val, crop_size=crop, augment=False, crop="center", transform=transform, **options)
-        return train_set, (val_set if len(val) else None)
+        held_out = PairDataset(val, crop_size=crop, augment=False, crop="center", transform=transform, **options)
+        return train_set, (held_out if len(val) else None)
 
     n = config.simulate_pairs if simulate is None else int(simulate)
     if n < 0:
@@ -125,7 +125,7 @@ def datasets_from_config(
             epoch_size=max(1000, config.batch_size), seed=config.simulate_seed, crop_size=crop,
             augment=True, transform=transform, **kwargs,
         )
-    val_set = None
+    val_set: PairDataset | None = None
     if config.val_pairs > 0:
         val_pairs = simulate_in_memory(config.val_pairs, seed=config.val_seed, workers=config.num_workers, **kwargs)
         val_set = PairDataset(val_pairs, crop_size=crop, augment=False, crop="center", transform=transform,
