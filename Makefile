@@ -12,10 +12,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the project's requirements change.
-$(STAMP): pyproject.toml constraints-cpu.txt | $(BIN)/python
+$(STAMP): pyproject.toml setup.py napari.yaml constraints-cpu.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# The pinned CPU torch, unless a torch is already in the venv (a GPU build the user chose).
 	$(BIN)/python -c 'import torch' 2>/dev/null || $(BIN)/python -m pip install --quiet -c constraints-cpu.txt torch
+	@# setup.py copies the root napari.yaml into napari_seeinggan/ (git-ignored) for napari to find.
 	$(BIN)/python -m pip install --quiet -e '.[qt,test]'
 	touch $(STAMP)
 
