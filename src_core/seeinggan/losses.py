@@ -201,8 +201,8 @@ def band_error(
         The band is ``low / FWHM <= |f| <= high / FWHM`` (``low=0, high=0.5``: the frequencies
         below the restoration band, total flux included, which the ``lowband`` term uses).
     """
-    sums = _band_sums(output, target, seeing, pixel_scale=pixel_scale, softening=softening, low=low, high=high)
-    return (sums["error"] / (sums["target"] + sums["floor"])).mean()
+    return _relative_error(_band_sums(output, target, seeing, pixel_scale=pixel_scale, softening=softening,
+                                      low=low, high=high))
 
 
 def band_power_mismatch(
@@ -224,36 +224,55 @@ def band_power_mismatch(
     band error keeps it in the right place. Symmetric in log: twice too much costs as much as
     half. Parameters as `band_error`.
     """
-    sums = _band_sums(output, target, seeing, pixel_scale=pixel_scale, softening=softening, low=low, high=high)
-    ratio = (sums["output"] + sums["floor"]) / (sums["target"] + sums["floor"])
-    return torch.log(ratio).pow(2).mean()
+    return _log_power_mismatch(_band_sums(output, target, seeing, pixel_scale=pixel_scale, softening=softening,
+                                          low=low, high=high))
 
 
 def _band_sums(output, target, seeing, *, pixel_scale, softening, low, high) -> dict[str, torch.Tensor]:
     """Per-sample band sums of ``|X - T|^2``, ``|X|^2``, ``|T|^2`` and the white-noise floor."""
+    return _sums_in_band(_spectra(output, target, softening), seeing, pixel_scale=pixel_scale, low=low, high=high)
+
+
+def _spectra(output: torch.Tensor, target: torch.Tensor, softening: float) -> dict[str, torch.Tensor]:
+    """Hann-apodised ``rfft2`` of output and target in linear flux (noise units), and the window."""
     height, width = output.shape[-2:]
     window = torch.outer(torch.hann_window(height, periodic=False, device=output.device),
                          torch.hann_window(width, periodic=False, device=output.device))
     x = softening * torch.sinh(output.float().clamp(-15.0, 15.0))[:, 0] * window
     t = softening * torch.sinh(target.float().clamp(-15.0, 15.0))[:, 0] * window
-    fy = torch.fft.fftfreq(height, d=pixel_scale, device=output.device)
-    fx = torch.fft.rfftfreq(width, d=pixel_scale, device=output.device)
+    return {"x": torch.fft.rfft2(x), "t": torch.fft.rfft2(t), "window": window}
+
+
+def _sums_in_band(spectra: dict[str, torch.Tensor], seeing: torch.Tensor, *, pixel_scale: float, low: float,
+                  high: float) -> dict[str, torch.Tensor]:
+    ft_x, ft_t, window = spectra["x"], spectra["t"], spectra["window"]
+    height, width = window.shape
+    fy = torch.fft.fftfreq(height, d=pixel_scale, device=ft_x.device)
+    fx = torch.fft.rfftfreq(width, d=pixel_scale, device=ft_x.device)
     radius = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)[None]
     fwhm = seeing.float().reshape(-1, 1, 1)
     band = ((radius >= low / fwhm) & (radius <= high / fwhm)).float()
     # rfft2 holds each non-zero column's conjugate twin once: weight them twice
-    weight = torch.full((width // 2 + 1,), 2.0, device=output.device)
+    weight = torch.full((width // 2 + 1,), 2.0, device=ft_x.device)
     weight[0] = 1.0
     if width % 2 == 0:
         weight[-1] = 1.0
     band = band * weight
-    ft_x, ft_t = torch.fft.rfft2(x), torch.fft.rfft2(t)
     return {
         "error": ((ft_x - ft_t).abs() ** 2 * band).sum((-2, -1)),
         "output": (ft_x.abs() ** 2 * band).sum((-2, -1)),
         "target": (ft_t.abs() ** 2 * band).sum((-2, -1)),
         "floor": band.sum((-2, -1)) * window.pow(2).sum(),
     }
+
+
+def _relative_error(sums: dict[str, torch.Tensor]) -> torch.Tensor:
+    return (sums["error"] / (sums["target"] + sums["floor"])).mean()
+
+
+def _log_power_mismatch(sums: dict[str, torch.Tensor]) -> torch.Tensor:
+    ratio = (sums["output"] + sums["floor"]) / (sums["target"] + sums["floor"])
+    return torch.log(ratio).pow(2).mean()
 
 
 class GeneratorObjective(nn.Module):
@@ -359,19 +378,21 @@ class GeneratorObjective(nn.Module):
             if fake_scores is None:
                 raise ValueError("the adversarial term needs the critic's scores (fake_scores)")
             terms["adversarial"] = wasserstein_generator_loss(fake_scores)
-        if self.weights["band"]:
+        spectral = [name for name in ("band", "lowband", "power") if self.weights[name]]
+        if spectral:
             if extras is None or "seeing" not in extras:
-                raise ValueError("the band term needs each sample's seeing (extras)")
-            terms["band"] = band_error(output, target, extras["seeing"], softening=self.softening)
-        if self.weights["lowband"]:
-            if extras is None or "seeing" not in extras:
-                raise ValueError("the lowband term needs each sample's seeing (extras)")
-            terms["lowband"] = band_error(output, target, extras["seeing"], softening=self.softening,
-                                          low=0.0, high=0.5)
-        if self.weights["power"]:
-            if extras is None or "seeing" not in extras:
-                raise ValueError("the power term needs each sample's seeing (extras)")
-            terms["power"] = band_power_mismatch(output, target, extras["seeing"], softening=self.softening)
+                raise ValueError(f"the {spectral[0]} term needs each sample's seeing (extras)")
+            # One pair of FFTs serves the band error, the power mismatch and the low band.
+            spectra = _spectra(output, target, self.softening)
+            restoration = (_sums_in_band(spectra, extras["seeing"], pixel_scale=0.03, low=0.5, high=2.0)
+                           if self.weights["band"] or self.weights["power"] else {})
+            if self.weights["band"]:
+                terms["band"] = _relative_error(restoration)
+            if self.weights["lowband"]:
+                terms["lowband"] = _relative_error(
+                    _sums_in_band(spectra, extras["seeing"], pixel_scale=0.03, low=0.0, high=0.5))
+            if self.weights["power"]:
+                terms["power"] = _log_power_mismatch(restoration)
         if self.weights["consistency"]:
             if inputs is None or extras is None or "psf" not in extras:
                 raise ValueError("the consistency term needs the inputs and each sample's psf (extras)")
