@@ -24,7 +24,7 @@ from napari_seeinggan._errors import report_error
 from napari_seeinggan.state import FAILED, IDLE, RUNNING
 from napari_seeinggan.workers import StopFlag, make_worker
 
-__all__ = ["DockRun"]
+__all__ = ["DockRun", "RunsInWorker"]
 
 
 class DockRun:
@@ -145,3 +145,23 @@ class DockRun:
         if self.stop_flag is not None:
             self.stop_flag.set()
         self.on_update = self.on_returned = self.on_finished = None
+
+
+class RunsInWorker:
+    """What a dock with a `DockRun` in ``self._run`` shows of it: its worker, busy flag and bar."""
+
+    _run: DockRun
+
+    @property
+    def worker(self):
+        """The running (or last) worker, or None."""
+        return self._run.worker
+
+    @property
+    def busy(self) -> bool:
+        """True while a run goes on (until its end is handled)."""
+        return self._run.busy
+
+    @property
+    def _pbar(self):
+        return self._run.pbar

@@ -42,7 +42,7 @@ from napari_seeinggan.widgets._common import (
     on_destroyed,
     shapes_layer_choices,
 )
-from napari_seeinggan.widgets._lifecycle import DockRun
+from napari_seeinggan.widgets._lifecycle import DockRun, RunsInWorker
 from napari_seeinggan.workers import (
     DeblurRequest,
     Outcome,
@@ -68,7 +68,7 @@ def collapsible(title: str, content: Container):
     return section
 
 
-class DeblurWidget(ScrollableDock):
+class DeblurWidget(RunsInWorker, ScrollableDock):
     """Dock that deblurs an image layer with a SeeingGAN model.
 
     Parameters
@@ -174,20 +174,6 @@ class DeblurWidget(ScrollableDock):
         self._on_image_changed(self.image.value)
         self._previous_model = self.model.value
         show_model_purpose(self.model)
-
-    @property
-    def worker(self):
-        """The running (or last) deblur worker, or None."""
-        return self._run.worker
-
-    @property
-    def _pbar(self):
-        return self._run.pbar
-
-    @property
-    def busy(self) -> bool:
-        """True while a deblur runs (until its end is handled)."""
-        return self._run.busy
 
     # --- choices ------------------------------------------------------------------------------
 

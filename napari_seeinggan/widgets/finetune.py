@@ -51,7 +51,7 @@ from napari_seeinggan.widgets._common import (
     on_destroyed,
     shapes_layer_choices,
 )
-from napari_seeinggan.widgets._lifecycle import DockRun
+from napari_seeinggan.widgets._lifecycle import DockRun, RunsInWorker
 from napari_seeinggan.widgets.deblur import collapsible
 from napari_seeinggan.workers import (
     FinetuneRequest,
@@ -73,7 +73,7 @@ CURVE_COLORS = {GENERATOR: (80, 160, 255), CRITIC: (255, 140, 60), VAL_CW_SSIM: 
                 VAL_CW_SSIM_INPUT: (170, 170, 170)}
 
 
-class FinetuneWidget(ScrollableDock):
+class FinetuneWidget(RunsInWorker, ScrollableDock):
     """Dock that fine-tunes a generator on pairs from the open field.
 
     Parameters
@@ -202,20 +202,6 @@ class FinetuneWidget(ScrollableDock):
         self._guess_layers()
         self._on_source_changed(self.source.value)
         show_model_purpose(self.start_model)
-
-    @property
-    def worker(self):
-        """The running (or last) fine-tuning worker, or None."""
-        return self._run.worker
-
-    @property
-    def _pbar(self):
-        return self._run.pbar
-
-    @property
-    def busy(self) -> bool:
-        """True while a run goes on (until its end is handled)."""
-        return self._run.busy
 
     # --- choices ------------------------------------------------------------------------------
 

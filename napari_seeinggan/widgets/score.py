@@ -29,7 +29,7 @@ from napari.utils.notifications import show_info, show_warning
 from seeinggan.errors import InputError
 
 from napari_seeinggan.widgets._common import ScrollableDock, finest_layer, image_layer_choices
-from napari_seeinggan.widgets._lifecycle import DockRun
+from napari_seeinggan.widgets._lifecycle import DockRun, RunsInWorker
 from napari_seeinggan.workers import Outcome
 
 SHAPES_NAME = "score region"
@@ -159,7 +159,7 @@ def _signals():
     return ScoreSignals()
 
 
-class ScoreRegionWidget(ScrollableDock):
+class ScoreRegionWidget(RunsInWorker, ScrollableDock):
     """Dock that scores image layers against a reference layer inside a drawn rectangle.
 
     Parameters
@@ -249,16 +249,6 @@ class ScoreRegionWidget(ScrollableDock):
         self.seeing.changed.connect(self._schedule)
 
         self._on_layers_changed(initial=True)
-
-    @property
-    def busy(self) -> bool:
-        """True while a scoring worker runs (until its end is handled)."""
-        return self._run.busy
-
-    @property
-    def worker(self):
-        """The running (or last) scoring worker, or None."""
-        return self._run.worker
 
     # --- layers ---------------------------------------------------------------------------------
 
