@@ -18,19 +18,11 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from screenshots import pump, wait  # the docks' tour beside this script (scripts/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait(app, condition, timeout: float, what: str) -> None:
-    end = time.perf_counter() + timeout
-    while not condition():
-        if time.perf_counter() > end:
-            raise TimeoutError(f"gave up waiting for {what}")
-        app.processEvents()
-        time.sleep(0.02)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,10 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     viewer.grid.shape = (2, 2)
     viewer.grid.stride = 1
     viewer.reset_view()
-    end = time.perf_counter() + 2.0
-    while time.perf_counter() < end:
-        app.processEvents()
-        time.sleep(0.01)
+    pump(app, 2.0)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(args.out), canvas_only=False, flash=False)
     print("wrote", args.out, "|", deblur.maps_summary.value)
