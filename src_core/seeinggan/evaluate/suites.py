@@ -247,6 +247,7 @@ def write_suite(
     -------
     pathlib.Path
     """
+    from seeinggan.io.atomic import atomic_write_text
     from seeinggan.simulate.catalogue import write_simulated
 
     pairs = simulate_suite(name, n=n, seed=seed)
@@ -259,9 +260,7 @@ def write_suite(
     suite = pairs.suite
     info = {"suite": suite.name, "description": suite.description, "n": len(pairs),
             "seed": pairs.seed, "settings": suite.settings()}
-    temporary = root / ".suite.json.part"
-    temporary.write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-    temporary.replace(info_path)
+    atomic_write_text(info_path, json.dumps(info, indent=1) + "\n", overwrite=True)  # refused above if unwanted
     return root
 
 
