@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seeinggan.constants import SPACE_PIXEL_SCALE
+
 __all__ = [
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
@@ -173,7 +175,7 @@ def band_error(
     target: torch.Tensor,
     seeing: torch.Tensor,
     *,
-    pixel_scale: float = 0.03,
+    pixel_scale: float = SPACE_PIXEL_SCALE,
     softening: float = 3.0,
     low: float = 0.5,
     high: float = 2.0,
@@ -210,7 +212,7 @@ def band_power_mismatch(
     target: torch.Tensor,
     seeing: torch.Tensor,
     *,
-    pixel_scale: float = 0.03,
+    pixel_scale: float = SPACE_PIXEL_SCALE,
     softening: float = 3.0,
     low: float = 0.5,
     high: float = 2.0,
@@ -384,13 +386,13 @@ class GeneratorObjective(nn.Module):
                 raise ValueError(f"the {spectral[0]} term needs each sample's seeing (extras)")
             # One pair of FFTs serves the band error, the power mismatch and the low band.
             spectra = _spectra(output, target, self.softening)
-            restoration = (_sums_in_band(spectra, extras["seeing"], pixel_scale=0.03, low=0.5, high=2.0)
+            restoration = (_sums_in_band(spectra, extras["seeing"], pixel_scale=SPACE_PIXEL_SCALE, low=0.5, high=2.0)
                            if self.weights["band"] or self.weights["power"] else {})
             if self.weights["band"]:
                 terms["band"] = _relative_error(restoration)
             if self.weights["lowband"]:
                 terms["lowband"] = _relative_error(
-                    _sums_in_band(spectra, extras["seeing"], pixel_scale=0.03, low=0.0, high=0.5))
+                    _sums_in_band(spectra, extras["seeing"], pixel_scale=SPACE_PIXEL_SCALE, low=0.0, high=0.5))
             if self.weights["power"]:
                 terms["power"] = _log_power_mismatch(restoration)
         if self.weights["consistency"]:

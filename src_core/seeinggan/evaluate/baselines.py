@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
 from seeinggan.geometry import _box_kernel
 
 __all__ = [
@@ -55,8 +56,8 @@ def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 255) ->
         raise ValueError(
             f"pair {meta.get('name', '?')!r}: no seeing_fwhm in its catalogue row; Richardson-Lucy needs the true PSF"
         ) from None
-    space_scale = float(meta.get("space_pixel_scale") or 0.03)
-    ground_scale = float(meta.get("ground_pixel_scale") or 0.202)
+    space_scale = float(meta.get("space_pixel_scale") or SPACE_PIXEL_SCALE)
+    ground_scale = float(meta.get("ground_pixel_scale") or GROUND_PIXEL_SCALE)
     model = str(meta.get("psf_model") or "moffat").lower()
     shape_kwargs = _psf_shape_of(meta)
     side = int(np.ceil(_PSF_SIDE_FWHM * fwhm / space_scale)) | 1

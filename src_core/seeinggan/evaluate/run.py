@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from seeinggan.constants import SPACE_PIXEL_SCALE
 from seeinggan.evaluate.baselines import (
     RL_CANDIDATE_ITERATIONS,
     ground_psf_on_space_grid,
@@ -289,7 +290,7 @@ def _space_pixel_scale(pair: Any) -> float:
         from seeinggan.geometry import pixel_scale
 
         return float(pixel_scale(pair.wcs))
-    return float(pair.meta.get("space_pixel_scale") or 0.03)
+    return float(pair.meta.get("space_pixel_scale") or SPACE_PIXEL_SCALE)
 
 
 def evaluate_pairs(

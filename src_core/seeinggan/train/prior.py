@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from seeinggan.constants import SPACE_PIXEL_SCALE
+
 __all__ = ["BROAD_PRIOR", "simulate_training_pair", "prior_ranges"]
 
 BROAD_PRIOR: dict[str, Any] = {
@@ -80,7 +82,7 @@ def simulate_training_pair(seed: int, index: int, prior: dict[str, Any] | None =
         simulation = simulate_pair(**common)
     ground, truth = simulation.ground, simulation.truth
     if boost != 1.0:
-        _, ground_instrument = _instruments(0.03, ground_scale)
+        _, ground_instrument = _instruments(SPACE_PIXEL_SCALE, ground_scale)
         ground = add_noise(simulation.ground_noiseless * boost, ground_instrument, rng)
         truth = simulation.truth * boost
     meta = {
