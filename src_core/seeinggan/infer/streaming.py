@@ -26,8 +26,9 @@
 
 Peak memory: the input frame (as given: in memory or a memory map) plus one band of tile rows
 across the output and one strip of resampled input rows (each ``tile x model-grid columns``
-float32) plus one batch of tiles; it does not depend on the number of output rows. For frames small enough that the whole resampled frame is below
-`WHOLE_FIT_PIXELS`, the result equals `Deblurrer.deblur`'s to float rounding.
+float32) plus one batch of tiles; it does not depend on the number of output rows. For frames
+small enough that the whole resampled frame is below `WHOLE_FIT_PIXELS`, the result equals
+`Deblurrer.deblur`'s to float rounding.
 """
 
 from __future__ import annotations
