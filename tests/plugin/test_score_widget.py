@@ -56,8 +56,12 @@ def test_rectangle_over_the_galaxy_fills_the_table(pair_viewer, qtbot, tmp_path)
     # Noise-relative CW-SSIM: the ground scores by the galaxy's structure, not the sky
     # (measured 0.254; with the tiny constant the sky made it 0.021).
     assert 0.15 < rows[ground.name]["cw_ssim"] < 0.6
+    # the change is against the first layer scored (the ground): the space image's gain over it
+    baseline = rows[ground.name]["cw_ssim"]
     assert rows[ground.name]["cw_ssim_change_percent"] == 0.0
-    assert rows[space.name]["cw_ssim_change_percent"] > 0
+    assert rows[space.name]["cw_ssim_change_percent"] == pytest.approx(
+        100 * (rows[space.name]["cw_ssim"] - baseline) / baseline)
+    assert rows[space.name]["cw_ssim_change_percent"] > 100  # 1.0 against ~0.25
     table = dock.table.data.to_list()
     assert dock.table.row_headers == (ground.name, space.name)
     cw = 3  # CW-SSIM's column, after band error, band power ratio and FRC resolution
