@@ -119,6 +119,9 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
                               tooltip="The space image of the same field (for example HST)")
         self.shapes = ComboBox(label="rectangles on", choices=self._shapes_choices,
                                tooltip="Shapes layer whose rectangles become training pairs")
+        self.load_regions_button = PushButton(
+            text="Load .reg...", tooltip="Rectangles from a DS9 region file (sky or image coordinates) "
+                                         "onto a \"training regions\" layer")
         self.folder = FileEdit(label="pairs folder", mode="d",
                                tooltip="A folder with ground/NAME.fits and space/NAME.fits")
         # --- training
@@ -175,7 +178,8 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         self.model_name = LineEdit(label="save as", value=_default_model_name())
         self.save_button = PushButton(text="Save model", enabled=False)
 
-        self.extend([self.source, self.ground, self.space, self.shapes, self.folder,
+        self.extend([self.source, self.ground, self.space, self.shapes, self.load_regions_button,
+                     self.folder,
                      self.start_model, self.steps, self.learning_rate, self.batch_size,
                      self.device])
         # magicgui inserts its own widgets before any native one: the sections below are added
@@ -196,6 +200,7 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         self.stop_button.changed.connect(self.stop)
         self.resume_button.changed.connect(self.resume)
         self.save_button.changed.connect(self.save)
+        self.load_regions_button.changed.connect(self._on_load_regions)
         self.source.changed.connect(self._on_source_changed)
         self.registry.changed.connect(self._on_models_changed)
         self.start_model.changed.connect(self._on_start_model_changed)
@@ -266,11 +271,26 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         self.shapes.value = shapes
         return notes
 
+    def _on_load_regions(self, _event=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load DS9 regions", "", "DS9 regions (*.reg)")
+        if not path:
+            return
+        try:
+            notes = self.load_regions(path)
+        except (OSError, ValueError) as error:
+            show_error(f"Fine-tune: {error}")
+            return
+        if notes:
+            show_info("Fine-tune: " + "; ".join(notes))
+
     def _on_source_changed(self, value):
         frames = value in (FROM_LAYERS, FROM_RECTANGLES)
         self.ground.visible = frames
         self.space.visible = frames
         self.shapes.visible = value == FROM_RECTANGLES
+        self.load_regions_button.visible = value == FROM_RECTANGLES
         self.folder.visible = value == FROM_FOLDER
 
     # --- requests -----------------------------------------------------------------------------
