@@ -103,7 +103,7 @@ class _EpochIndexed(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: tuple[int, int]):
+    def __getitem__(self, key: tuple[int, int]) -> tuple[Any, ...]:
         epoch, index = key
         if hasattr(self.dataset, "set_epoch") and getattr(self.dataset, "epoch", None) != epoch:
             self.dataset.set_epoch(epoch)
@@ -312,7 +312,7 @@ class Trainer:
         for callback in self.callbacks:
             callback(update)
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.use_amp:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -700,7 +700,7 @@ class Trainer:
             self.generator.train(was_training)
 
 
-def _first_two(item) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_two(item: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
     return item[0], item[1]
 
 
