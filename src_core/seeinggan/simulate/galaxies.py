@@ -167,47 +167,37 @@ def _elliptical(rng, flux, r_e, x, y, *, n_range=None) -> Galaxy:
     return galaxy
 
 
-def _bulge_disk(rng, flux, r_e, x, y, *, min_cos_i=0.0) -> Galaxy:
-    prior = MORPHOLOGY_PRIORS["bulge+disk"]
+def _bulge_and_disk(rng, flux, r_e, x, y, *, morphology: str, min_cos_i: float, n_range=None) -> Galaxy:
+    """A Sersic bulge on an exponential disk, drawn from ``MORPHOLOGY_PRIORS[morphology]``."""
+    prior = MORPHOLOGY_PRIORS[morphology]
     bt = _uniform(rng, prior["bulge_to_total"])
     q = _disk_axis_ratio(rng, min_cos_i=min_cos_i)
-    pa = _uniform(rng, prior["position_angle"])
-    n_b = _uniform(rng, prior["bulge_n"])
-    r_b = max(prior["bulge_r_e_min"], r_e * _uniform(rng, prior["bulge_r_e_ratio"]))
-    q_b = float(rng.uniform(max(q, prior["bulge_axis_ratio_min"]), 1.0))
-    pa_b = pa + float(rng.normal(0.0, prior["bulge_position_angle_scatter"]))
-    galaxy = Galaxy(
-        "bulge+disk",
-        profiles=[
-            _sersic("disk", (1 - bt) * flux, x, y, 1.0, r_e, q, pa),
-            _sersic("bulge", bt * flux, x, y, n_b, r_b, q_b, pa_b),
-        ],
-    )
-    galaxy.params.update(bulge_to_total=bt, bulge_n=n_b, bulge_r_e=r_b, axis_ratio=q,
-                         position_angle=pa)
-    return galaxy
-
-
-def _s0(rng, flux, r_e, x, y, *, n_range=None) -> Galaxy:
-    """A lenticular: a Sersic bulge (index in ``n_range``) on an exponential disk, nothing else."""
-    prior = MORPHOLOGY_PRIORS["s0"]
-    bt = _uniform(rng, prior["bulge_to_total"])
-    q = _disk_axis_ratio(rng, min_cos_i=prior["min_cos_inclination"])
     pa = _uniform(rng, prior["position_angle"])
     n_b = _uniform(rng, n_range or prior["bulge_n"])
     r_b = max(prior["bulge_r_e_min"], r_e * _uniform(rng, prior["bulge_r_e_ratio"]))
     q_b = float(rng.uniform(max(q, prior["bulge_axis_ratio_min"]), 1.0))
     pa_b = pa + float(rng.normal(0.0, prior["bulge_position_angle_scatter"]))
     galaxy = Galaxy(
-        "s0",
+        morphology,
         profiles=[
             _sersic("disk", (1 - bt) * flux, x, y, 1.0, r_e, q, pa),
             _sersic("bulge", bt * flux, x, y, n_b, r_b, q_b, pa_b),
         ],
     )
-    galaxy.params.update(bulge_to_total=bt, bulge_n=n_b, sersic_n=n_b, bulge_r_e=r_b,
-                         axis_ratio=q, position_angle=pa)
+    # An S0 is classed by its bulge's index (the suites' Sersic-n range), so it also says sersic_n.
+    indices = {"bulge_n": n_b, "sersic_n": n_b} if morphology == "s0" else {"bulge_n": n_b}
+    galaxy.params.update(bulge_to_total=bt, **indices, bulge_r_e=r_b, axis_ratio=q, position_angle=pa)
     return galaxy
+
+
+def _bulge_disk(rng, flux, r_e, x, y, *, min_cos_i=0.0) -> Galaxy:
+    return _bulge_and_disk(rng, flux, r_e, x, y, morphology="bulge+disk", min_cos_i=min_cos_i)
+
+
+def _s0(rng, flux, r_e, x, y, *, n_range=None) -> Galaxy:
+    """A lenticular: a Sersic bulge (index in ``n_range``) on an exponential disk, nothing else."""
+    return _bulge_and_disk(rng, flux, r_e, x, y, morphology="s0",
+                           min_cos_i=MORPHOLOGY_PRIORS["s0"]["min_cos_inclination"], n_range=n_range)
 
 
 def _disk(rng, flux, r_e, x, y) -> Galaxy:
