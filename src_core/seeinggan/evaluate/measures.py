@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from seeinggan.units import AngleLike, to_arcsec
+
 __all__ = [
     "FIDELITY_METRICS",
     "SEEING_BIN_EDGES",
@@ -122,7 +124,7 @@ def invented_sources(
     test: np.ndarray,
     reference: np.ndarray,
     *,
-    pixel_scale: float,
+    pixel_scale: AngleLike,
     smooth: float = 1.0,
     noise: float | None = None,
 ) -> int:
@@ -131,7 +133,8 @@ def invented_sources(
     Both images on one grid, in the same flux units; NaN pixels of either are ignored.
     ``noise`` is the noise of the smoothed images that sets both thresholds; by default it is
     measured on the reference, which must then be noisy: for a noiseless truth pass the space
-    image's (`smoothed_noise`). `invented_source_positions` says where they are.
+    image's (`smoothed_noise`). `invented_source_positions` says where they are. ``pixel_scale``
+    is in arcsec/px (a float or an astropy Quantity).
     """
     return len(invented_source_positions(test, reference, pixel_scale=pixel_scale, smooth=smooth, noise=noise))
 
@@ -140,13 +143,14 @@ def invented_source_positions(
     test: np.ndarray,
     reference: np.ndarray,
     *,
-    pixel_scale: float,
+    pixel_scale: AngleLike,
     smooth: float = 1.0,
     noise: float | None = None,
 ) -> np.ndarray:
     """The ``(row, col)`` pixels of the invented sources that `invented_sources` counts, ``[N, 2]``."""
     from seeinggan.transforms import measure_sky_noise
 
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     valid = np.isfinite(test) & np.isfinite(reference)
     ref_s = _smoothed(np.where(valid, reference, np.nan), smooth)
     test_s = _smoothed(np.where(valid, test, np.nan), smooth)
@@ -172,13 +176,14 @@ def pair_measures(
     *,
     valid: np.ndarray,
     aperture: np.ndarray,
-    pixel_scale: float,
-    seeing_fwhm: float | None,
+    pixel_scale: AngleLike,
+    seeing_fwhm: AngleLike | None,
 ) -> dict[str, float]:
     """The `FIDELITY_METRICS` of one method's ``image`` against ``reference`` (truth or space).
 
     ``valid``: the pixels that count (the ground image's footprint); ``aperture``: where texture
     rms is measured. Without a seeing the two band measures and the texture power ratio are NaN.
+    ``pixel_scale`` (arcsec/px) and ``seeing_fwhm`` (arcsec) are floats or astropy Quantities.
     """
     from seeinggan.metrics.fidelity import (
         RESTORATION_BAND,
@@ -189,6 +194,8 @@ def pair_measures(
         texture_rms,
     )
 
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
+    seeing_fwhm = to_arcsec(seeing_fwhm, name="seeing_fwhm")
     mask = ~valid
     out = {name: float("nan") for name in FIDELITY_METRICS}
     if seeing_fwhm is not None and math.isfinite(seeing_fwhm) and seeing_fwhm > 0:

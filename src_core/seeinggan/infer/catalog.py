@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from seeinggan.errors import InputError
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -245,8 +246,8 @@ def deblur_source(
     output_dir: str | os.PathLike,
     *,
     skip_existing: bool = False,
-    output_pixel_scale: float | None = None,
-    seeing: float | None = None,
+    output_pixel_scale: AngleLike | None = None,
+    seeing: AngleLike | None = None,
     sky: float | None = None,
     noise: float | None = None,
     overwrite: bool = False,
@@ -257,13 +258,16 @@ def deblur_source(
     pixel) to the stamp's own (`deblur_chunk` gives the whole image's).
 
     Returns the source's row of ``catalog_results.csv`` (see `RESULT_COLUMNS`); failures are
-    reported in the row (status ``failed`` and the message), not raised.
+    reported in the row (status ``failed`` and the message), not raised. ``seeing`` and
+    ``output_pixel_scale`` take floats (arcsec, arcsec/px) or astropy Quantities.
     """
     from astropy.nddata import Cutout2D, NoOverlapError
 
     from seeinggan import geometry
     from seeinggan.io.fits import write_image
 
+    seeing = to_arcsec(seeing, name="seeing", positive=True)
+    output_pixel_scale = to_arcsec(output_pixel_scale, name="output_pixel_scale", per_pixel=True)
     start = time.perf_counter()
     target = Path(output_dir) / output_name(source.id)
     row: dict[str, Any] = {
@@ -423,10 +427,10 @@ def deblur_catalog(
     catalog: str | os.PathLike | Sequence[Source],
     output_dir: str | os.PathLike,
     *,
-    size: float = 7.68,
+    size: AngleLike = 7.68,
     hdu: int | str | None = None,
     skip_existing: bool = False,
-    output_pixel_scale: float | None = None,
+    output_pixel_scale: AngleLike | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Deblur a stamp around every catalogue source found in any of ``images``, in this process.
@@ -440,15 +444,15 @@ def deblur_catalog(
         A CSV (see `read_catalog`) or sources already read.
     output_dir : path
         Gets ``<id>_deblurred.fits`` per source and ``catalog_results.csv``.
-    size : float, optional
-        Stamp side in arcsec for sources without their own ``size`` (default: 7.68", the
-        paper's 256 x 256 stamps at 0.03"/px).
+    size : float or astropy Quantity, optional
+        Stamp side in arcsec (or any angle unit) for sources without their own ``size`` (default:
+        7.68", the paper's 256 x 256 stamps at 0.03"/px).
     hdu : int or str, optional
         HDU to read from every image (default: the first image HDU).
     skip_existing : bool, optional
         Keep stamps finished by an earlier run (status ``exists``) instead of failing on them.
-    output_pixel_scale : float, optional
-        A coarser output grid (see `Deblurrer.deblur`).
+    output_pixel_scale : float or astropy Quantity, optional
+        A coarser output grid, arcsec/px (see `Deblurrer.deblur`).
     progress : callable, optional
         ``progress(done_sources, total_sources)``.
 
@@ -457,6 +461,8 @@ def deblur_catalog(
     list of dict
         The rows of ``catalog_results.csv``, in catalogue order.
     """
+    size = to_arcsec(size, name="size", positive=True)
+    output_pixel_scale = to_arcsec(output_pixel_scale, name="output_pixel_scale", per_pixel=True)
     sources = list(catalog) if not isinstance(catalog, (str, os.PathLike)) else read_catalog(catalog, default_size=size)
     footprints = [image_footprint(p, hdu=hdu) for p in images]
     chunks, outside = plan_chunks(sources, footprints)
