@@ -225,15 +225,6 @@ class DeblurRequest:
     """``seeing``, ``moffat_beta``, ``psf_model``, ``gain``, ``noise`` for the consistency map."""
 
 
-def _accepts(function, name: str) -> bool:
-    import inspect
-
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _resampling_message(request: DeblurRequest, out_scale: float) -> str:
     """What the first phase of a deblur does, for the dock's message line."""
     rows, cols = np.shape(request.data)[-2:]
