@@ -11,6 +11,8 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_area
 
+from seeinggan.units import AngleLike, to_arcsec
+
 __all__ = [
     "PIXEL_SCALE_KEYWORDS",
     "celestial_wcs",
@@ -160,7 +162,7 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
 def make_tan_wcs(
     *,
     center: SkyCoord,
-    pixel_scale: float,
+    pixel_scale: AngleLike,
     shape: tuple[int, int],
     rotation_deg: float = 0.0,
 ) -> WCS:
@@ -170,8 +172,8 @@ def make_tan_wcs(
     ----------
     center : astropy.coordinates.SkyCoord
         Sky position of the array's centre (converted to ICRS).
-    pixel_scale : float
-        Arcsec per pixel (both axes).
+    pixel_scale : float or astropy Quantity
+        Arcsec per pixel (both axes), or an angle (per pixel) Quantity.
     shape : tuple of int
         Array shape ``(rows, cols)``.
     rotation_deg : float, optional
@@ -183,6 +185,7 @@ def make_tan_wcs(
     astropy.wcs.WCS
         A 2-D celestial WCS with ``pixel_shape`` set.
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     if pixel_scale <= 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale}")
     rows, cols = (int(n) for n in shape)
