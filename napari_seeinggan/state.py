@@ -113,8 +113,6 @@ class FinetuneState(_Batched):
     message: str = ""
     can_resume: bool = False
     """True once a run stopped early with a trainer (and its checkpoint) to go on from."""
-    saved_model: str = ""
-    """Path of the last model this dock saved."""
 
     def apply(self, update: Any) -> None:
         """Write a fine-tuning worker's `Status`, `PairsReady` or the trainer's `StepUpdate`."""

@@ -8,7 +8,9 @@ Pairs come from two layers of one field (a ground and a space image, paired by W
 (`seeinggan.data.pairs_from_regions`) or from a folder of pairs (`seeinggan.data.folder_pairs`).
 A worker (`napari_seeinggan.workers.finetune_updates`) runs `seeinggan.train.Trainer` off the GUI
 thread; its typed updates land in a `FinetuneState` and a `TrainingLog`, which the progress bar,
-the live loss curves (pyqtgraph) and the preview stamps listen to.
+the live loss curves and the preview stamps (`_finetune_plots.LossPlots`, pyqtgraph) listen to.
+Saving (name check, replace question, checkpoint clean-up) is `_finetune_save`; this module holds
+the form and the run's lifecycle.
 """
 
 import datetime as _dt
@@ -31,7 +33,7 @@ from napari.utils.notifications import show_error, show_info
 from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
-from napari_seeinggan._errors import install_log_forwarding, report_error
+from napari_seeinggan._errors import install_log_forwarding
 from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
@@ -51,6 +53,18 @@ from napari_seeinggan.widgets._common import (
     on_destroyed,
     shapes_layer_choices,
 )
+from napari_seeinggan.widgets._finetune_plots import (
+    CRITIC,
+    GENERATOR,
+    VAL_CW_SSIM,
+    VAL_CW_SSIM_INPUT,
+    LossPlots,
+)
+from napari_seeinggan.widgets._finetune_save import (
+    ask_replace,
+    remove_session_checkpoints,
+    save_trained_model,
+)
 from napari_seeinggan.widgets._lifecycle import DockRun, RunsInWorker
 from napari_seeinggan.widgets.deblur import collapsible
 from napari_seeinggan.workers import (
@@ -64,14 +78,6 @@ FROM_LAYERS = "two layers (paired by WCS)"
 FROM_RECTANGLES = "rectangles on a shapes layer"
 FROM_FOLDER = "folder of pairs"
 NEW_NETWORK = "new network (from scratch)"
-
-GENERATOR = "generator"
-CRITIC = "critic"
-VAL_CW_SSIM = "val_cw_ssim"
-VAL_CW_SSIM_INPUT = "val_cw_ssim_input"
-CURVE_COLORS = {GENERATOR: (80, 160, 255), CRITIC: (255, 140, 60), VAL_CW_SSIM: (90, 220, 120),
-                VAL_CW_SSIM_INPUT: (170, 170, 170)}
-
 
 class FinetuneWidget(RunsInWorker, ScrollableDock):
     """Dock that fine-tunes a generator on pairs from the open field.
@@ -113,6 +119,9 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
                               tooltip="The space image of the same field (for example HST)")
         self.shapes = ComboBox(label="rectangles on", choices=self._shapes_choices,
                                tooltip="Shapes layer whose rectangles become training pairs")
+        self.load_regions_button = PushButton(
+            text="Load .reg...", tooltip="Rectangles from a DS9 region file (sky or image coordinates) "
+                                         "onto a \"training regions\" layer")
         self.folder = FileEdit(label="pairs folder", mode="d",
                                tooltip="A folder with ground/NAME.fits and space/NAME.fits")
         # --- training
@@ -169,7 +178,8 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         self.model_name = LineEdit(label="save as", value=_default_model_name())
         self.save_button = PushButton(text="Save model", enabled=False)
 
-        self.extend([self.source, self.ground, self.space, self.shapes, self.folder,
+        self.extend([self.source, self.ground, self.space, self.shapes, self.load_regions_button,
+                     self.folder,
                      self.start_model, self.steps, self.learning_rate, self.batch_size,
                      self.device])
         # magicgui inserts its own widgets before any native one: the sections below are added
@@ -190,6 +200,7 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         self.stop_button.changed.connect(self.stop)
         self.resume_button.changed.connect(self.resume)
         self.save_button.changed.connect(self.save)
+        self.load_regions_button.changed.connect(self._on_load_regions)
         self.source.changed.connect(self._on_source_changed)
         self.registry.changed.connect(self._on_models_changed)
         self.start_model.changed.connect(self._on_start_model_changed)
@@ -260,11 +271,26 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         self.shapes.value = shapes
         return notes
 
+    def _on_load_regions(self, _event=None):
+        from qtpy.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.native, "Load DS9 regions", "", "DS9 regions (*.reg)")
+        if not path:
+            return
+        try:
+            notes = self.load_regions(path)
+        except (OSError, ValueError) as error:
+            show_error(f"Fine-tune: {error}")
+            return
+        if notes:
+            show_info("Fine-tune: " + "; ".join(notes))
+
     def _on_source_changed(self, value):
         frames = value in (FROM_LAYERS, FROM_RECTANGLES)
         self.ground.visible = frames
         self.space.visible = frames
         self.shapes.visible = value == FROM_RECTANGLES
+        self.load_regions_button.visible = value == FROM_RECTANGLES
         self.folder.visible = value == FROM_FOLDER
 
     # --- requests -----------------------------------------------------------------------------
@@ -375,7 +401,7 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         request.config["output_dir"] = str(self.checkpoint_dir())
         self.log.clear()
         self.state.update(step=0, total_steps=request.config["steps"], n_train_pairs=0,
-                          n_val_pairs=0, can_resume=False, saved_model="")
+                          n_val_pairs=0, can_resume=False)
         return self._start(request)
 
     def resume(self, _=None):
@@ -462,75 +488,29 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
     def save(self, _=None) -> Path | None:
         """Save the trained generator as a named model in the user's models folder.
 
-        The name is checked by `seeinggan.names.check_name` (the rule the command line and the
-        API use: no paths, no reserved or shipped names); a model of the same name is replaced
-        only after the user says so (`confirm_replace`).
+        The name is checked by `seeinggan.names.check_name`; a model of the same name is replaced
+        only after the user says so (`confirm_replace`). See `_finetune_save.save_trained_model`.
         """
-        from seeinggan.errors import ModelNameError, SeeingGANError
-        from seeinggan.models.io import model_paths, user_models_dir
-        from seeinggan.names import check_name
-
         if self.trainer is None:
             show_error("Fine-tune: train (or resume) before saving a model")
             return None
-        try:
-            name = check_name(self.model_name.value, kind="model", what="model name")
-        except ModelNameError as error:
-            show_error(f"Fine-tune: {error}")
+        path, message = save_trained_model(self.trainer, self.model_name.value,
+                                           confirm_replace=self.confirm_replace)
+        if path is None:
+            if message:
+                self.state.message = message
             return None
-        folder = user_models_dir()
-        target = folder / f"{name}.safetensors"
-        overwrite = False
-        if any(path.exists() for path in model_paths(target)):
-            if not self.confirm_replace(name):
-                self.state.message = f"not saved: a model named {name!r} exists"
-                return None
-            overwrite = True
-        try:
-            path = Path(self.trainer.save_model(target, name=name, overwrite=overwrite))
-        except SeeingGANError as error:
-            show_error(f"Fine-tune: could not save model {name!r}: {error}")
-            return None
-        except Exception as error:  # noqa: BLE001 - a bug: shown with its traceback
-            report_error(error, context=f"Fine-tune: could not save model {name!r}")
-            return None
-        self._remove_checkpoints()
-        self.state.saved_model = str(path)
-        self.state.message = f"saved model {name!r}"
+        if remove_session_checkpoints(getattr(self, "_checkpoint_dir", None)):
+            self.last_checkpoint = None
+        self.state.message = message or ""
         self.registry.notify_saved(path)
-        show_info(f"Saved model {name!r} in {folder}")
+        show_info(f"Saved model {path.stem!r} in {path.parent}")
         self.model_name.value = _default_model_name()
         return path
 
-    def _remove_checkpoints(self) -> None:
-        """After a Save, this session's checkpoint folder goes (the trainer stays in memory, so Resume still works).
-
-        Only a folder under the models folder's ``checkpoints``.
-        """
-        import shutil
-
-        from seeinggan.models.io import user_models_dir
-
-        folder = getattr(self, "_checkpoint_dir", None)
-        root = (user_models_dir() / "checkpoints").resolve()
-        if folder is None or not Path(folder).is_dir():
-            return
-        if root not in Path(folder).resolve().parents:
-            return
-        shutil.rmtree(folder, ignore_errors=True)
-        self.last_checkpoint = None
-
     def confirm_replace(self, name: str) -> bool:
         """Ask (a Qt question box, "No" by default) whether to replace the user model `name`."""
-        from qtpy.QtWidgets import QMessageBox
-
-        box = QMessageBox(QMessageBox.Icon.Question, "Replace model?",
-                          f"A model named {name!r} exists in your models folder. Replace it?",
-                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                          self.native)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.setObjectName("seeinggan-replace-model")
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return ask_replace(self.native, name)
 
     # --- views --------------------------------------------------------------------------------
 
@@ -546,96 +526,6 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
         pairs = (f" ({state.n_train_pairs} training / {state.n_val_pairs} validation pairs)"
                  if state.n_train_pairs else "")
         self.message.value = f"{state.message}{pairs}"
-
-
-class LossPlots:
-    """Live loss curves and preview stamps (pyqtgraph), fed by a `TrainingLog`.
-
-    Redraws at most five times a second, whatever the step rate, so that drawing never
-    competes with the event loop.
-    """
-
-    def __init__(self, log: TrainingLog):
-        import pyqtgraph as pg
-        from qtpy import QtCore
-        from qtpy.QtCore import QTimer
-
-        self.log = log
-        self.widget = pg.GraphicsLayoutWidget()
-        self.widget.setMinimumHeight(300)  # compact: the dock scrolls on small screens
-        self.losses = self.widget.addPlot(row=0, col=0, colspan=3, title="losses")
-        self.losses.addLegend(offset=(-5, 5))
-        self.losses.setLabel("bottom", "step")
-        self.quality = self.widget.addPlot(row=1, col=0, colspan=3, title="validation CW-SSIM")
-        self.quality.addLegend(offset=(-5, 5))
-        self.quality.setLabel("bottom", "step")
-        self.curves = {
-            GENERATOR: self.losses.plot(name="generator", pen=pg.mkPen(CURVE_COLORS[GENERATOR],
-                                                                       width=2)),
-            CRITIC: self.losses.plot(name="critic", pen=pg.mkPen(CURVE_COLORS[CRITIC], width=2)),
-            VAL_CW_SSIM: self.quality.plot(name="model", pen=pg.mkPen(CURVE_COLORS[VAL_CW_SSIM],
-                                                                      width=2),
-                                           symbol="o", symbolSize=5,
-                                           symbolBrush=CURVE_COLORS[VAL_CW_SSIM]),
-            VAL_CW_SSIM_INPUT: self.quality.plot(
-                name="input (ground)", pen=pg.mkPen(CURVE_COLORS[VAL_CW_SSIM_INPUT], width=1,
-                                                    style=QtCore.Qt.PenStyle.DashLine)),
-        }
-        self.images = {}
-        for col, key in enumerate(("input", "output", "target")):
-            view = self.widget.addViewBox(row=2, col=col, lockAspect=True, invertY=True)
-            view.setMouseEnabled(False, False)
-            image = pg.ImageItem()
-            view.addItem(image)
-            label = pg.TextItem(key, color=(220, 220, 220), anchor=(0, 0))
-            view.addItem(label)
-            self.images[key] = (image, label, view)
-        self.widget.ci.layout.setRowStretchFactor(0, 3)
-        self.widget.ci.layout.setRowStretchFactor(1, 2)
-        self.widget.ci.layout.setRowStretchFactor(2, 3)
-        self.widget.ci.layout.setRowMinimumHeight(2, 80)
-        self._dirty = False
-        self.timer = QTimer(self.widget)
-        self.timer.setInterval(200)
-        self.timer.timeout.connect(self.redraw)
-        self.timer.start()
-        log.point_added.connect(self._mark_dirty)
-        log.preview_changed.connect(self._mark_dirty)
-        log.cleared.connect(self._mark_dirty)
-
-    def _mark_dirty(self, *_):
-        self._dirty = True
-
-    def redraw(self):
-        """Redraw the curves whose data changed since the last redraw."""
-        if not self._dirty:
-            return
-        self._dirty = False
-        for name, curve in self.curves.items():
-            steps, values = self.log.series.get(name, ([], []))
-            curve.setData(np.asarray(steps, dtype=float), np.asarray(values, dtype=float))
-        preview = self.log.preview or {}
-        low = high = None
-        if preview.get("target") is not None or preview.get("output") is not None:
-            # One display range for all three stamps, so brightness compares across them.
-            reference = preview.get("target")
-            reference = preview["output"] if reference is None else reference
-            finite = np.asarray(reference, dtype=float)
-            finite = finite[np.isfinite(finite)]
-            if finite.size:
-                low, high = np.percentile(finite, [1, 99.7])
-        for key, (image, label, view) in self.images.items():
-            data = preview.get(key)
-            if data is None:
-                image.clear()
-                continue
-            data = np.asarray(data, dtype=np.float32)
-            levels = (low, high if high is not None and high > low else low + 1) \
-                if low is not None else None
-            # pyqtgraph images are (x, y): transpose so rows stay rows.
-            image.setImage(data.T, levels=levels, autoLevels=levels is None)
-            label.setText(f"{key} (step {preview.get('step', 0)})" if key == "output" else key)
-            view.autoRange(padding=0)
 
 
 def shipped_recipe():

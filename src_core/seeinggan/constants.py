@@ -1,7 +1,7 @@
 """The survey numbers every module shares: one home, so a change of default happens once.
 
 Pixel scales are plain floats in arcsec per pixel (the unit every public function documents;
-`seeinggan.models.conditions.as_arcsec` converts astropy Quantities at the edges).
+`seeinggan.units.to_arcsec` converts astropy Quantities at the public edges).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Sky and noise statistics come from astropy.stats (one definition of the MAD scale)."""
+"""Field libraries: sky and noise from astropy.stats (one definition of the MAD scale), sources from photutils."""
 
 import numpy as np
+import pytest
 import torch
 from astropy.stats import mad_std, sigma_clipped_stats
 from seeinggan.metrics.cw_ssim import _noise_variance
@@ -36,3 +37,34 @@ def test_cw_ssim_noise_variance_is_mad_std_squared_per_subband():
                      for b in range(2)])
     np.testing.assert_allclose(got, want, rtol=1e-2)
     assert abs(got[1, 0] - 13.0) < 3.0  # 2**2 + 3**2
+
+
+def test_detect_sources_finds_photutils_segments_with_hysteresis_and_measures_r90():
+    from photutils.segmentation import detect_sources as photutils_segments
+    from scipy import ndimage
+    from seeinggan.data.detection import detect_sources
+
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[:160, :200]
+    image = 100.0 + rng.normal(0.0, 1.0, yy.shape)
+
+    def gaussian(y, x, peak, sigma):
+        return peak * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma**2))
+
+    image += gaussian(60.3, 70.6, 50.0, 4.0)  # bright: flux 2 pi 16 50 = 5027
+    image += gaussian(110.0, 150.0, 20.0, 2.5)  # fainter, still well above 5 sigma
+    image += gaussian(40.0, 160.0, 0.8, 3.0)  # smoothed peak ~3.4 sigma: a segment, not a source
+    image[5:8, 5:8] = np.nan  # NaN pixels are masked, not sources
+    sources = detect_sources(image)
+    assert len(sources) == 2
+    bright, faint = sources  # brightest first
+    assert abs(bright.y - 60.3) < 0.1 and abs(bright.x - 70.6) < 0.1  # noise clipped at 0 pulls it a little
+    assert bright.flux == pytest.approx(2 * np.pi * 16 * 50.0, rel=0.02)
+    assert bright.r90 == pytest.approx(2.146 * 4.0, rel=0.05)  # 90 % of a Gaussian's flux within 2.146 sigma
+    assert faint.r90 == pytest.approx(2.146 * 2.5, rel=0.08) and abs(faint.y - 110) < 0.15
+    # the faint blob is one of photutils' 2-sigma segments (8-connected, >= 20 px) but never reaches 5 sigma
+    work = np.nan_to_num(image - np.nanmedian(image))
+    smoothed = ndimage.gaussian_filter(work, 1.5)
+    noise = 1.0 / (2 * np.sqrt(np.pi) * 1.5)  # white noise of sigma 1 after that smoothing
+    segments = photutils_segments(smoothed, 2 * noise, 20, connectivity=8)
+    assert segments.data[40, 160] > 0 and smoothed[40, 160] < 5 * noise

@@ -64,6 +64,7 @@ def _read_fast(path, error=FitsReadError, match=None, seconds=5.0):
     return info.value
 
 
+@pytest.mark.timing
 def test_gcount_minus_one_fails_at_once(tmp_path):
     raw = _uint8_file()
     assert len(raw) == 8640
@@ -80,6 +81,7 @@ def test_gcount_minus_one_fails_at_once(tmp_path):
         _read_fast(path, match=r"GCOUNT = -1")
 
 
+@pytest.mark.timing
 def test_naxis_of_a_billion_fails_at_once(tmp_path):
     raw = _uint8_file()
     axis = tmp_path / "naxis1.fits"
@@ -93,6 +95,7 @@ def test_naxis_of_a_billion_fails_at_once(tmp_path):
     _read_fast(gz, match=r"truncated or corrupt.*needs 75000000000 bytes")
 
 
+@pytest.mark.timing
 def test_corrupt_and_truncated_gzip_fail_at_once(tmp_path):
     stream = bytearray(gzip.compress(_uint8_file()))
     corrupt = stream.copy()
@@ -109,6 +112,7 @@ def test_corrupt_and_truncated_gzip_fail_at_once(tmp_path):
     _read_fast(crc, match=r"corrupt gzip stream")
 
 
+@pytest.mark.timing
 def test_gzip_is_capped_and_says_how_much_memory_it_needs(tmp_path, monkeypatch):
     data = np.zeros((2000, 2000), np.float32)  # 16 MB, compresses to ~16 kB
     plain = tmp_path / "big.fits"
@@ -124,6 +128,7 @@ def test_gzip_is_capped_and_says_how_much_memory_it_needs(tmp_path, monkeypatch)
     assert read_images(gz)[0].data.shape == (2000, 2000)
 
 
+@pytest.mark.timing
 def test_a_header_beyond_the_file_and_bad_bitpix_are_named(tmp_path):
     raw = _uint8_file()
     path = tmp_path / "bitpix.fits"
@@ -195,6 +200,7 @@ def damaged_files(draw):
 @settings(max_examples=300, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=damaged_files())
+@pytest.mark.timing
 def test_fuzzed_files_read_or_fail_with_a_user_error_within_a_time_limit(tmp_path, case):
     raw, gz = case
     path = tmp_path / ("case.fits.gz" if gz else "case.fits")
@@ -208,6 +214,7 @@ def test_fuzzed_files_read_or_fail_with_a_user_error_within_a_time_limit(tmp_pat
             assert all(image.data.ndim in (2, 3) for image in images)
 
 
+@pytest.mark.timing
 def test_a_lost_end_card_with_a_second_naxis_fails_at_once(tmp_path):
     """Found by the fuzzer: the primary header lost its END, so the extension's cards (and its
     NAXIS = 10^9) became part of it; astropy took the second NAXIS and looped."""

@@ -43,6 +43,7 @@ CASES = {
 }
 
 
+@pytest.mark.timing
 def test_each_malformed_model_is_one_clear_error_within_5_s_and_500_mb(tmp_path):
     """All cases in one fresh process: wall time per case, and the peak memory above the
     baseline after imports (ru_maxrss)."""

@@ -15,7 +15,8 @@ from seeinggan.simulate import (
     simulate_pair,
     write_pairs,
 )
-from seeinggan.simulate.galaxies import Canvas, _sersic
+from seeinggan.simulate.canvas import Canvas
+from seeinggan.simulate.galaxies import _sersic
 from seeinggan.simulate.observe import drizzle_kernel
 from seeinggan.simulate.priors import (
     EVALUATION_SEEDS,

@@ -27,7 +27,9 @@ from seeinggan.simulate import (
     space_psf,
     write_pairs,
 )
-from seeinggan.simulate.galaxies import Canvas, _sersic, draw_galaxy
+from seeinggan.simulate.canvas import Canvas
+from seeinggan.simulate.galaxies import _sersic, draw_galaxy
+from seeinggan.simulate.morphologies import GALAXY_WEIGHTS, MORPHOLOGY_PRIORS
 
 
 def _direct_fwhm(image: np.ndarray, pixel_scale: float) -> float:
@@ -192,6 +194,34 @@ def test_the_noise_differs_between_seeds_of_the_same_scene_parameters():
     a = simulate_pair(seed=1, morphology="disk", seeing_fwhm=0.8, psf="kolmogorov")
     b = simulate_pair(seed=2, morphology="disk", seeing_fwhm=0.8, psf="kolmogorov")
     assert not np.array_equal(a.ground, b.ground)
+
+
+@pytest.mark.parametrize(("morphology", "key", "param"), [
+    ("elliptical", "axis_ratio", "axis_ratio"),
+    ("spiral", "pitch_angle", "pitch_angle"),
+    ("barred-spiral", "bar_axis_ratio", "bar_axis_ratio"),
+    ("irregular", "clump_fraction", "clump_fraction"),
+    ("merger", "separation", "separation"),
+])
+def test_the_morphology_table_sets_what_is_drawn(monkeypatch, morphology, key, param):
+    # The priors are data: narrowing an entry of the table to one value pins the drawn parameter.
+    table = MORPHOLOGY_PRIORS["spiral" if "spiral" in morphology else morphology]
+    assert table[key][0] < table[key][1]
+    monkeypatch.setitem(table, key, (0.4321, 0.4321))
+    for seed in range(3):
+        assert draw_galaxy(np.random.default_rng(seed), morphology).params[param] == 0.4321
+
+
+def test_the_morphology_table_covers_every_class_and_its_ranges_are_ordered():
+    assert set(MORPHOLOGY_PRIORS) == set(MORPHOLOGIES) - {"star", "barred-spiral"}
+    assert set(GALAXY_WEIGHTS) <= set(MORPHOLOGIES)
+    assert sum(GALAXY_WEIGHTS.values()) == pytest.approx(1.0)
+    for name, table in MORPHOLOGY_PRIORS.items():
+        for key, value in table.items():
+            if isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
+                assert value[0] <= value[1], (name, key)
+            elif isinstance(value, tuple):  # (values, weights)
+                assert len(value[0]) == len(value[1]) and sum(value[1]) == pytest.approx(1.0), (name, key)
 
 
 def test_a_random_mix_has_every_galaxy_class():

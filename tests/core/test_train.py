@@ -131,12 +131,15 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tmp_path):
             total, _ = trainer.objective(trainer.generator(x), y, adversarial=False)
         return total.item()
 
+    with torch.no_grad():
+        input_objective = trainer.objective(x, y, adversarial=False)[0].item()
     before = objective_now()
     losses = [trainer.train_step(x, y) for _ in range(40)]
     after = objective_now()
-    # measured: 0.544 -> 0.39 (the untrained residual generator returns its input: CW-SSIM 0.063)
-    assert before == pytest.approx(0.544, abs=0.005)
-    assert after < 0.45
+    # The untrained residual generator returns its input, so training starts from the input's own
+    # objective (measured 0.544 -> 0.39 on torch 2.13 CPU; the input's CW-SSIM is 0.063).
+    assert before == pytest.approx(input_objective, rel=1e-6)
+    assert after < 0.83 * before
     assert losses[-1]["g_total"] < losses[0]["g_total"] - 0.1
     assert {"critic", "wasserstein", "gp", "l1", "structural", "adversarial"} <= set(losses[0])
 

@@ -10,6 +10,7 @@ from napari_seeinggan._layers import reset_session_sky_origin
 from napari_seeinggan.widgets.deblur import DeblurWidget
 from napari_seeinggan.widgets.finetune import (
     CRITIC,
+    FROM_FOLDER,
     FROM_RECTANGLES,
     GENERATOR,
     NEW_NETWORK,
@@ -120,6 +121,28 @@ def test_pairs_from_rectangles_on_the_space_layer(dock, qtbot):
     wait_idle(qtbot, widget)
     assert widget.state.status == "done", widget.state.message
     assert (widget.state.n_train_pairs, widget.state.n_val_pairs) == (1, 1)
+
+
+def test_rectangles_from_a_ds9_file_land_on_their_sky_position(dock, tmp_path):
+    from seeinggan.regions import write_rectangles
+
+    viewer, widget = dock
+    space = viewer.layers["space"]
+    widget.source.value = FROM_FOLDER
+    assert widget.load_regions_button.native.isHidden()  # offered with rectangles only
+    widget.source.value = FROM_RECTANGLES
+    assert not widget.load_regions_button.native.isHidden()
+    # A box of 96 x 64 space pixels at rows 40-136, cols 200-264, written in ICRS.
+    x0, y0, x1, y1 = 200.0, 40.0, 264.0, 136.0
+    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+    path = write_rectangles(tmp_path / "boxes.reg", [corners], wcs=widget.space.value.metadata["wcs"])
+    widget.load_regions(path)
+    shapes = viewer.layers["training regions"]
+    assert widget.shapes.value is shapes
+    (region,) = widget._regions()  # the corners again, in space-frame (row, col) pixels
+    assert region[:, 0].min() == pytest.approx(y0, abs=0.01) and region[:, 0].max() == pytest.approx(y1, abs=0.01)
+    assert region[:, 1].min() == pytest.approx(x0, abs=0.01) and region[:, 1].max() == pytest.approx(x1, abs=0.01)
+    assert space.name == widget.space.value.name
 
 
 def test_layer_without_wcs_is_refused_with_a_notification(dock, qtbot, notifications):

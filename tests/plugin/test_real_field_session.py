@@ -102,7 +102,8 @@ def test_real_field_session(make_napari_viewer, qtbot, tmp_path, notifications):
     checkpoints = finetune.checkpoint_dir()
     assert checkpoints.is_dir()
     finetune.model_name.value = "session-test"
-    assert finetune.save() is not None
+    saved = finetune.save()
+    assert saved is not None and saved.stem == "session-test" and saved.exists()
     assert not checkpoints.exists()  # cleaned up after Save
 
     # 6. Save a result and check its header.

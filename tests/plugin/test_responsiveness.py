@@ -29,6 +29,7 @@ def viewer(make_napari_viewer):
     return make_napari_viewer(show=True)  # a shown window: its repaints count too
 
 
+@pytest.mark.timing
 def test_gui_keeps_ticking_while_deblurring(viewer, qtbot, tmp_path):
     data, wcs = sky_image((128, 128), seed=5)
     add_sky_layer(viewer, data, wcs, "ground")
@@ -57,6 +58,7 @@ def test_gui_keeps_ticking_while_deblurring(viewer, qtbot, tmp_path):
     assert during < MAX_GAP_MS, f"GUI froze for {during:.0f} ms while deblurring"
 
 
+@pytest.mark.timing
 def test_gui_keeps_ticking_while_training(viewer, qtbot):
     from seeinggan.simulate import simulate_field
 

@@ -11,18 +11,11 @@ from seeinggan.data.dataset import (
     SimulatedPairDataset,
     train_val_split,
 )
-from seeinggan.data.pairs import (
-    Pair,
-    PairList,
-    detect_sources,
-    folder_pairs,
-    make_pair,
-    pairs_from_frames,
-    pairs_from_regions,
-    pairs_summary,
-    stamp_size_from_r90,
-)
+from seeinggan.data.detection import detect_sources, stamp_size_from_r90
+from seeinggan.data.folder import folder_pairs
+from seeinggan.data.pairs import Pair, PairList, make_pair, pairs_summary
 from seeinggan.data.simulated import SimulatedPairs, pair_from_simulation, simulated_pairs
+from seeinggan.data.stamps import pairs_from_frames, pairs_from_regions
 
 __all__ = [
     "Pair",

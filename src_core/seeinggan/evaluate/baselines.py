@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
-from seeinggan.geometry import _box_kernel
+from seeinggan.geometry.resample import _box_kernel
 
 __all__ = [
     "RL_CANDIDATE_ITERATIONS",

@@ -58,6 +58,7 @@ from seeinggan.evaluate.measures import (
 )
 from seeinggan.evaluate.report import METRICS, EvaluationReport
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "RL_INVENTED_LIMIT",
@@ -298,7 +299,7 @@ def evaluate_pairs(
     *,
     model: Any = "default",
     models: Sequence[Any] | Mapping[str, Any] | None = None,
-    seeing: float | None = None,
+    seeing: AngleLike | None = None,
     rl_iterations: int | str = "auto",
     n_validation: int = 20,
     rl_candidates: Sequence[int] = RL_CANDIDATE_ITERATIONS,
@@ -325,8 +326,8 @@ def evaluate_pairs(
     models : sequence or mapping, optional
         Several models (each as ``model``), scored side by side in one run; each is a method
         named after the model (its name or file stem; a mapping gives the names).
-    seeing : float, optional
-        Seeing FWHM (arcsec) for pairs whose catalogue and ground header give none.
+    seeing : float or astropy Quantity, optional
+        Seeing FWHM (arcsec, or an angle) for pairs whose catalogue and ground header give none.
     rl_iterations : "auto" or int
         Richardson-Lucy iterations; ``"auto"`` picks the best of ``rl_candidates``
         (`choose_rl_iterations`: lowest mean band error against the truth) on ``n_validation``
@@ -365,7 +366,7 @@ def evaluate_pair_list(
     truths: Mapping[str, np.ndarray] | None = None,
     model: Any = "default",
     models: Sequence[Any] | Mapping[str, Any] | None = None,
-    seeing: float | None = None,
+    seeing: AngleLike | None = None,
     rl_iterations: int | str = "auto",
     n_validation: int = 20,
     rl_candidates: Sequence[int] = RL_CANDIDATE_ITERATIONS,
@@ -389,6 +390,7 @@ def evaluate_pair_list(
 
     if not pairs:
         raise ValueError("no pairs to evaluate")
+    seeing = to_arcsec(seeing, name="seeing", positive=True)
     settings = {**(settings or {}), "date": datetime.now(UTC).isoformat(timespec="seconds"),
                 "seeinggan_version": __version__, "fidelity_reference": "space" if truths is None else "truth"}
 

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from seeinggan.errors import InputError
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -142,7 +143,7 @@ def _number(path: Path, line: int, name: str, text: str | None) -> float:
 def image_footprint(
     path: str | os.PathLike, *, hdu: int | str | None = None, require_wcs: bool = True
 ) -> dict[str, Any]:
-    """Name, shape, celestial WCS and seeing of an image from its header only (no data read).
+    """Name, shape, celestial WCS, seeing and gain of an image from its header only (no data read).
 
     Raises ValueError naming the file when the image has no celestial WCS and ``require_wcs``
     (a catalogue needs one); otherwise ``wcs`` is None then.
@@ -150,7 +151,7 @@ def image_footprint(
     from astropy.io import fits
 
     from seeinggan import geometry
-    from seeinggan.io.fits import FitsReadError, read_image
+    from seeinggan.io.fits import FitsReadError, header_gain, read_image
 
     path = Path(path)
     try:
@@ -195,6 +196,7 @@ def image_footprint(
     return {
         "path": str(path), "hdu": index, "name": f"{path.name}[{index}]", "shape": (rows, cols), "wcs": wcs,
         "pixel_scale": geometry.pixel_scale(wcs) if wcs is not None else None, "seeing": header_seeing(header),
+        "gain": header_gain(header),
     }
 
 
@@ -245,8 +247,8 @@ def deblur_source(
     output_dir: str | os.PathLike,
     *,
     skip_existing: bool = False,
-    output_pixel_scale: float | None = None,
-    seeing: float | None = None,
+    output_pixel_scale: AngleLike | None = None,
+    seeing: AngleLike | None = None,
     sky: float | None = None,
     noise: float | None = None,
     overwrite: bool = False,
@@ -257,13 +259,16 @@ def deblur_source(
     pixel) to the stamp's own (`deblur_chunk` gives the whole image's).
 
     Returns the source's row of ``catalog_results.csv`` (see `RESULT_COLUMNS`); failures are
-    reported in the row (status ``failed`` and the message), not raised.
+    reported in the row (status ``failed`` and the message), not raised. ``seeing`` and
+    ``output_pixel_scale`` take floats (arcsec, arcsec/px) or astropy Quantities.
     """
     from astropy.nddata import Cutout2D, NoOverlapError
 
     from seeinggan import geometry
     from seeinggan.io.fits import write_image
 
+    seeing = to_arcsec(seeing, name="seeing", positive=True)
+    output_pixel_scale = to_arcsec(output_pixel_scale, name="output_pixel_scale", per_pixel=True)
     start = time.perf_counter()
     target = Path(output_dir) / output_name(source.id)
     row: dict[str, Any] = {
@@ -423,10 +428,10 @@ def deblur_catalog(
     catalog: str | os.PathLike | Sequence[Source],
     output_dir: str | os.PathLike,
     *,
-    size: float = 7.68,
+    size: AngleLike = 7.68,
     hdu: int | str | None = None,
     skip_existing: bool = False,
-    output_pixel_scale: float | None = None,
+    output_pixel_scale: AngleLike | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Deblur a stamp around every catalogue source found in any of ``images``, in this process.
@@ -440,15 +445,15 @@ def deblur_catalog(
         A CSV (see `read_catalog`) or sources already read.
     output_dir : path
         Gets ``<id>_deblurred.fits`` per source and ``catalog_results.csv``.
-    size : float, optional
-        Stamp side in arcsec for sources without their own ``size`` (default: 7.68", the
-        paper's 256 x 256 stamps at 0.03"/px).
+    size : float or astropy Quantity, optional
+        Stamp side in arcsec (or any angle unit) for sources without their own ``size`` (default:
+        7.68", the paper's 256 x 256 stamps at 0.03"/px).
     hdu : int or str, optional
         HDU to read from every image (default: the first image HDU).
     skip_existing : bool, optional
         Keep stamps finished by an earlier run (status ``exists``) instead of failing on them.
-    output_pixel_scale : float, optional
-        A coarser output grid (see `Deblurrer.deblur`).
+    output_pixel_scale : float or astropy Quantity, optional
+        A coarser output grid, arcsec/px (see `Deblurrer.deblur`).
     progress : callable, optional
         ``progress(done_sources, total_sources)``.
 
@@ -457,6 +462,8 @@ def deblur_catalog(
     list of dict
         The rows of ``catalog_results.csv``, in catalogue order.
     """
+    size = to_arcsec(size, name="size", positive=True)
+    output_pixel_scale = to_arcsec(output_pixel_scale, name="output_pixel_scale", per_pixel=True)
     sources = list(catalog) if not isinstance(catalog, (str, os.PathLike)) else read_catalog(catalog, default_size=size)
     footprints = [image_footprint(p, hdu=hdu) for p in images]
     chunks, outside = plan_chunks(sources, footprints)

@@ -54,13 +54,13 @@ from seeinggan.models.conditions import (
     DEFAULT_SEEING,
     AssumedSeeingWarning,
     OutOfRangeWarning,
-    as_arcsec,
     condition_vector,
     out_of_range,
     trained_ranges,
 )
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
 from seeinggan.transforms import IntensityTransform
+from seeinggan.units import AngleLike, to_arcsec
 
 logger = logging.getLogger(__name__)
 
@@ -211,20 +211,21 @@ class Deblurrer:
         data: np.ndarray,
         *,
         wcs: WCS | None = None,
-        pixel_scale: float | None = None,
+        pixel_scale: AngleLike | None = None,
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
         out: str | os.PathLike | np.ndarray | None = None,
-        output_pixel_scale: float | None = None,
-        seeing: float | None = None,
+        output_pixel_scale: AngleLike | None = None,
+        seeing: AngleLike | None = None,
         sky: float | None = None,
         noise: float | np.ndarray | None = None,
-        input_pixel_scale: float | None = None,
+        input_pixel_scale: AngleLike | None = None,
         uncertainty: bool = False,
         consistency: bool = False,
         moffat_beta: float | None = None,
         psf_model: str = "moffat",
         gain: float | None = None,
+        clean_cosmic_rays: bool = False,
     ) -> DeblurResult:
         """Deblur one 2-D image onto the model's pixel grid.
 
@@ -236,9 +237,9 @@ class Deblurrer:
             pixels are masked: the network sees the sky level there and the output is NaN.
         wcs : astropy.wcs.WCS, optional
             Celestial WCS of `data`; gives the pixel scale and the output WCS.
-        pixel_scale : float, optional
-            Input pixel scale in arcsec/px, for data without a celestial WCS. With a WCS too,
-            both must agree within 1%.
+        pixel_scale : float or astropy Quantity, optional
+            Input pixel scale in arcsec/px (or an angle per pixel, `seeinggan.units`), for data
+            without a celestial WCS. With a WCS too, both must agree within 1%.
         progress : callable, optional
             ``progress(done_tiles, total_tiles)`` after each batch of tiles.
         should_stop : callable, optional
@@ -248,8 +249,8 @@ class Deblurrer:
             of the output shape to fill. By default the output is in memory, or in a deleted-
             on-release temporary memory-mapped file when larger than ``stream_threshold``.
             With ``output_pixel_scale``, ``out`` receives the model-grid image before binning.
-        output_pixel_scale : float, optional
-            A coarser output grid, a whole multiple of the model's pixel scale: the network runs
+        output_pixel_scale : float or astropy Quantity, optional
+            A coarser output grid (arcsec/px), a whole multiple of the model's pixel scale: the network runs
             on the model's grid and its output is binned (flux kept; `seeinggan.geometry.bin_image`),
             so the result is smaller but not faster to compute. Default: the model's own scale.
         seeing : float or astropy Quantity, optional
@@ -280,7 +281,13 @@ class Deblurrer:
             targets (``metadata["target_psf"]``, default ``"space"``), which the re-blurring
             kernel divides out.
         gain : float, optional
-            Detector gain in e-/count: the chi map's noise then includes the source's Poisson noise.
+            Detector gain in e-/count: the chi map's noise then includes the source's Poisson
+            noise, and cosmic-ray cleaning needs it.
+        clean_cosmic_rays : bool, optional
+            Clean cosmic rays and hot pixels from `data` first (a single exposure; stacks have had
+            theirs rejected): `seeinggan.infer.cosmic_rays.find_cosmic_rays` (L.A.Cosmic), which
+            needs ``gain``. The network would otherwise restore each hit as a compact source.
+            ``metadata["cosmic_rays"]`` then holds the number of pixels cleaned.
 
         Returns
         -------
@@ -294,14 +301,20 @@ class Deblurrer:
         from seeinggan.infer.streaming import output_bin
 
         image = _as_2d(data)
+        cosmic = self._cleaned_of_cosmic_rays(image, gain=gain, sky=sky, noise=noise, seeing=seeing,
+                                              wcs=wcs, pixel_scale=pixel_scale) if clean_cosmic_rays else None
+        if cosmic is not None:
+            image = cosmic.cleaned
         if consistency and seeing is None:
             raise ValueError("the consistency map needs the input's seeing: pass seeing= (FWHM, arcsec)")
         if (uncertainty or consistency) and output_pixel_scale is not None:
             raise ValueError("the trust maps are made on the model's own grid: leave output_pixel_scale "
                              "unset to get them")
         input_scale = self._input_scale(wcs, pixel_scale)
-        seeing = as_arcsec(seeing, what="seeing")
-        observed_scale = as_arcsec(input_pixel_scale, what="input_pixel_scale", per_pixel=True) or input_scale
+        output_pixel_scale = to_arcsec(output_pixel_scale, name="output_pixel_scale", per_pixel=True)
+        seeing = to_arcsec(seeing, name="seeing", positive=True)
+        observed_scale = (to_arcsec(input_pixel_scale, name="input_pixel_scale", per_pixel=True, positive=True)
+                          or input_scale)
         factor = input_scale / self.pixel_scale
         # Sizes, memory and time before any work (seeinggan.infer.sanity; warns when long).
         sanity.check_pixel_scale(input_scale, what="input pixel scale")
@@ -342,7 +355,10 @@ class Deblurrer:
             transform=transform.to_dict(), grid=grid, input_scale=input_scale, out_scale=out_scale, factor=factor
         )
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, sky_noise_source=source,
-                        out_of_range=problems, observed_pixel_scale=float(observed_scale))
+                        out_of_range=problems, observed_pixel_scale=float(observed_scale),
+                        cosmic_rays=None if cosmic is None else cosmic.n_pixels)
+        if cosmic is not None:
+            metadata["history"] = f"{metadata['history']}; {cosmic.n_pixels} px cleaned of cosmic rays"
         k = output_bin(output_pixel_scale, out_scale)
         maps = None
         if uncertainty or consistency:
@@ -367,10 +383,30 @@ class Deblurrer:
         The streamed path of `seeinggan.infer.streaming.deblur_to_fits` (see there for the
         options: ``wcs``, ``pixel_scale``, ``header``, ``history``, ``output_pixel_scale``,
         ``progress``, ``should_stop``); its result's ``data`` is a read-only memory map of the file.
+        ``clean_cosmic_rays=True`` with ``gain=`` cleans the input first, as in `deblur` (the frame
+        is cleaned whole: the input, not the 45-times-larger output, is held in memory).
         """
         from seeinggan.infer.streaming import deblur_to_fits
 
+        gain = options.pop("gain", None)
+        if options.pop("clean_cosmic_rays", False):
+            cosmic = self._cleaned_of_cosmic_rays(_as_2d(data), gain=gain, sky=options.get("sky"),
+                                                  noise=options.get("noise"), seeing=options.get("seeing"),
+                                                  wcs=options.get("wcs"), pixel_scale=options.get("pixel_scale"))
+            data = cosmic.cleaned
+            options["history"] = [*options.get("history", ()), cosmic.history()]
         return deblur_to_fits(self, data, path, **options)
+
+    def _cleaned_of_cosmic_rays(self, image: np.ndarray, *, gain, sky, noise, seeing, wcs, pixel_scale):
+        """`seeinggan.infer.cosmic_rays.find_cosmic_rays` on the input, on its own grid."""
+        from seeinggan.infer.cosmic_rays import find_cosmic_rays
+
+        seeing_arcsec = to_arcsec(seeing, name="seeing", positive=True)
+        seeing_pixels = None
+        if seeing_arcsec is not None:
+            seeing_pixels = seeing_arcsec / self._input_scale(wcs, pixel_scale)
+        scalar_noise = float(noise) if noise is not None and np.ndim(noise) == 0 else None
+        return find_cosmic_rays(image, gain=gain, sky=sky, noise=scalar_noise, seeing_pixels=seeing_pixels)
 
     def deblur_catalog(
         self,
@@ -443,8 +479,10 @@ class Deblurrer:
             )
         return problems
 
-    def _input_scale(self, wcs: WCS | None, pixel_scale: float | None) -> float:
+    def _input_scale(self, wcs: WCS | None, pixel_scale: AngleLike | None) -> float:
         from seeinggan import geometry
+
+        pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
 
         if wcs is not None:
             if not getattr(wcs, "has_celestial", False) or wcs.naxis != 2:
@@ -568,13 +606,13 @@ class Deblurrer:
         self,
         cutouts: np.ndarray | Sequence[np.ndarray],
         *,
-        pixel_scale: float,
+        pixel_scale: AngleLike,
         progress: ProgressCallback | None = None,
         should_stop: StopCallback | None = None,
         seeing: Any = None,  # float or Quantity, or one per cutout
         sky: Any = None,  # float, or one per cutout
         noise: Any = None,
-        input_pixel_scale: float | None = None,
+        input_pixel_scale: AngleLike | None = None,
     ) -> DeblurResult:
         """Deblur a stack of same-sized cutouts, ``batch_size`` cutouts per forward pass.
 
@@ -587,16 +625,16 @@ class Deblurrer:
         ----------
         cutouts : array_like ``[N, H, W]``
             The cutouts, in flux units.
-        pixel_scale : float
+        pixel_scale : float or astropy Quantity
             Their pixel scale, arcsec/px (the model's own scale means no resampling).
         progress, should_stop : callable, optional
             As in `deblur`, counted in cutouts.
-        seeing : float or sequence of float, optional
+        seeing : float, sequence of float or astropy Quantity, optional
             As in `deblur`: one value for all cutouts, or one per cutout.
         sky, noise : float or sequence of float, optional
             As in `deblur`, one value for all cutouts (cutouts of one frame: measure the sky and
             noise on the frame, not on each galaxy-filled cutout) or one per cutout.
-        input_pixel_scale : float, optional
+        input_pixel_scale : float or astropy Quantity, optional
             As in `deblur` (cutouts already resampled from a coarser grid).
 
         Returns
@@ -611,13 +649,14 @@ class Deblurrer:
         if stack.ndim != 3:
             raise InputError(f"deblur_cutouts takes a stack [N, H, W], got shape {stack.shape}")
         input_scale = self._input_scale(None, pixel_scale)
-        observed_scale = as_arcsec(input_pixel_scale, what="input_pixel_scale", per_pixel=True) or input_scale
+        observed_scale = (to_arcsec(input_pixel_scale, name="input_pixel_scale", per_pixel=True, positive=True)
+                          or input_scale)
         if seeing is not None and np.ndim(seeing if not hasattr(seeing, "unit") else seeing.value) == 1:
-            seeings = [as_arcsec(v, what="seeing") for v in seeing]
+            seeings = [to_arcsec(v, name="seeing", positive=True) for v in seeing]
             if len(seeings) != stack.shape[0]:
                 raise ValueError(f"seeing has {len(seeings)} values for {stack.shape[0]} cutouts")
         else:
-            seeings = [as_arcsec(seeing, what="seeing")] * stack.shape[0]
+            seeings = [to_arcsec(seeing, name="seeing", positive=True)] * stack.shape[0]
         seeing = seeings[0] if len(set(seeings)) == 1 else None
         skies = list(sky) if np.ndim(sky) == 1 else [sky] * stack.shape[0]
         noises = list(noise) if np.ndim(noise) == 1 else [noise] * stack.shape[0]

@@ -244,14 +244,15 @@ def deblur_to_fits(
     from seeinggan.infer.header import deblurred_header
     from seeinggan.io.atomic import atomic_path, check_output_folder
     from seeinggan.io.fits import FitsExistsError, create_image_file
-    from seeinggan.models.conditions import as_arcsec
+    from seeinggan.units import to_arcsec
 
     path = Path(path)
     if path.exists() and not overwrite:
         raise FitsExistsError(f"{path}: file exists; refusing to overwrite it")
     image = _as_2d(data)
     input_scale = sanity.check_pixel_scale(deblurrer._input_scale(wcs, pixel_scale), what="input pixel scale")
-    seeing = as_arcsec(seeing, what="seeing")
+    seeing = to_arcsec(seeing, name="seeing", positive=True)
+    output_pixel_scale = to_arcsec(output_pixel_scale, name="output_pixel_scale", per_pixel=True)
     plan = output_grid(
         image.shape, input_scale=input_scale, model_scale=deblurrer.pixel_scale, wcs=wcs,
         output_pixel_scale=output_pixel_scale,

@@ -11,6 +11,7 @@ import numpy as np
 
 from seeinggan.metrics.cw_ssim import NOISE_K, cw_ssim
 from seeinggan.metrics.ssim import psnr, ssim
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "FIDELITY_COLUMNS",
@@ -154,8 +155,8 @@ def fidelity_row(
     reference: np.ndarray,
     test: np.ndarray,
     *,
-    pixel_scale: float,
-    seeing_fwhm: float | None,
+    pixel_scale: AngleLike,
+    seeing_fwhm: AngleLike | None,
     mask: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Band error, band power ratio, FRC resolution (arcsec) and texture rms of ``test`` against ``reference``.
@@ -166,6 +167,8 @@ def fidelity_row(
     """
     from seeinggan.metrics.fidelity import band_error, band_power_ratio, frc_resolution, texture_rms
 
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
+    seeing_fwhm = to_arcsec(seeing_fwhm, name="seeing_fwhm")
     row = {"band_error": float("nan"), "band_power_ratio": float("nan")}
     if seeing_fwhm is not None:
         kw: dict[str, Any] = {"pixel_scale": pixel_scale, "seeing_fwhm": float(seeing_fwhm), "mask": mask}
@@ -181,8 +184,8 @@ def score_table(
     tests: Mapping[str, np.ndarray],
     *,
     mask: np.ndarray | None = None,
-    pixel_scale: float | None = None,
-    seeing_fwhm: float | None = None,
+    pixel_scale: AngleLike | None = None,
+    seeing_fwhm: AngleLike | None = None,
 ) -> list[dict[str, float | str]]:
     """Score several images against one reference, as the paper's Tables 1 and 2.
 
@@ -197,10 +200,10 @@ def score_table(
         CW-SSIM change.
     mask : numpy.ndarray of bool, optional
         True where pixels are excluded (for all tests).
-    pixel_scale : float, optional
+    pixel_scale : float or astropy Quantity, optional
         Arcsec per pixel of the reference grid; with it every row also gets `FIDELITY_COLUMNS`
         (`fidelity_row`).
-    seeing_fwhm : float, optional
+    seeing_fwhm : float or astropy Quantity, optional
         Seeing FWHM (arcsec) of the image that was restored: sets the band of ``band_error`` and
         ``band_power_ratio`` (NaN without it).
 
@@ -211,6 +214,8 @@ def score_table(
         (CW-SSIM change against the first test, in %; 0 for the first), and with ``pixel_scale``
         ``band_error``, ``band_power_ratio``, ``frc_scale_arcsec`` and ``texture_rms``.
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
+    seeing_fwhm = to_arcsec(seeing_fwhm, name="seeing_fwhm")
     normalise = normalisation(reference, mask=mask)
     rows: list[dict[str, float | str]] = []
     for name, image in tests.items():

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from seeinggan.units import AngleLike, to_arcsec
+
 __all__ = [
     "FRC_THRESHOLD",
     "RESTORATION_BAND",
@@ -167,8 +169,8 @@ def band_error(
     test,
     reference,
     *,
-    pixel_scale: float,
-    seeing_fwhm: float,
+    pixel_scale: AngleLike,
+    seeing_fwhm: AngleLike,
     band: tuple[float, float] = RESTORATION_BAND,
     mask=None,
 ) -> float:
@@ -193,10 +195,10 @@ def band_error(
     test, reference : array_like
         2-D images on one grid, in the same flux units (a common scale factor cancels; an offset
         is removed with the mean).
-    pixel_scale : float
-        Arcsec per pixel of the grid.
-    seeing_fwhm : float
-        FWHM of the seeing (arcsec) that sets the band.
+    pixel_scale : float or astropy Quantity
+        Arcsec per pixel of the grid (or an angle per pixel, `seeinggan.units`).
+    seeing_fwhm : float or astropy Quantity
+        FWHM of the seeing (arcsec, or an angle) that sets the band.
     band : (float, float), optional
         Band edges in units of 1/FWHM (`RESTORATION_BAND`); ``math.inf`` as the top means up to
         Nyquist.
@@ -214,7 +216,12 @@ def band_error(
         Shapes differ, no valid pixel, or the band holds no frequency of this grid.
     """
     x, t = _band_powers(
-        test, reference, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm, band=band, mask=mask
+        test,
+        reference,
+        pixel_scale=to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True),
+        seeing_fwhm=to_arcsec(seeing_fwhm, name="seeing_fwhm"),
+        band=band,
+        mask=mask,
     )
     denominator = float(np.sum(np.abs(t) ** 2))
     if denominator <= 0:
@@ -226,8 +233,8 @@ def band_power_ratio(
     test,
     reference,
     *,
-    pixel_scale: float,
-    seeing_fwhm: float,
+    pixel_scale: AngleLike,
+    seeing_fwhm: AngleLike,
     band: tuple[float, float] = RESTORATION_BAND,
     mask=None,
 ) -> float:
@@ -248,7 +255,12 @@ def band_power_ratio(
         The power ratio; NaN when the reference has no power in the band.
     """
     x, t = _band_powers(
-        test, reference, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm, band=band, mask=mask
+        test,
+        reference,
+        pixel_scale=to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True),
+        seeing_fwhm=to_arcsec(seeing_fwhm, name="seeing_fwhm"),
+        band=band,
+        mask=mask,
     )
     denominator = float(np.sum(np.abs(t) ** 2))
     if denominator <= 0:
@@ -284,7 +296,7 @@ class FRCResolution:
 
 
 def fourier_ring_correlation(
-    a, b, *, pixel_scale: float, mask=None
+    a, b, *, pixel_scale: AngleLike, mask=None
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Fourier ring correlation of two images, per ring of spatial frequency.
 
@@ -303,7 +315,7 @@ def fourier_ring_correlation(
     ----------
     a, b : array_like
         2-D images on one grid.
-    pixel_scale : float
+    pixel_scale : float or astropy Quantity
         Arcsec per pixel.
     mask : array_like of bool, optional
         True where pixels are excluded.
@@ -314,6 +326,7 @@ def fourier_ring_correlation(
         Ring centres in cycles per arcsec, and the FRC of each ring (NaN where a ring has no
         power in one image).
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     a, b, valid = _pair(a, b, mask)
     window = _hann(a.shape)
     spectrum_a, spectrum_b = _spectrum(a, valid, window), _spectrum(b, valid, window)
@@ -337,7 +350,7 @@ def fourier_ring_correlation(
 
 
 def frc_resolution(
-    a, b, *, pixel_scale: float, threshold: float = FRC_THRESHOLD, mask=None
+    a, b, *, pixel_scale: AngleLike, threshold: float = FRC_THRESHOLD, mask=None
 ) -> FRCResolution:
     """The spatial frequency where the FRC of ``a`` and ``b`` first falls below ``threshold``, and its scale.
 
@@ -347,7 +360,7 @@ def frc_resolution(
     ----------
     a, b : array_like
         2-D images on one grid (the test and the reference).
-    pixel_scale : float
+    pixel_scale : float or astropy Quantity
         Arcsec per pixel.
     threshold : float, optional
         The FRC level (default 0.5, `FRC_THRESHOLD`).
@@ -359,6 +372,7 @@ def frc_resolution(
     FRCResolution
         ``frequency`` (cycles/arcsec), ``scale_arcsec`` (1 / frequency) and ``reached``.
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     frequencies, frc = fourier_ring_correlation(a, b, pixel_scale=pixel_scale, mask=mask)
     values = np.where(
         np.isfinite(frc), frc, -np.inf
@@ -394,7 +408,7 @@ def _smooth_nan_aware(image: np.ndarray, valid: np.ndarray, sigma: float) -> np.
 
 
 def texture_residual_rms(
-    image, *, pixel_scale: float, scale_arcsec: float = TEXTURE_SCALE_ARCSEC, mask=None, where=None
+    image, *, pixel_scale: AngleLike, scale_arcsec: AngleLike = TEXTURE_SCALE_ARCSEC, mask=None, where=None
 ) -> float:
     """Rms of ``image`` about its own smooth model.
 
@@ -404,6 +418,8 @@ def texture_residual_rms(
     The smooth model is a normalised (NaN-aware) Gaussian convolution, so holes neither bias it
     nor count. See `texture_rms` for the relative measure.
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
+    scale_arcsec = to_arcsec(scale_arcsec, name="scale_arcsec")
     data = _as_image(image, "image")
     valid = _valid_pixels([data], mask)
     if not (scale_arcsec > 0 and pixel_scale > 0):
@@ -422,8 +438,8 @@ def texture_rms(
     image,
     reference,
     *,
-    pixel_scale: float,
-    scale_arcsec: float = TEXTURE_SCALE_ARCSEC,
+    pixel_scale: AngleLike,
+    scale_arcsec: AngleLike = TEXTURE_SCALE_ARCSEC,
     mask=None,
     where=None,
 ) -> float:
@@ -445,7 +461,7 @@ def texture_rms(
     ----------
     image, reference : array_like
         2-D images on one grid, same flux units.
-    pixel_scale : float
+    pixel_scale : float or astropy Quantity
         Arcsec per pixel.
     scale_arcsec : float, optional
         Gaussian sigma of the smooth model, arcsec.
@@ -571,11 +587,11 @@ def fidelity_scores(
     test,
     reference,
     *,
-    pixel_scale: float,
-    seeing_fwhm: float,
+    pixel_scale: AngleLike,
+    seeing_fwhm: AngleLike,
     band: tuple[float, float] = RESTORATION_BAND,
     texture_band: tuple[float, float] = TEXTURE_BAND,
-    texture_scale_arcsec: float = TEXTURE_SCALE_ARCSEC,
+    texture_scale_arcsec: AngleLike = TEXTURE_SCALE_ARCSEC,
     mask=None,
     where=None,
 ) -> dict[str, Any]:
@@ -585,10 +601,10 @@ def fidelity_scores(
     ----------
     test, reference : array_like
         2-D images on one grid, same flux units.
-    pixel_scale : float
-        Arcsec per pixel.
-    seeing_fwhm : float
-        The seeing FWHM (arcsec) of the image that was restored.
+    pixel_scale : float or astropy Quantity
+        Arcsec per pixel (or an angle per pixel, `seeinggan.units`).
+    seeing_fwhm : float or astropy Quantity
+        The seeing FWHM (arcsec, or an angle) of the image that was restored.
     band, texture_band : (float, float), optional
         Restoration band and texture-realism band, in units of 1/FWHM.
     texture_scale_arcsec : float, optional
@@ -608,6 +624,8 @@ def fidelity_scores(
         ``residual_peak_period`` (`periodic_peak` of ``test - reference``: a lattice the test
         added).
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
+    seeing_fwhm = to_arcsec(seeing_fwhm, name="seeing_fwhm")
     common = {"pixel_scale": pixel_scale, "seeing_fwhm": seeing_fwhm, "mask": mask}
     test, reference, valid = _pair(test, reference, mask)
     try:

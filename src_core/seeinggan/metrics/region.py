@@ -17,6 +17,7 @@ from scipy import ndimage
 
 from seeinggan.errors import SeeingGANError
 from seeinggan.metrics.compare import score_table
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "PixelBox",
@@ -105,10 +106,11 @@ def box_from_pixels(x0: float, y0: float, x1: float, y1: float, *, shape: tuple[
     return box
 
 
-def box_from_sky(center: SkyCoord, width_arcsec: float, *, wcs: WCS, shape: tuple[int, int]) -> PixelBox:
-    """A square of side ``width_arcsec`` centred on ``center``, on the reference grid (``wcs``)."""
+def box_from_sky(center: SkyCoord, width_arcsec: AngleLike, *, wcs: WCS, shape: tuple[int, int]) -> PixelBox:
+    """A square of side ``width_arcsec`` (arcsec, or an angle Quantity) centred on ``center``, on the reference grid."""
     from seeinggan.geometry import pixel_scale
 
+    width_arcsec = to_arcsec(width_arcsec, name="width_arcsec")
     if not width_arcsec > 0:
         raise RegionError(f"the region width must be positive, got {width_arcsec} arcsec")
     x, y = (float(v) for v in wcs.world_to_pixel(center))
@@ -187,12 +189,13 @@ def score_region(
     *,
     box: PixelBox,
     mask: np.ndarray | None = None,
-    pixel_scale: float | None = None,
-    seeing_fwhm: float | None = None,
+    pixel_scale: AngleLike | None = None,
+    seeing_fwhm: AngleLike | None = None,
 ) -> list[dict]:
     """`score_table` of tests already on the box's grid against ``reference[box]``.
 
-    With ``pixel_scale`` (arcsec per reference pixel) the rows also hold the fidelity measures
+    With ``pixel_scale`` (arcsec per reference pixel; a float or an astropy Quantity, as
+    ``seeing_fwhm``) the rows also hold the fidelity measures
     (band error and band power ratio need ``seeing_fwhm``, the seeing of the restored image; see
     `seeinggan.metrics.compare.score_table`).
 

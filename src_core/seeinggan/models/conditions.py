@@ -27,7 +27,6 @@ __all__ = [
     "SEEING_KEYWORDS",
     "AssumedSeeingWarning",
     "OutOfRangeWarning",
-    "as_arcsec",
     "condition_vector",
     "out_of_range",
     "seeing_from_header",
@@ -66,29 +65,6 @@ class AssumedSeeingWarning(UserWarning):
 
 SEEING_KEYWORDS = ("SGSEEING", "SEEING", "FWHM", "PSF_FWHM", "PSFFWHM", "FWHMPSF", "SEEING_FWHM", "IQ")
 """Header keywords read, in this order, as the seeing FWHM in arcsec."""
-
-
-def as_arcsec(value, *, what: str, per_pixel: bool = False) -> float | None:
-    """A number in arcsec (or arcsec/px) from a float or an astropy Quantity; None stays None."""
-    if value is None:
-        return None
-    if hasattr(value, "unit"):
-        from astropy import units as u
-
-        target = u.arcsec / u.pix if per_pixel else u.arcsec
-        try:
-            return float(value.to_value(target))
-        except u.UnitConversionError:
-            if per_pixel:
-                try:
-                    return float(value.to_value(u.arcsec))
-                except u.UnitConversionError:
-                    pass
-            raise ValueError(f"{what} must be in {'arcsec/pix' if per_pixel else 'arcsec'}, got {value}") from None
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{what} must be a positive number of {'arcsec/px' if per_pixel else 'arcsec'}, got {value!r}")
-    return number
 
 
 def seeing_from_header(header) -> tuple[float, str] | None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
 from seeinggan.simulate.pairs import SimulatedPair, simulate_pair
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = ["CATALOGUE_COLUMNS", "catalogue_row", "pair_seed", "write_pairs", "write_simulated"]
 
@@ -101,7 +102,7 @@ def write_pairs(
     n: int,
     seed: int,
     space_shape: Sequence[int] = (256, 256),
-    seeing_fwhm: float | Sequence[float] = (0.5, 1.2),
+    seeing_fwhm: AngleLike | Sequence[float] = (0.5, 1.2),
     truth: bool = False,
     overwrite: bool = False,
     progress: ProgressCallback | None = None,
@@ -121,8 +122,8 @@ def write_pairs(
         Seed of the set; pair ``i`` uses ``pair_seed(seed, i)``.
     space_shape : tuple of int, optional
         Space stamp shape (the ground stamp follows).
-    seeing_fwhm : float or (low, high), optional
-        Seeing FWHM in arcsec, or its range.
+    seeing_fwhm : float, (low, high) or astropy Quantity, optional
+        Seeing FWHM in arcsec (or an angle Quantity), or its range.
     truth : bool, optional
         Also write ``truth/NAME.fits``: the noiseless space image (space PSF, no noise) on the
         space image's grid and WCS, for fidelity checks (`seeinggan.evaluate` uses it as the
@@ -145,6 +146,7 @@ def write_pairs(
         raise ValueError(f"n must be non-negative, got {n}")
     if "seed" in simulate_kwargs:
         raise TypeError("pass the set's seed as seed=; each pair's seed is derived from it")
+    seeing_fwhm = to_arcsec(seeing_fwhm, name="seeing_fwhm")
 
     def simulate(index: int) -> SimulatedPair:
         return simulate_pair(seed=pair_seed(seed, index), space_shape=space_shape,

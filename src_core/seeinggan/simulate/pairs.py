@@ -53,6 +53,7 @@ from seeinggan.simulate.observe import (
     instrument_header,
 )
 from seeinggan.simulate.psf import optical_transfer_function
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "CANVAS_MARGIN",
@@ -150,8 +151,8 @@ class SimulatedPair:
         return header
 
 
-def ground_shape_for(space_shape: Sequence[int], space_pixel_scale: float,
-                     ground_pixel_scale: float) -> tuple[int, int]:
+def ground_shape_for(space_shape: Sequence[int], space_pixel_scale: AngleLike,
+                     ground_pixel_scale: AngleLike) -> tuple[int, int]:
     """Ground stamp shape covering the space stamp's footprint.
 
     ``round(n * ratio)`` pixels per axis, or one more where that would leave the outermost space
@@ -159,7 +160,8 @@ def ground_shape_for(space_shape: Sequence[int], space_pixel_scale: float,
     so every space pixel of a simulated pair is covered (e.g. 20, not 19, ground pixels of
     0.396" for 256 space pixels of 0.03"; 38 of 0.202" as always).
     """
-    ratio = space_pixel_scale / ground_pixel_scale
+    ratio = (to_arcsec(space_pixel_scale, name="space_pixel_scale", per_pixel=True)
+             / to_arcsec(ground_pixel_scale, name="ground_pixel_scale", per_pixel=True))
 
     def side(n: int) -> int:
         rounded = int(round(n * ratio))
@@ -528,9 +530,9 @@ def simulate_pair(
     *,
     seed: int,
     space_shape: Sequence[int] = (256, 256),
-    space_pixel_scale: float = SPACE_PIXEL_SCALE,
-    ground_pixel_scale: float = GROUND_PIXEL_SCALE,
-    seeing_fwhm: float | Sequence[float] = (0.5, 1.2),
+    space_pixel_scale: AngleLike = SPACE_PIXEL_SCALE,
+    ground_pixel_scale: AngleLike = GROUND_PIXEL_SCALE,
+    seeing_fwhm: AngleLike | Sequence[float] = (0.5, 1.2),
     morphology: str | None = None,
     psf: str | None = None,
     moffat_beta: float | Sequence[float] = (2.5, 4.5),
@@ -555,9 +557,10 @@ def simulate_pair(
         Everything (galaxy, seeing, sky position, noise) is a function of the seed.
     space_shape : tuple of int, optional
         Space stamp ``(rows, cols)``; the ground stamp is ``round(space_shape * 0.03 / 0.202)``.
-    space_pixel_scale, ground_pixel_scale : float, optional
-        Arcsec per pixel (COSMOS ACS 0.03, Subaru Suprime-Cam 0.202).
-    seeing_fwhm : float or (low, high), optional
+    space_pixel_scale, ground_pixel_scale : float or astropy Quantity, optional
+        Arcsec per pixel (COSMOS ACS 0.03, Subaru Suprime-Cam 0.202), or angle Quantities
+        (`seeinggan.units`).
+    seeing_fwhm : float, (low, high) or astropy Quantity, optional
         Ground PSF FWHM in arcsec, or a range to draw it from uniformly.
     morphology : str, optional
         One of `MORPHOLOGIES` (``"star"`` gives a lone star); default drawn at random.
@@ -604,6 +607,8 @@ def simulate_pair(
     function made before those keywords existed (same draws in the same order).
     """
     space_shape = _check_shape(space_shape, "space_shape")
+    space_pixel_scale = to_arcsec(space_pixel_scale, name="space_pixel_scale", per_pixel=True)
+    ground_pixel_scale = to_arcsec(ground_pixel_scale, name="ground_pixel_scale", per_pixel=True)
     space_scale = _positive(space_pixel_scale, "space_pixel_scale")
     ground_scale = _positive(ground_pixel_scale, "ground_pixel_scale")
     if morphology is not None and morphology not in MORPHOLOGIES:
@@ -614,7 +619,7 @@ def simulate_pair(
     rng, space_rng, ground_rng = _streams(seed)
     ellipticity, angle = _psf_shape(seed, psf_ellipticity, psf_angle)
     sky_center = _draw_center(rng, center)
-    seeing, model, beta = _draw_psf(rng, psf, seeing_fwhm, moffat_beta)
+    seeing, model, beta = _draw_psf(rng, psf, to_arcsec(seeing_fwhm, name="seeing_fwhm"), moffat_beta)
     # The galaxy sits near the centre, as in the paper's stamps centred on each galaxy.
     x, y = rng.uniform(-0.15, 0.15, size=2)
     galaxy = draw_galaxy(rng, morphology, x=float(x), y=float(y),
@@ -669,9 +674,9 @@ def simulate_field(
     space_shape: Sequence[int] = (1024, 1024),
     n_galaxies: int = 8,
     n_stars: int = 3,
-    space_pixel_scale: float = SPACE_PIXEL_SCALE,
-    ground_pixel_scale: float = GROUND_PIXEL_SCALE,
-    seeing_fwhm: float | Sequence[float] = (0.5, 1.2),
+    space_pixel_scale: AngleLike = SPACE_PIXEL_SCALE,
+    ground_pixel_scale: AngleLike = GROUND_PIXEL_SCALE,
+    seeing_fwhm: AngleLike | Sequence[float] = (0.5, 1.2),
     morphology: str | None = None,
     psf: str | None = None,
     moffat_beta: float | Sequence[float] = (2.5, 4.5),
@@ -715,6 +720,8 @@ def simulate_field(
         With ``params["class"] == "field"``; ``truth`` is the noiseless space frame.
     """
     space_shape = _check_shape(space_shape, "space_shape")
+    space_pixel_scale = to_arcsec(space_pixel_scale, name="space_pixel_scale", per_pixel=True)
+    ground_pixel_scale = to_arcsec(ground_pixel_scale, name="ground_pixel_scale", per_pixel=True)
     space_scale = _positive(space_pixel_scale, "space_pixel_scale")
     ground_scale = _positive(ground_pixel_scale, "ground_pixel_scale")
     if n_galaxies < 0 or n_stars < 0:
@@ -728,7 +735,7 @@ def simulate_field(
     rng, space_rng, ground_rng = _streams(seed)
     ellipticity, angle = _psf_shape(seed, psf_ellipticity, psf_angle)
     sky_center = _draw_center(rng, center)
-    seeing, model, beta = _draw_psf(rng, psf, seeing_fwhm, moffat_beta)
+    seeing, model, beta = _draw_psf(rng, psf, to_arcsec(seeing_fwhm, name="seeing_fwhm"), moffat_beta)
     # Keep galaxy centres 1" inside the frame so that most of each one is seen.
     half_x = max(0.0, space_shape[1] * space_scale / 2.0 - 1.0)
     half_y = max(0.0, space_shape[0] * space_scale / 2.0 - 1.0)

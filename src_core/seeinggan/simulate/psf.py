@@ -32,6 +32,7 @@ from scipy import fft as sfft
 from scipy import optimize, special
 
 from seeinggan.constants import SPACE_PIXEL_SCALE
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "HST_F814W",
@@ -314,9 +315,9 @@ def _space_otf(shape: tuple[int, int], pixel_scale: float, truncate: float | Non
 
 def moffat_psf(
     *,
-    fwhm: float,
+    fwhm: AngleLike,
     beta: float = 3.5,
-    pixel_scale: float,
+    pixel_scale: AngleLike,
     shape: tuple[int, int] | None = None,
     ellipticity: float = 0.0,
     angle: float = 0.0,
@@ -327,11 +328,11 @@ def moffat_psf(
 
     Parameters
     ----------
-    fwhm : float
-        Full width at half maximum, arcsec.
+    fwhm : float or astropy Quantity
+        Full width at half maximum, arcsec (or an angle Quantity, `seeinggan.units`).
     beta : float, optional
         Moffat index (2.5 to 4.5 describes seeing; Kolmogorov seeing is close to 4.8).
-    pixel_scale : float
+    pixel_scale : float or astropy Quantity
         Arcsec per pixel.
     shape : tuple of int, optional
         Image shape; default odd and 8 FWHM wide.
@@ -343,6 +344,8 @@ def moffat_psf(
     numpy.ndarray
         float64 image, sum 1.
     """
+    fwhm = to_arcsec(fwhm, name="fwhm")
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     _check_positive(fwhm=fwhm, beta=beta, pixel_scale=pixel_scale)
     shape = shape or _default_shape(fwhm, pixel_scale)
     if float(ellipticity) != 0.0:
@@ -357,8 +360,8 @@ def moffat_psf(
 
 def kolmogorov_psf(
     *,
-    fwhm: float,
-    pixel_scale: float,
+    fwhm: AngleLike,
+    pixel_scale: AngleLike,
     shape: tuple[int, int] | None = None,
     ellipticity: float = 0.0,
     angle: float = 0.0,
@@ -370,9 +373,9 @@ def kolmogorov_psf(
 
     Parameters
     ----------
-    fwhm : float
-        Full width at half maximum, arcsec.
-    pixel_scale : float
+    fwhm : float or astropy Quantity
+        Full width at half maximum, arcsec (or an angle Quantity, `seeinggan.units`).
+    pixel_scale : float or astropy Quantity
         Arcsec per pixel.
     shape : tuple of int, optional
         Image shape; default odd and 8 FWHM wide.
@@ -384,6 +387,8 @@ def kolmogorov_psf(
     numpy.ndarray
         float64 image, sum 1.
     """
+    fwhm = to_arcsec(fwhm, name="fwhm")
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     _check_positive(fwhm=fwhm, pixel_scale=pixel_scale)
     shape = shape or _default_shape(fwhm, pixel_scale)
     # Computed on a grid twice as large so that the periodic wings do not fold into the image.
@@ -405,7 +410,7 @@ def _centred_from_otf(otf: np.ndarray, shape: tuple[int, int], big: tuple[int, i
     return sfft.irfft2(otf * phase, s=big)[: shape[0], : shape[1]]
 
 
-def space_psf(*, pixel_scale: float = SPACE_PIXEL_SCALE, shape: tuple[int, int] | None = None) -> np.ndarray:
+def space_psf(*, pixel_scale: AngleLike = SPACE_PIXEL_SCALE, shape: tuple[int, int] | None = None) -> np.ndarray:
     """An HST ACS/WFC F814W-like PSF as in drizzled COSMOS images, centred, sum 1.
 
     Polychromatic diffraction of HST's obscured 2.4 m aperture (0.72-0.88 um), convolved with
@@ -414,7 +419,7 @@ def space_psf(*, pixel_scale: float = SPACE_PIXEL_SCALE, shape: tuple[int, int] 
 
     Parameters
     ----------
-    pixel_scale : float, optional
+    pixel_scale : float or astropy Quantity, optional
         Arcsec per pixel (0.03 as COSMOS).
     shape : tuple of int, optional
         Image shape; default 65 x 65.
@@ -424,6 +429,7 @@ def space_psf(*, pixel_scale: float = SPACE_PIXEL_SCALE, shape: tuple[int, int] 
     numpy.ndarray
         float64 image, sum 1.
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     _check_positive(pixel_scale=pixel_scale)
     shape = shape or (65, 65)
     big = (2 * shape[0], 2 * shape[1])
@@ -439,7 +445,7 @@ def space_psf(*, pixel_scale: float = SPACE_PIXEL_SCALE, shape: tuple[int, int] 
 def measure_fwhm(
     image: np.ndarray,
     *,
-    pixel_scale: float,
+    pixel_scale: AngleLike,
     subsample: int = 5,
 ) -> dict[str, float]:
     """Fit a pixel-integrated circular Moffat to a star and return its FWHM.
@@ -451,7 +457,7 @@ def measure_fwhm(
     ----------
     image : numpy.ndarray
         A 2-D image of one star on a zero background (noiseless or sky-subtracted).
-    pixel_scale : float
+    pixel_scale : float or astropy Quantity
         Arcsec per pixel.
     subsample : int, optional
         Points per pixel axis in the pixel integration.
@@ -464,6 +470,7 @@ def measure_fwhm(
     data = np.asarray(image, dtype=float)
     if data.ndim != 2 or not np.isfinite(data).all():
         raise ValueError("measure_fwhm needs a finite 2-D image")
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     ny, nx = data.shape
     total = data.sum()
     if total <= 0:

@@ -226,12 +226,6 @@ class TrainConfig:
         flat.update(parse_overrides(overrides))
         return cls.from_dict(flat, source=str(path))
 
-    def with_overrides(self, overrides: list[str] | tuple[str, ...]) -> TrainConfig:
-        """A copy with ``key=value`` overrides applied."""
-        values = self.to_dict()
-        values.update(parse_overrides(overrides))
-        return TrainConfig.from_dict(values, source="--set")
-
 
 def _cw_ssim_min_size(levels: int) -> int:
     from seeinggan.metrics import DEFAULT_WINDOW, min_size_for_levels

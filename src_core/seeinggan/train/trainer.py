@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -77,19 +77,33 @@ class TrainResult:
     """Seconds of training, over all resumed sessions."""
 
 
+class PairItems(Protocol):
+    """A map-style dataset of ``(input, target[, extras])`` items with a length (a torch Dataset)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
+class _PairSamples(PairItems, Protocol):
+    """A `PairItems` that also gives each item with its transform and mask (`seeinggan.data.PairDataset`)."""
+
+    def sample(self, index: int) -> Any: ...
+
+
 class _EpochIndexed(Dataset):
     """Items addressed by ``(epoch, index)``.
 
     The dataset learns the epoch before each item, also inside DataLoader worker processes.
     """
 
-    def __init__(self, dataset: Dataset):
+    def __init__(self, dataset: PairItems):
         self.dataset = dataset
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, key: tuple[int, int]):
+    def __getitem__(self, key: tuple[int, int]) -> tuple[Any, ...]:
         epoch, index = key
         if hasattr(self.dataset, "set_epoch") and getattr(self.dataset, "epoch", None) != epoch:
             self.dataset.set_epoch(epoch)
@@ -148,8 +162,8 @@ class Trainer:
         self,
         config: TrainConfig,
         *,
-        train_pairs: Dataset,
-        val_pairs: Dataset | None = None,
+        train_pairs: PairItems,
+        val_pairs: PairItems | None = None,
         callbacks: Iterable[Callback] = (),
         init_model: str | Path | None = None,
     ):
@@ -210,7 +224,8 @@ class Trainer:
                 base_channels=config.critic_base_channels, dropout=config.critic_dropout, conditional=True
             )
         # channels_last: ~1.7x faster convolutions on CPU (oneDNN) and tensor cores on GPU.
-        self.generator.to(self.device, memory_format=torch.channels_last).train()
+        # (torch's stubs lack Module.to's memory_format keyword, which torch takes)
+        self.generator.to(self.device, memory_format=torch.channels_last).train()  # type: ignore[call-overload]
         self._train_generator = self.dist.wrap(self.generator, self.device)  # DDP when multi-process
         self.objective.to(self.device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=config.betas)
@@ -277,7 +292,7 @@ class Trainer:
         try:
             self.generator.load_state_dict(document["generator"])
             self.opt_g.load_state_dict(document["opt_g"])
-            if self.critic is not None:
+            if self.critic is not None and self.opt_c is not None:
                 self.critic.load_state_dict(document["critic"])
                 self.opt_c.load_state_dict(document["opt_c"])
         except (RuntimeError, ValueError, KeyError) as error:
@@ -297,7 +312,7 @@ class Trainer:
         for callback in self.callbacks:
             callback(update)
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.use_amp:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
@@ -351,35 +366,65 @@ class Trainer:
     def train_step(
         self, x: torch.Tensor, y: torch.Tensor, extras: dict[str, torch.Tensor] | None = None
     ) -> dict[str, float]:
-        """One generator step (after its critic steps) on a batch; returns the losses."""
-        cfg = self.config
-        losses: dict[str, float] = {}
-        adversarial = self.critic is not None and self.step >= cfg.adversarial_after
-        for group in self.opt_g.param_groups:
-            group["lr"] = self._learning_rate(cfg.lr_g, self.step)
-        if adversarial:
-            for group in self.opt_c.param_groups:
-                group["lr"] = self._learning_rate(cfg.lr_c, self.step)
-            self.critic.requires_grad_(True)
-            with torch.no_grad(), self._autocast():
-                fake = self._generate(x, extras).float()
-            for _ in range(cfg.critic_steps):
-                with self._autocast():
-                    real_scores = self.critic(y, x).float()
-                    fake_scores = self.critic(fake, x).float()
-                distance = wasserstein_critic_loss(real_scores, fake_scores)
-                penalty = gradient_penalty(self.critic, y, fake, condition=x)  # float32
-                critic_loss = distance + cfg.gp_weight * penalty
-                self.opt_c.zero_grad(set_to_none=True)
-                critic_loss.backward()
-                average_gradients(self.critic, self.dist)
-                self.opt_c.step()
-            losses.update(critic=critic_loss.item(), wasserstein=-distance.item(), gp=penalty.item())
-            self.critic.requires_grad_(False)  # its gradients are not needed for G's update
+        """One generator step (after its critic steps) on a batch; returns the losses.
 
+        The schedule (`_schedule`: learning rates, whether the critic plays), the critic loop
+        (`_critic_steps`) and the generator's update (`_generator_step`), in that order.
+        """
+        adversarial = self._schedule(self.step)
+        losses = self._critic_steps(x, y, extras) if adversarial else {}
+        losses.update(self._generator_step(x, y, extras, adversarial=adversarial))
+        return self.dist.mean(losses)
+
+    def _schedule(self, step: int) -> bool:
+        """Set the optimisers' learning rates for ``step``; True when the critic plays in it."""
+        cfg = self.config
+        adversarial = self.critic is not None and step >= cfg.adversarial_after
+        for group in self.opt_g.param_groups:
+            group["lr"] = self._learning_rate(cfg.lr_g, step)
+        if adversarial and self.opt_c is not None:
+            for group in self.opt_c.param_groups:
+                group["lr"] = self._learning_rate(cfg.lr_c, step)
+        return adversarial
+
+    def _critic_steps(
+        self, x: torch.Tensor, y: torch.Tensor, extras: dict[str, torch.Tensor] | None
+    ) -> dict[str, float]:
+        """``critic_steps`` Wasserstein-GP updates of the critic on one batch; its last losses."""
+        critic, opt_c = self.critic, self.opt_c
+        if critic is None or opt_c is None:
+            raise RuntimeError("this run has no critic")
+        cfg = self.config
+        critic.requires_grad_(True)
+        with torch.no_grad(), self._autocast():
+            fake = self._generate(x, extras).float()
+        last: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        for _ in range(cfg.critic_steps):
+            with self._autocast():
+                real_scores = critic(y, x).float()
+                fake_scores = critic(fake, x).float()
+            distance = wasserstein_critic_loss(real_scores, fake_scores)
+            penalty = gradient_penalty(critic, y, fake, condition=x)  # float32
+            critic_loss = distance + cfg.gp_weight * penalty
+            opt_c.zero_grad(set_to_none=True)
+            critic_loss.backward()
+            average_gradients(critic, self.dist)
+            opt_c.step()
+            last = (critic_loss, distance, penalty)
+        critic.requires_grad_(False)  # its gradients are not needed for G's update
+        if last is None:
+            return {}
+        critic_loss, distance, penalty = last  # read once, after the loop (one device sync)
+        return {"critic": critic_loss.item(), "wasserstein": -distance.item(), "gp": penalty.item()}
+
+    def _generator_step(
+        self, x: torch.Tensor, y: torch.Tensor, extras: dict[str, torch.Tensor] | None, *, adversarial: bool
+    ) -> dict[str, float]:
+        """One update of the generator by the objective (with the critic's scores when it plays)."""
+        critic = self.critic if adversarial else None
         with self._autocast():
             output = self._generate(x, extras, network=self._train_generator)  # DDP when multi-process
-            fake_scores = self.critic(output, x).float() if adversarial else None
+            fake_scores = critic(output, x).float() if critic is not None else None
         output = output.float()
         total, terms = self.objective(
             output, y, fake_scores=fake_scores, adversarial=adversarial, inputs=x, extras=extras,
@@ -388,9 +433,9 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         total.backward()
         self.opt_g.step()
-        losses["g_total"] = total.item()
+        losses = {"g_total": total.item()}
         losses.update({name: value.item() for name, value in terms.items()})
-        return self.dist.mean(losses)
+        return losses
 
     def adversarial_scale(self, step: int) -> float:
         """Fraction (0-1) of the adversarial weight at `step`.
@@ -455,12 +500,6 @@ class Trainer:
 
     # --- validation and previews -------------------------------------------------------------
 
-    def _val_items(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = min(len(self.val_pairs), self.config.val_samples)
-        for index in range(n):
-            item = self.val_pairs[index]
-            yield item[0], item[1]
-
     @property
     def validation_units(self) -> str:
         """``"flux"`` when validation can score in flux units, else ``"network"``.
@@ -497,7 +536,7 @@ class Trainer:
         scores, baseline, l1, n = 0.0, 0.0, 0.0, 0
         for index in range(min(len(self.val_pairs), self.config.val_samples)):
             if flux:
-                sample = self.val_pairs.sample(index)
+                sample = cast(_PairSamples, self.val_pairs).sample(index)
                 x, y, extras = sample.input, sample.target, sample.extras
             else:
                 item = self.val_pairs[index]
@@ -533,8 +572,11 @@ class Trainer:
         return update
 
     @torch.no_grad()
-    def preview(self, *, fallback: tuple[torch.Tensor, torch.Tensor] | None = None) -> PreviewUpdate:
-        """Input, output and target of the first validation sample (else of `fallback`)."""
+    def preview(self, *, fallback: tuple[Any, ...] | None = None) -> PreviewUpdate:
+        """Input, output and target of the first validation sample (else of `fallback`).
+
+        ``fallback`` is a batch ``(input, target[, extras])``, used when there is no validation set.
+        """
         extras = None
         source = self.val_pairs if self.val_pairs is not None else (None if fallback is not None else self.train_pairs)
         if source is not None:
@@ -542,7 +584,7 @@ class Trainer:
             x, y = (t[None] for t in _first_two(item))
             if isinstance(item[-1], dict):
                 extras = {k: v[None] for k, v in item[-1].items()}
-        else:
+        elif fallback is not None:
             x, y = fallback[0][:1], fallback[1][:1]
             if len(fallback) > 2 and fallback[2] is not None:
                 extras = {k: v[:1] for k, v in fallback[2].items()}
@@ -658,7 +700,7 @@ class Trainer:
             self.generator.train(was_training)
 
 
-def _first_two(item) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_two(item: Sequence[Any]) -> tuple[torch.Tensor, torch.Tensor]:
     return item[0], item[1]
 
 
