@@ -151,7 +151,11 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self.maps = CheckBox(text="maps: uncertainty and consistency", value=False,
                              tooltip="Also make '<name> uncertainty' (spread over 8 flips/rotations; "
                                      "8x slower) and '<name> consistency' (chi against the input) layers")
-        self.extend([self.maps])
+        self.clean_cosmic_rays = CheckBox(
+            text="clean cosmic rays (single exposure)", value=False,
+            tooltip="Clean cosmic rays and hot pixels first (L.A.Cosmic), which the model would restore "
+                    "as compact sources; needs GAIN in the layer's header. Leave off for stacks.")
+        self.extend([self.maps, self.clean_cosmic_rays])
         self.maps_summary = Label(value="")
         # magicgui inserts its own widgets before any native one: the sections below are added
         # natively, in order, after the magicgui form.
@@ -338,6 +342,8 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             seeing=float(self.seeing.value) if self.seeing.value > 0 else (found[0] if found else None))
         if self.maps.value:
             request.maps, request.maps_options = True, self._maps_options(layer)
+        if self.clean_cosmic_rays.value:
+            request.clean_cosmic_rays, request.gain = True, self._gain(layer)
         provenance = {
             "input_layer": layer.name,
             "model": str(entry.path),
@@ -357,6 +363,18 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         """The overlap the dock asks for: pixels, or "auto"."""
         value = int(self.overlap.value)
         return "auto" if value == AUTO_OVERLAP else value
+
+    def _gain(self, layer) -> float:
+        """The layer header's GAIN (e-/count), which cosmic-ray cleaning needs."""
+        from seeinggan.io.fits import header_gain
+
+        from napari_seeinggan._layers import header_for_layer
+
+        gain = header_gain(header_for_layer(layer.metadata))
+        if gain is None:
+            raise ValueError(f"cleaning cosmic rays needs the gain of {layer.name!r}: its header has no GAIN "
+                             "(e-/count)")
+        return gain
 
     def _maps_options(self, layer) -> dict:
         """Seeing (the dock's, else the layer header's), PSF, gain and noise for the maps."""

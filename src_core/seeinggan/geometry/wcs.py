@@ -12,6 +12,7 @@ from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_area
 
 from seeinggan.io.fits import PIXEL_SCALE_READ_KEYWORDS
+from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = [
     "celestial_wcs",
@@ -158,7 +159,7 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
 def make_tan_wcs(
     *,
     center: SkyCoord,
-    pixel_scale: float,
+    pixel_scale: AngleLike,
     shape: tuple[int, int],
     rotation_deg: float = 0.0,
 ) -> WCS:
@@ -168,8 +169,8 @@ def make_tan_wcs(
     ----------
     center : astropy.coordinates.SkyCoord
         Sky position of the array's centre (converted to ICRS).
-    pixel_scale : float
-        Arcsec per pixel (both axes).
+    pixel_scale : float or astropy Quantity
+        Arcsec per pixel (both axes), or an angle (per pixel) Quantity.
     shape : tuple of int
         Array shape ``(rows, cols)``.
     rotation_deg : float, optional
@@ -181,6 +182,7 @@ def make_tan_wcs(
     astropy.wcs.WCS
         A 2-D celestial WCS with ``pixel_shape`` set.
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     if pixel_scale <= 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale}")
     rows, cols = (int(n) for n in shape)

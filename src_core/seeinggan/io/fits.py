@@ -43,11 +43,13 @@ under the final name.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -82,6 +84,7 @@ __all__ = [
     "PSF_KEYWORDS",
     "ImageExtension",
     "derived_header",
+    "header_gain",
     "is_fits_path",
     "read_image",
     "read_images",
@@ -89,6 +92,7 @@ __all__ = [
 ]
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz")
+
 """File name endings this module reads (lower case)."""
 
 MEMMAP_THRESHOLD_BYTES = 256 * 1024**2
@@ -754,3 +758,11 @@ def create_image_file(
     except OSError as exc:
         raise FitsWriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     return len(text)
+
+
+def header_gain(header: Any) -> float | None:
+    """The header's GAIN card (detector gain, e-/count) when it is a positive number, else None."""
+    value = header.get("GAIN") if header is not None else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
