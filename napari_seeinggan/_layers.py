@@ -366,6 +366,7 @@ def attach_viewer(viewer) -> None:
         return
     layers = viewer.layers
     viewer.layers.events.inserted.connect(_on_inserted)
+    viewer.layers.events.inserted.connect(lambda event: show_if_out_of_view(viewer, event.value))
     viewer.layers.events.removed.connect(lambda _event: _forget_fields_if_no_sky_layer(layers))
     for layer in viewer.layers:
         _on_inserted(type("Event", (), {"value": layer})())
@@ -373,6 +374,33 @@ def attach_viewer(viewer) -> None:
         viewer._seeinggan_attached = True
     except Exception:  # noqa: BLE001 - an evented model refusing attributes: attach once more
         pass
+
+
+def show_if_out_of_view(viewer, layer) -> bool:
+    """Bring a layer opened from a file into view when none of it is on the canvas.
+
+    Images of one field are placed at their true sky offsets, so a file can land hundreds of
+    arcsec from what the canvas shows: without this the user opens a file and sees nothing
+    change (napari only fits the view to the first layer). The camera is centred on the layer
+    and zoomed to fit it, as DS9 shows a newly loaded frame. Returns whether the camera moved.
+    """
+    if not (getattr(layer, "metadata", None) or {}).get("source_path"):
+        return False  # a result or a sample: added where the user is already looking
+    if not any(other is not layer for other in viewer.layers):
+        return False  # the first layer: napari fits the view itself
+    try:
+        height, width = (float(size) for size in viewer.canvas.size[-2:])
+    except (AttributeError, TypeError, ValueError):
+        return False
+    extent = np.asarray(layer.extent.world, dtype=float)[:, -2:]
+    center = np.asarray(viewer.scene.camera.center[-2:], dtype=float)
+    half = np.array([height, width]) / (2 * viewer.scene.camera.zoom)
+    if np.all(extent[1] > center - half) and np.all(extent[0] < center + half):
+        return False  # some of it is on the canvas already
+    size = np.maximum(extent[1] - extent[0], 1e-12)
+    viewer.scene.camera.center = tuple((extent[0] + extent[1]) / 2)
+    viewer.scene.camera.zoom = 0.95 * float(np.min(np.array([height, width]) / size))
+    return True
 
 
 def attach_current_viewer() -> None:

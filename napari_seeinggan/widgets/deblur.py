@@ -181,11 +181,15 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self.cancel_button.changed.connect(self.cancel)
         self.region.changed.connect(self._on_region_changed)
         self.image.changed.connect(self._on_image_changed)
+        self._user_picked_image = False  # set when the user picks in the image box
+        self._setting_image = False
+        self.image.changed.connect(self._on_image_picked)
         self.model.changed.connect(self._on_model_changed)
         self.registry.changed.connect(self._on_models_changed)
         self.state.changed.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
         # Closing napari (or this dock) must stop a running deblur.
         self.native.destroyed.connect(on_destroyed(self))
@@ -228,7 +232,43 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
                 and active in self.image.choices:
             choice = active
         if choice is not None:
-            self.image.value = choice
+            self._set_image(choice)
+            self._image_chosen = True
+
+    def _set_image(self, layer) -> None:
+        """Choose ``layer`` in the image box for the user (not a pick of theirs)."""
+        self._setting_image = True
+        try:
+            self.image.value = layer
+        finally:
+            self._setting_image = False
+
+    def _on_image_picked(self, _value=None):
+        if not self._setting_image:
+            self._user_picked_image = True
+
+    def _on_layer_inserted(self, event) -> None:
+        """An image just opened becomes the one to deblur, unless the user picked one in the box.
+
+        Without this the box stayed on the sample after *File > Open*, and *Deblur* ran on the
+        sample instead of the user's file. A finer image opened after a coarser one (the space
+        image of the field just opened) does not take the place of the seeing-limited one.
+        """
+        layer = getattr(event, "value", None)
+        meta = getattr(layer, "metadata", None) or {}
+        if self._user_picked_image or not isinstance(layer, napari.layers.Image) \
+                or "deblur" in meta or "maps" in meta:
+            return
+        self.reset_choices()
+        if layer not in self.image.choices:
+            return
+        current = self.image.value
+        current_meta = getattr(current, "metadata", None) or {}
+        new_scale, current_scale = meta.get("pixel_scale"), current_meta.get("pixel_scale")
+        from_sample = current is not None and not current_meta.get("source_path")
+        finer = bool(new_scale and current_scale and new_scale < current_scale)
+        if current is None or from_sample or not finer:
+            self._set_image(layer)
             self._image_chosen = True
 
     def _on_models_changed(self):
@@ -425,8 +465,11 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self._input_pixel_scale = request.pixel_scale
         self.state.update(status=RUNNING, tiles_done=0, tiles_total=0, maps_summary="",
                           message=f"deblurring {provenance['input_layer']}")
-        return self._run.start(deblur_updates, request,
-                               description=f"Deblurring {provenance['input_layer']}")
+        worker = self._run.start(deblur_updates, request,
+                                 description=f"Deblurring {provenance['input_layer']}")
+        # The dock is taller than its share of a laptop screen: show the bar and message line.
+        self.bring_into_view(self.controls)
+        return worker
 
     def cancel(self, _=None):
         """Ask the running deblur to stop (it stops within one tile)."""
@@ -479,11 +522,12 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         if self._input_layer in self.image.choices:
             # napari selects the new layer; the dock stays on the input (the next deblur of
             # the same image should not take the result as its input).
-            self.image.value = self._input_layer
+            self._set_image(self._input_layer)
         self.last_result = result
         self.state.update(status=DONE, result_layer=layer.name,
                           message=f"added {layer.name!r} ({result.data.shape[1]} x "
                                   f"{result.data.shape[0]} px at {result.pixel_scale:.3g}\"/px)")
+        self.bring_into_view(self.controls)
 
     # --- views --------------------------------------------------------------------------------
 

@@ -282,7 +282,13 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         if reference is not None and self._shapes_layer is None and SHAPES_NAME not in self._viewer.layers:
             # Made once there is a reference, with its units: a unit-less shapes layer beside
             # arcsec sky layers makes napari warn ("Inconsistent units") before the user acts.
+            # The user's selection is kept: a rectangle-mode shapes layer made active here would
+            # turn the first drag on the image into a rectangle instead of a pan, and the layer
+            # controls would show the shapes' settings instead of the image's contrast.
+            active = self._viewer.layers.selection.active
             self.shapes_layer()
+            if active is not None and active in self._viewer.layers:
+                self._viewer.layers.selection.active = active
         if reference is not previous_reference:
             self._schedule()
 
