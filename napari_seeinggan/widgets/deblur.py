@@ -48,6 +48,7 @@ from napari_seeinggan.workers import (
     Outcome,
     TileProgress,
     deblur_updates,
+    warm_up_training_imports,
 )
 
 WHOLE_LAYER = "whole layer"
@@ -87,6 +88,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
+        self.warm_up = warm_up_training_imports()  # seeinggan.infer's imports off the GUI thread, before Deblur
         self._viewer = viewer
         self.state = DeblurState()
         self.registry = model_registry()
