@@ -151,8 +151,8 @@ def run(args) -> int:
     finally:
         for bar in bars:
             bar.close()
-    extra = f", {directory / 'truth'}/" if args.truth else ""
-    print(f"wrote {args.number} pairs{extra} and {directory / 'catalogue.csv'}")
+    folders = "ground/, space/" + (", truth/" if args.truth else "")
+    print(f"wrote {args.number} pairs to {directory}/ ({folders}) and {directory / 'catalogue.csv'}")
     return 0
 
 
