@@ -52,6 +52,7 @@ from napari_seeinggan.workers import (
     Outcome,
     TileProgress,
     deblur_updates,
+    warm_up_training_imports,
 )
 
 
@@ -103,6 +104,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
+        self.warm_up = warm_up_training_imports()  # seeinggan.infer's imports off the GUI thread, before Deblur
         self._viewer = viewer
         self.state = DeblurState()
         self.registry = model_registry()
@@ -242,6 +244,22 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             self.image.value = layer
         finally:
             self._setting_image = False
+
+    def reset_choices(self, *args):
+        """Refresh every box's choices; the image box keeps its layer, even renamed.
+
+        (A layer renamed ``folder/name`` when a file of the same name is opened made the box
+        fall back to its first choice, the sample.) Changes made here are not the user's pick.
+        """
+        setting, self._setting_image = getattr(self, "_setting_image", False), True
+        try:
+            previous = self.image.value if hasattr(self, "image") else None
+            super().reset_choices(*args)
+            if previous is not None and self.image.value is not previous \
+                    and any(choice is previous for choice in self.image.choices):
+                self.image.value = previous
+        finally:
+            self._setting_image = setting
 
     def _on_image_picked(self, _value=None):
         if not self._setting_image:

@@ -20,12 +20,15 @@ def _write_field_beside_sample(viewer, tmp_path, offset_arcsec=600.0):
     center = wcs.pixel_to_world(*(np.array(sample.data.shape[::-1]) / 2))
     field = center.directional_offset_by(0 * u.deg, offset_arcsec * u.arcsec)
     paths = []
-    for name, scale, shape in (("ground.fits", 0.2, (40, 40)), ("space.fits", 0.05, (160, 160))):
+    # One file name in two folders, as `seeinggan simulate` writes them: the open layer is
+    # renamed ground/field.fits[0] when space/field.fits is opened.
+    for folder, scale, shape in (("ground", 0.2, (40, 40)), ("space", 0.05, (160, 160))):
         data, field_wcs = sky_image(shape, pixel_scale=scale, center=field)
         header = field_wcs.to_header()
         header["SEEING"] = 0.8
-        fits.PrimaryHDU(data, header=header).writeto(tmp_path / name)
-        paths.append(tmp_path / name)
+        (tmp_path / folder).mkdir()
+        fits.PrimaryHDU(data, header=header).writeto(tmp_path / folder / "field.fits")
+        paths.append(tmp_path / folder / "field.fits")
     return paths
 
 
@@ -52,6 +55,7 @@ def test_opened_field_is_shown_and_becomes_the_image_to_deblur(make_napari_viewe
     [space] = viewer.open(str(space_path), plugin=PLUGIN)
     assert viewer.scene.camera.zoom == zoom  # the space image overlays the ground: no jump
     # The seeing-limited file is the one to deblur (not the sample, not the finer space image).
+    assert ground.name == "ground/field.fits[0]"
     assert deblur.image.value is ground
     assert deblur.seeing.value == 0.8  # prefilled from its header
 

@@ -146,8 +146,8 @@ def run(args) -> int:
         morphology=args.morphology, psf=args.psf, noise=not args.no_noise, truth=args.truth,
         progress=progress,
     ), bars)
-    extra = f", {directory / 'truth'}/" if args.truth else ""
-    print(f"wrote {args.number} pairs{extra} and {directory / 'catalogue.csv'}")
+    folders = "ground/, space/" + (", truth/" if args.truth else "")
+    print(f"wrote {args.number} pairs to {directory}/ ({folders}) and {directory / 'catalogue.csv'}")
     return 0
 
 
