@@ -204,18 +204,47 @@ def layer_sky_affine(layer) -> np.ndarray:
     Composes the layer's ``affine`` with its ``scale``/``translate``/``rotate``/``shear``, so a
     layer moved or rescaled in napari gives its new placement.
     """
-    from napari.utils.transforms import CompositeAffine
+    return placement_sky_affine(layer.ndim, affine=layer.affine, scale=layer.scale,
+                                translate=layer.translate, rotate=layer.rotate, shear=layer.shear)
 
-    ndim = layer.ndim
+
+def placement_sky_affine(ndim: int, *, affine=None, scale=None, translate=None, rotate=None,
+                         shear=None) -> np.ndarray:
+    """The 3x3 (row, col) -> world affine of the last two axes of a layer placed by these attributes.
+
+    The attributes of a napari layer (or of a writer's ``meta``): ``affine`` (an ``Affine`` or a
+    matrix; identity when None) composed with ``scale``/``translate``/``rotate``/``shear``.
+    """
+    from napari.utils.transforms import Affine, CompositeAffine
+
     composite = CompositeAffine(
-        scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear,
-        ndim=ndim,
+        scale=np.ones(ndim) if scale is None else scale,
+        translate=np.zeros(ndim) if translate is None else translate,
+        rotate=rotate, shear=shear, ndim=ndim,
     )
-    full = np.asarray(layer.affine.affine_matrix) @ np.asarray(composite.affine_matrix)
+    if affine is None:
+        affine_matrix = np.eye(ndim + 1)
+    elif isinstance(affine, Affine):
+        affine_matrix = affine.affine_matrix
+    else:
+        affine_matrix = np.asarray(affine, dtype=float)
+    full = np.asarray(affine_matrix) @ np.asarray(composite.affine_matrix)
     out = np.eye(3)
     out[:2, :2] = full[-3:-1, -3:-1]
     out[:2, 2] = full[-3:-1, -1]
     return out
+
+
+def chosen_rectangle_world(shapes) -> np.ndarray:
+    """World corners (last two axes) of a shapes layer's selected shape, else of its last one."""
+    chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
+    vertices = np.asarray(shapes.data[chosen[-1]])
+    return np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
+
+
+def world_to_pixels(layer, points_world) -> np.ndarray:
+    """World points -> ``layer``'s data coordinates, (row, col) of its last two axes."""
+    return np.array([np.asarray(layer.world_to_data(np.asarray(p)))[-2:] for p in points_world])
 
 
 def layer_geometry(layer) -> tuple[np.ndarray, WCS | None, float | None]:
@@ -337,6 +366,7 @@ def attach_viewer(viewer) -> None:
         return
     layers = viewer.layers
     viewer.layers.events.inserted.connect(_on_inserted)
+    viewer.layers.events.inserted.connect(lambda event: show_if_out_of_view(viewer, event.value))
     viewer.layers.events.removed.connect(lambda _event: _forget_fields_if_no_sky_layer(layers))
     for layer in viewer.layers:
         _on_inserted(type("Event", (), {"value": layer})())
@@ -344,6 +374,33 @@ def attach_viewer(viewer) -> None:
         viewer._seeinggan_attached = True
     except Exception:  # noqa: BLE001 - an evented model refusing attributes: attach once more
         pass
+
+
+def show_if_out_of_view(viewer, layer) -> bool:
+    """Bring a layer opened from a file into view when none of it is on the canvas.
+
+    Images of one field are placed at their true sky offsets, so a file can land hundreds of
+    arcsec from what the canvas shows: without this the user opens a file and sees nothing
+    change (napari only fits the view to the first layer). The camera is centred on the layer
+    and zoomed to fit it, as DS9 shows a newly loaded frame. Returns whether the camera moved.
+    """
+    if not (getattr(layer, "metadata", None) or {}).get("source_path"):
+        return False  # a result or a sample: added where the user is already looking
+    if not any(other is not layer for other in viewer.layers):
+        return False  # the first layer: napari fits the view itself
+    try:
+        height, width = (float(size) for size in viewer.canvas.size[-2:])
+    except (AttributeError, TypeError, ValueError):
+        return False
+    extent = np.asarray(layer.extent.world, dtype=float)[:, -2:]
+    center = np.asarray(viewer.scene.camera.center[-2:], dtype=float)
+    half = np.array([height, width]) / (2 * viewer.scene.camera.zoom)
+    if np.all(extent[1] > center - half) and np.all(extent[0] < center + half):
+        return False  # some of it is on the canvas already
+    size = np.maximum(extent[1] - extent[0], 1e-12)
+    viewer.scene.camera.center = tuple((extent[0] + extent[1]) / 2)
+    viewer.scene.camera.zoom = 0.95 * float(np.min(np.array([height, width]) / size))
+    return True
 
 
 def attach_current_viewer() -> None:
@@ -384,6 +441,6 @@ def write_world_rectangles(path, rectangles_world: list[np.ndarray], layer):
     _data, wcs, _scale = layer_geometry(layer)
     pixels = []
     for corners in rectangles_world:
-        rc = np.array([np.asarray(layer.world_to_data(np.asarray(w)))[-2:] for w in corners])
+        rc = world_to_pixels(layer, corners)
         pixels.append(rc[:, ::-1])  # (row, col) -> (x, y)
     return write_rectangles(path, pixels, wcs=wcs)

@@ -354,8 +354,10 @@ def warm_up_training_imports() -> threading.Thread:
     """Import what training needs in a background thread, once per process; returns the thread.
 
     The first torch optimiser imports ``torch._dynamo`` (~2 s of imports, some of which hold
-    the GIL for ~0.4 s at a time). Done when the Fine-tune dock opens, that pause falls while
-    napari starts rather than when the user clicks Train.
+    the GIL for ~0.4 s at a time); the Deblur dock's maps import ``seeinggan.infer`` (scipy's
+    signal and stats: ~4 s, measured on the GUI thread when *Deblur* was pressed with *maps*
+    ticked). Done when the Fine-tune or Deblur dock opens, that pause falls while napari starts
+    rather than when the user clicks Train or Deblur.
     """
     global _WARM_UP
     if _WARM_UP is None:
@@ -364,6 +366,7 @@ def warm_up_training_imports() -> threading.Thread:
             # anything failing here fails again, with its message, where the import is needed.
             try:
                 import seeinggan.data  # noqa: F401
+                import seeinggan.infer.maps  # noqa: F401 - Deblur with maps: scipy.stats, ~4 s
                 import seeinggan.train  # noqa: F401
                 import torch._dynamo  # noqa: F401
             except BaseException as error:  # noqa: BLE001

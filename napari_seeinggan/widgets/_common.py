@@ -56,6 +56,18 @@ class ScrollableDock(Container):
             combo.setMinimumContentsLength(COMBO_MIN_CHARS)
 
 
+    def bring_into_view(self, widget) -> None:
+        """Scroll the dock so that ``widget`` (a magicgui widget) is in view.
+
+        What a run reports on (buttons, progress bar, message line), as far as the dock's height
+        allows.
+        """
+        from qtpy.QtWidgets import QApplication
+
+        QApplication.processEvents()  # the layout first: positions of a just-shown line
+        self.native.ensureWidgetVisible(widget.native, 0, 0)
+
+
 COMBO_MIN_CHARS = 18
 """Characters a dock's combo box asks room for ("default (shipped)"); longer items are elided."""
 

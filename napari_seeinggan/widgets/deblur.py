@@ -7,6 +7,7 @@ laid over the input in world coordinates. Failures become napari notifications.
 """
 
 import datetime as _dt
+from enum import Enum
 from pathlib import Path
 
 import napari
@@ -26,13 +27,16 @@ from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding
+from napari_seeinggan._layers import chosen_rectangle_world, world_to_pixels
 from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
+    MODEL_LIST_EXTRA_LABELS,
     RUNNING,
     DeblurState,
-    ModelEntry,
+    ModelChoice,
+    ModelListExtra,
     model_registry,
 )
 from napari_seeinggan.widgets._common import (
@@ -48,12 +52,25 @@ from napari_seeinggan.workers import (
     Outcome,
     TileProgress,
     deblur_updates,
+    warm_up_training_imports,
 )
 
-WHOLE_LAYER = "whole layer"
-CURRENT_VIEW = "current view"
-DRAWN_RECTANGLE = "drawn rectangle"
-LOAD_FROM_FILE = "load from file..."
+
+class DeblurRegion(Enum):
+    """What part of the layer to deblur (keys; `REGION_LABELS` holds what the dock shows)."""
+
+    WHOLE_LAYER = "whole_layer"
+    CURRENT_VIEW = "current_view"
+    DRAWN_RECTANGLE = "drawn_rectangle"
+
+
+REGION_LABELS = {
+    DeblurRegion.WHOLE_LAYER: "whole layer",
+    DeblurRegion.CURRENT_VIEW: "current view",
+    DeblurRegion.DRAWN_RECTANGLE: "drawn rectangle",
+}
+LOAD_FROM_FILE = ModelListExtra.LOAD_FROM_FILE
+"""The model-list choice that opens a file dialog."""
 AUTO_OVERLAP = -8
 """The overlap box's "auto", one step below 0 (`seeinggan.infer.Deblurrer`'s ``overlap="auto"``)."""
 
@@ -87,13 +104,14 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
     def __init__(self, viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         install_log_forwarding()  # the core's warnings (long run, no signal) as notifications
+        self.warm_up = warm_up_training_imports()  # seeinggan.infer's imports off the GUI thread, before Deblur
         self._viewer = viewer
         self.state = DeblurState()
         self.registry = model_registry()
         self.last_result = None
         self._run = DockRun(state=self.state, context="Deblur failed", on_update=self._on_update,
                             on_returned=self._on_returned)
-        self._previous_model: ModelEntry | None = None
+        self._previous_model: ModelChoice | None = None
 
         self.image = ComboBox(label="image", choices=self._image_layer_choices,
                               tooltip="Image layer to deblur (the selected one by default)")
@@ -101,8 +119,8 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
                               tooltip="The shipped model, your saved models, or a model file")
         self.device = ComboBox(label="device", choices=available_devices(), value="auto",
                                tooltip="auto picks cuda, then mps, then cpu")
-        self.region = ComboBox(label="region", choices=[WHOLE_LAYER, CURRENT_VIEW,
-                                                        DRAWN_RECTANGLE], value=WHOLE_LAYER)
+        self.region = ComboBox(label="region", choices=[(label, key) for key, label in REGION_LABELS.items()],
+                               value=DeblurRegion.WHOLE_LAYER)
         self.shapes = ComboBox(label="rectangle on", choices=self._shapes_layer_choices,
                                tooltip="Shapes layer whose selected (or last) rectangle is used")
         self.pixel_scale = FloatSpinBox(
@@ -165,11 +183,15 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self.cancel_button.changed.connect(self.cancel)
         self.region.changed.connect(self._on_region_changed)
         self.image.changed.connect(self._on_image_changed)
+        self._user_picked_image = False  # set when the user picks in the image box
+        self._setting_image = False
+        self.image.changed.connect(self._on_image_picked)
         self.model.changed.connect(self._on_model_changed)
         self.registry.changed.connect(self._on_models_changed)
         self.state.changed.connect(self._on_state_changed)
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self._on_layers_changed)
+        viewer.layers.events.inserted.connect(self._on_layer_inserted)
         viewer.layers.selection.events.active.connect(self._on_active_layer)
         # Closing napari (or this dock) must stop a running deblur.
         self.native.destroyed.connect(on_destroyed(self))
@@ -189,7 +211,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
 
     def _model_choices(self, _widget=None):
         choices = [(entry.label, entry) for entry in self.registry.entries()]
-        return [*choices, (LOAD_FROM_FILE, LOAD_FROM_FILE)]
+        return [*choices, (MODEL_LIST_EXTRA_LABELS[LOAD_FROM_FILE], LOAD_FROM_FILE)]
 
     def _on_layers_changed(self, _event=None):
         self.reset_choices()
@@ -212,7 +234,59 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
                 and active in self.image.choices:
             choice = active
         if choice is not None:
-            self.image.value = choice
+            self._set_image(choice)
+            self._image_chosen = True
+
+    def _set_image(self, layer) -> None:
+        """Choose ``layer`` in the image box for the user (not a pick of theirs)."""
+        self._setting_image = True
+        try:
+            self.image.value = layer
+        finally:
+            self._setting_image = False
+
+    def reset_choices(self, *args):
+        """Refresh every box's choices; the image box keeps its layer, even renamed.
+
+        (A layer renamed ``folder/name`` when a file of the same name is opened made the box
+        fall back to its first choice, the sample.) Changes made here are not the user's pick.
+        """
+        setting, self._setting_image = getattr(self, "_setting_image", False), True
+        try:
+            previous = self.image.value if hasattr(self, "image") else None
+            super().reset_choices(*args)
+            if previous is not None and self.image.value is not previous \
+                    and any(choice is previous for choice in self.image.choices):
+                self.image.value = previous
+        finally:
+            self._setting_image = setting
+
+    def _on_image_picked(self, _value=None):
+        if not self._setting_image:
+            self._user_picked_image = True
+
+    def _on_layer_inserted(self, event) -> None:
+        """An image just opened becomes the one to deblur, unless the user picked one in the box.
+
+        Without this the box stayed on the sample after *File > Open*, and *Deblur* ran on the
+        sample instead of the user's file. A finer image opened after a coarser one (the space
+        image of the field just opened) does not take the place of the seeing-limited one.
+        """
+        layer = getattr(event, "value", None)
+        meta = getattr(layer, "metadata", None) or {}
+        if self._user_picked_image or not isinstance(layer, napari.layers.Image) \
+                or "deblur" in meta or "maps" in meta:
+            return
+        self.reset_choices()
+        if layer not in self.image.choices:
+            return
+        current = self.image.value
+        current_meta = getattr(current, "metadata", None) or {}
+        new_scale, current_scale = meta.get("pixel_scale"), current_meta.get("pixel_scale")
+        from_sample = current is not None and not current_meta.get("source_path")
+        finer = bool(new_scale and current_scale and new_scale < current_scale)
+        if current is None or from_sample or not finer:
+            self._set_image(layer)
             self._image_chosen = True
 
     def _on_models_changed(self):
@@ -237,7 +311,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             elif self._previous_model in self.model.choices:
                 self.model.value = self._previous_model
 
-    def select_model_file(self, path: str | Path) -> ModelEntry | None:
+    def select_model_file(self, path: str | Path) -> ModelChoice | None:
         """Offer the model file at ``path`` in the list and select it (what "load from file..." does)."""
         try:
             entry = self.registry.add_file(path)
@@ -273,7 +347,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self.seeing.value = float(seeing) if seeing else 0.0
 
     def _on_region_changed(self, value):
-        self.shapes.visible = value == DRAWN_RECTANGLE
+        self.shapes.visible = value == DeblurRegion.DRAWN_RECTANGLE
 
     # --- running ------------------------------------------------------------------------------
 
@@ -291,7 +365,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         if layer is None:
             raise InputError("open or select an image layer to deblur")
         entry = self.model.value
-        if not isinstance(entry, ModelEntry):
+        if not isinstance(entry, ModelChoice):
             raise InputError("choose a model (none is installed yet: load one from a file, or "
                              "train one in the Fine-tune dock)")
         data, wcs, pixel_scale = layer_geometry(layer)
@@ -305,7 +379,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             raise InputError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
         rows, cols = self._region_slices(layer, data.shape)
         if rows.stop - rows.start < 2 or cols.stop - cols.start < 2:
-            raise InputError(f"the {self.region.value} does not overlap layer {layer.name!r}")
+            raise InputError(f"the {REGION_LABELS[self.region.value]} does not overlap layer {layer.name!r}")
         full = (rows.start, rows.stop, cols.start, cols.stop) == (0, data.shape[0], 0,
                                                                    data.shape[1])
         noise_reference = None
@@ -337,7 +411,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             "overlap": self.overlap_setting(),
             "pixel_scale": pixel_scale,
             "seeing": float(self.seeing.value) or None,
-            "region": self.region.value,
+            "region": REGION_LABELS[self.region.value],
             "region_pixels": [int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)],
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
@@ -376,9 +450,9 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
 
     def _region_slices(self, layer, shape) -> tuple[slice, slice]:
         """Rows and columns of ``layer`` to deblur, from the region choice."""
-        if self.region.value == WHOLE_LAYER:
+        if self.region.value == DeblurRegion.WHOLE_LAYER:
             return slice(0, shape[0]), slice(0, shape[1])
-        if self.region.value == CURRENT_VIEW:
+        if self.region.value == DeblurRegion.CURRENT_VIEW:
             height, width = self._viewer.canvas.size
             center = np.asarray(self._viewer.scene.camera.center[-2:], dtype=float)
             half = np.array([height, width], dtype=float) / (2 * self._viewer.scene.camera.zoom)
@@ -389,10 +463,8 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             if shapes is None or len(shapes.data) == 0:
                 raise InputError("draw a rectangle on a shapes layer first (region: drawn "
                                  "rectangle)")
-            chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
-            vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
-            corners_world = [np.asarray(shapes.data_to_world(v))[-2:] for v in vertices]
-        corners = np.array([np.asarray(layer.world_to_data(c))[-2:] for c in corners_world])
+            corners_world = chosen_rectangle_world(shapes)
+        corners = world_to_pixels(layer, corners_world)
         low = np.clip(np.floor(corners.min(axis=0) + 0.5), 0, shape).astype(int)
         high = np.clip(np.ceil(corners.max(axis=0) + 0.5), 0, shape).astype(int)
         return slice(low[0], high[0]), slice(low[1], high[1])
@@ -411,8 +483,11 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self._input_pixel_scale = request.pixel_scale
         self.state.update(status=RUNNING, tiles_done=0, tiles_total=0, maps_summary="",
                           message=f"deblurring {provenance['input_layer']}")
-        return self._run.start(deblur_updates, request,
-                               description=f"Deblurring {provenance['input_layer']}")
+        worker = self._run.start(deblur_updates, request,
+                                 description=f"Deblurring {provenance['input_layer']}")
+        # The dock is taller than its share of a laptop screen: show the bar and message line.
+        self.bring_into_view(self.controls)
+        return worker
 
     def cancel(self, _=None):
         """Ask the running deblur to stop (it stops within one tile)."""
@@ -465,11 +540,12 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         if self._input_layer in self.image.choices:
             # napari selects the new layer; the dock stays on the input (the next deblur of
             # the same image should not take the result as its input).
-            self.image.value = self._input_layer
+            self._set_image(self._input_layer)
         self.last_result = result
         self.state.update(status=DONE, result_layer=layer.name,
                           message=f"added {layer.name!r} ({result.data.shape[1]} x "
                                   f"{result.data.shape[0]} px at {result.pixel_scale:.3g}\"/px)")
+        self.bring_into_view(self.controls)
 
     # --- views --------------------------------------------------------------------------------
 

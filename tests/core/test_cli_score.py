@@ -125,3 +125,17 @@ def test_score_leads_with_fidelity_measures_seeing_from_the_header(pair_files, c
     report = json.loads(out)
     assert report["seeing_fwhm"] is None and report["tests"][0]["band_error"] is None
     assert report["tests"][0]["frc_scale_arcsec"] > 0.3
+
+
+def test_files_of_one_name_in_two_folders_are_told_apart(tmp_path, capsys):
+    """`seeinggan simulate` writes ground/sim_00000.fits and space/sim_00000.fits: the report
+    named both "sim_00000.fits[0]" (reference and first test), so a reader could not tell them apart."""
+    pair = simulate_pair(seed=7, space_shape=(128, 128), seeing_fwhm=0.9, morphology="spiral")
+    for folder, data, wcs in (("space", pair.space, pair.space_wcs), ("ground", pair.ground, pair.ground_wcs)):
+        (tmp_path / folder).mkdir()
+        write_image(tmp_path / folder / "sim_00000.fits", data, wcs=wcs)
+    code, out, err = _run(capsys, tmp_path / "space/sim_00000.fits", tmp_path / "ground/sim_00000.fits")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["reference"] == "space/sim_00000.fits[0]"
+    assert [row["name"] for row in report["tests"]] == ["ground/sim_00000.fits[0]"]

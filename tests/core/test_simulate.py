@@ -393,9 +393,11 @@ def test_cli_writes_pairs_and_refuses_to_overwrite(tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert {r["class"] for r in rows} == {"spiral"}
     assert not (out / "truth").exists()
+    # Every folder written is named (it said only "truth/ and catalogue.csv").
+    assert f"2 pairs to {out}/ (ground/, space/) and" in capsys.readouterr().out
     assert _cli(["simulate", "-n", "1", "-o", str(tmp_path / "truth"), "--size", "64", "--truth"]) == 0
     assert read_image(tmp_path / "truth" / "truth" / "sim_00000.fits").header["TRUTH"] is True
-    assert "truth/" in capsys.readouterr().out
+    assert "(ground/, space/, truth/)" in capsys.readouterr().out
     assert all(0.7 <= float(r["seeing_fwhm"]) <= 0.9 for r in rows)
     assert read_image(out / "space" / "sim_00000.fits").data.shape == (64, 64)
     before = (out / "catalogue.csv").read_bytes()

@@ -32,6 +32,21 @@ def test_window_fits_a_laptop_and_shows_deblur_and_score(make_napari_viewer, not
     _layers.reset_session_sky_origin()
 
 
+def test_first_drag_on_the_image_pans(make_napari_viewer):
+    """At first launch the ground image stays the selected layer (the Score dock's "score region"
+    shapes layer, in rectangle mode, is made but not selected): a first drag pans instead of
+    drawing a rectangle, and the layer controls show the image's contrast."""
+    import napari
+
+    _layers.reset_session_sky_origin()
+    viewer, _docks = open_viewer(viewer=make_napari_viewer(), sample=True)
+    active = viewer.layers.selection.active
+    assert isinstance(active, napari.layers.Image), active
+    assert active.name.startswith("ground")
+    assert "score region" in viewer.layers and viewer.layers["score region"].mode == "add_rectangle"
+    _layers.reset_session_sky_origin()
+
+
 LONG_LINE = ("added 'ground deblurred' (256 x 256 px, 0.05\"/px) from 'ground' with the shipped "
              "model in 123.4 s; unstable: 85.6% of source flux (spread over 8 flips/rotations) "
              "/a/long/unbreakable/path/to/a/user/model/with/a/very/long/name.safetensors")

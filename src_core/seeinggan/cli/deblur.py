@@ -34,8 +34,6 @@ from typing import Any
 
 from seeinggan.cli import CliError
 
-_FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fits", ".fit", ".fts", ".gz")
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``deblur`` subcommand to ``subparsers``."""
@@ -107,8 +105,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def output_path(input_path: Path, output_dir: Path) -> Path:
     """``OUTDIR/<stem>_deblurred.fits`` (``.fits``, ``.fits.gz``... stripped from the name)."""
+    from seeinggan.io.fits import FITS_SUFFIXES
+
     name = input_path.name
-    for suffix in _FITS_SUFFIXES:
+    for suffix in (*sorted(FITS_SUFFIXES, key=len, reverse=True), ".gz"):  # the longest first
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break

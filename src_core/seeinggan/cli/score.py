@@ -76,6 +76,20 @@ def _read(path: Path, hdu):
     return image
 
 
+def _name_by_folder(images) -> None:
+    """Name images ``folder/name`` where different files share a name.
+
+    ``seeinggan simulate`` writes ``ground/sim_00000.fits`` and ``space/sim_00000.fits``: both
+    were reported as ``sim_00000.fits[0]``.
+    """
+    paths_by_name: dict[str, set] = {}
+    for path, image in images:
+        paths_by_name.setdefault(image.name, set()).add(Path(path).resolve())
+    for path, image in images:
+        if len(paths_by_name[image.name]) > 1 and Path(path).resolve().parent.name:
+            image.name = f"{Path(path).resolve().parent.name}/{image.name}"
+
+
 def _json_number(value):
     # JSON has no inf/NaN: PSNR of identical images is reported as null (see "psnr_note").
     return value if isinstance(value, str) or math.isfinite(value) else None
@@ -133,6 +147,7 @@ def run(args) -> int:
             raise CliError(f"{path}: file not found")
     reference = _read(args.reference, hdu)
     tests = [_read(path, hdu) for path in args.tests]
+    _name_by_folder([(args.reference, reference), *zip(args.tests, tests, strict=True)])
     shape = reference.data.shape
     try:
         if args.region is not None:

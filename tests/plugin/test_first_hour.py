@@ -1,0 +1,91 @@
+"""What a new user hit in their first hour with `make run` (sample open, then their own files),
+at 1366x768: files opened next to the sample showed nothing new and the Deblur dock still
+pointed at the sample; the progress bar and message line were below the Deblur dock's fold."""
+
+import astropy.units as u
+import numpy as np
+from _dock_helpers import sky_image, tiny_model, wait_idle
+from astropy.io import fits
+
+from napari_seeinggan import _layers
+from napari_seeinggan.__main__ import PLUGIN, open_viewer
+
+LAPTOP = (1366, 768)
+
+
+def _write_field_beside_sample(viewer, tmp_path, offset_arcsec=600.0):
+    """Ground (0.2"/px) and space (0.05"/px) FITS of a field ``offset_arcsec`` north of the sample."""
+    sample = next(layer for layer in viewer.layers if layer.name.startswith("ground"))
+    _data, wcs, _scale = _layers.layer_geometry(sample)
+    center = wcs.pixel_to_world(*(np.array(sample.data.shape[::-1]) / 2))
+    field = center.directional_offset_by(0 * u.deg, offset_arcsec * u.arcsec)
+    paths = []
+    # One file name in two folders, as `seeinggan simulate` writes them: the open layer is
+    # renamed ground/field.fits[0] when space/field.fits is opened.
+    for folder, scale, shape in (("ground", 0.2, (40, 40)), ("space", 0.05, (160, 160))):
+        data, field_wcs = sky_image(shape, pixel_scale=scale, center=field)
+        header = field_wcs.to_header()
+        header["SEEING"] = 0.8
+        (tmp_path / folder).mkdir()
+        fits.PrimaryHDU(data, header=header).writeto(tmp_path / folder / "field.fits")
+        paths.append(tmp_path / folder / "field.fits")
+    return paths
+
+
+def _in_view(viewer, layer) -> bool:
+    height, width = viewer.canvas.size
+    center = np.asarray(viewer.scene.camera.center[-2:])
+    half = np.array([height, width]) / (2 * viewer.scene.camera.zoom)
+    low, high = np.asarray(layer.extent.world)[:, -2:]
+    return bool(np.all(high > center - half) and np.all(low < center + half))
+
+
+def test_opened_field_is_shown_and_becomes_the_image_to_deblur(make_napari_viewer, tmp_path):
+    _layers.reset_session_sky_origin()
+    viewer, docks = open_viewer(viewer=make_napari_viewer(), sample=True)
+    deblur = docks["Deblur"]
+    sample_ground = deblur.image.value
+    assert sample_ground.name.startswith("ground (simulated")
+    ground_path, space_path = _write_field_beside_sample(viewer, tmp_path)
+
+    [ground] = viewer.open(str(ground_path), plugin=PLUGIN)
+    # 600" from the sample: the camera moves to the file just opened (it was left on the sample).
+    assert _in_view(viewer, ground)
+    zoom = viewer.scene.camera.zoom
+    [space] = viewer.open(str(space_path), plugin=PLUGIN)
+    assert viewer.scene.camera.zoom == zoom  # the space image overlays the ground: no jump
+    # The seeing-limited file is the one to deblur (not the sample, not the finer space image).
+    assert ground.name == "ground/field.fits[0]"
+    assert deblur.image.value is ground
+    assert deblur.seeing.value == 0.8  # prefilled from its header
+
+    # A pick of the user's in the box is kept when more files are opened.
+    deblur.image.value = sample_ground
+    fits.PrimaryHDU(np.ones((8, 8), np.float32)).writeto(tmp_path / "other.fits")
+    viewer.open(str(tmp_path / "other.fits"), plugin=PLUGIN)
+    assert deblur.image.value is sample_ground
+    _layers.reset_session_sky_origin()
+
+
+def test_deblur_progress_and_message_are_in_view_on_a_laptop(make_napari_viewer, qtbot, tmp_path):
+    _layers.reset_session_sky_origin()
+    viewer, docks = open_viewer(viewer=make_napari_viewer(show=True), sample=True)
+    viewer.window._qt_window.resize(*LAPTOP)
+    qtbot.wait(50)
+    deblur = docks["Deblur"]
+    deblur.select_model_file(tiny_model(tmp_path))
+    deblur.tile.value = 64
+
+    def shown(widget) -> bool:
+        """The whole of ``widget`` lies inside the dock's scroll viewport."""
+        viewport = deblur.native.viewport()
+        top_left = widget.native.mapTo(viewport, widget.native.rect().topLeft())
+        return 0 <= top_left.y() and top_left.y() + widget.native.height() <= viewport.height()
+
+    assert deblur.native.viewport().height() < deblur.body.sizeHint().height()  # the dock scrolls
+    deblur.run()
+    assert shown(deblur.progress) and shown(deblur.cancel_button)
+    wait_idle(qtbot, deblur)
+    assert deblur.state.status == "done", deblur.state.message
+    assert shown(deblur.message) and "added" in deblur.message.value
+    _layers.reset_session_sky_origin()
