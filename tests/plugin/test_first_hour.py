@@ -119,3 +119,23 @@ def test_deblurred_layer_starts_with_its_galaxies_unsaturated(make_napari_viewer
     assert low < np.median(out.data) < high  # the sky is above black
     np.testing.assert_array_equal(out.data, dock.last_result.data)  # the data are untouched
     _layers.reset_session_sky_origin()
+
+
+def test_score_table_comes_into_view_when_a_rectangle_is_scored(make_napari_viewer, qtbot):
+    """At 1366x768 the Score region table sat below the dock's fold: drawing a rectangle seemed to
+    do nothing. The dock scrolls to the table when the scores arrive; the seeing reads 0.90"."""
+    _layers.reset_session_sky_origin()
+    viewer, docks = open_viewer(viewer=make_napari_viewer(show=True), sample=True)
+    viewer.window._qt_window.resize(*LAPTOP)
+    qtbot.wait(50)
+    score = docks["Score region"]
+    space = score.reference.value
+    corners = [(40, 40), (40, 215), (215, 215), (215, 40)]
+    with qtbot.waitSignal(score.signals.finished, timeout=60_000):
+        score.shapes_layer().add_rectangles(np.array([np.asarray(space.data_to_world(c))[-2:] for c in corners]))
+    qtbot.waitUntil(lambda: bool(score.rows), timeout=60_000)
+    viewport = score.native.viewport()
+    top = score.table.native.mapTo(viewport, score.table.native.rect().topLeft()).y()
+    assert 0 <= top < viewport.height() - 40, (top, viewport.height())  # its header and a row show
+    assert 'Band from seeing 0.90"' in score.status.value
+    _layers.reset_session_sky_origin()
