@@ -43,7 +43,8 @@ def pairs_per_second(n: int, workers: int) -> float:
 
 
 def stage_times(repeat: int = 30) -> None:
-    from seeinggan.simulate import pairs as P
+    from seeinggan.simulate import scenes as P
+    from seeinggan.simulate.observe import instruments_at_scales
 
     rng = np.random.default_rng(0)
     timings: dict[str, list[float]] = {}
@@ -56,7 +57,7 @@ def stage_times(repeat: int = 30) -> None:
 
     for i in range(repeat):
         galaxy = clock("draw galaxy", lambda: P.draw_galaxy(rng, None))
-        space, ground = P._instruments(0.03, 0.202)
+        space, ground = instruments_at_scales(0.03, 0.202)
         clock("render + convolve + pixels + noise", lambda: P._observe(
             [galaxy], space_shape=(256, 256), space_scale=0.03, ground_scale=0.202,
             seeing_fwhm=0.8, psf_model=("moffat", "kolmogorov")[i % 2], moffat_beta=3.0,

@@ -10,10 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from seeinggan.io.fits import FITS_SUFFIXES
+
 PLUGIN = "napari-seeinggan"
 SAMPLE = "galaxy_pair"
 DOCKS = ("Deblur", "Score region", "Fine-tune")
-FITS_PATTERNS = ("*.fits", "*.fit", "*.fts", "*.fits.gz", "*.fit.gz", "*.fts.gz", "*.fits.fz")
+FITS_PATTERNS = tuple(f"*{suffix}" for suffix in FITS_SUFFIXES)
+"""The FITS names napari.yaml's reader claims (a test holds the manifest to the same list)."""
 
 
 def prefer_our_fits_reader() -> list[str]:
@@ -50,9 +53,11 @@ def open_viewer(*, sample: bool = True, show: bool = True, viewer=None):
     if sample:
         viewer.open_sample(PLUGIN, SAMPLE)
         # The ground image is the one to deblur: select it so the Deblur dock starts on it.
-        images = [layer for layer in viewer.layers if layer.metadata.get("pixel_scale")]
+        from napari_seeinggan.widgets._common import coarsest_layer, layer_pixel_scale
+
+        images = [layer for layer in viewer.layers if layer_pixel_scale(layer)]
         if images:
-            viewer.layers.selection.active = max(images, key=lambda layer: layer.metadata["pixel_scale"])
+            viewer.layers.selection.active = coarsest_layer(images)
     from napari.utils.notifications import show_error
 
     docks = {}

@@ -204,18 +204,47 @@ def layer_sky_affine(layer) -> np.ndarray:
     Composes the layer's ``affine`` with its ``scale``/``translate``/``rotate``/``shear``, so a
     layer moved or rescaled in napari gives its new placement.
     """
-    from napari.utils.transforms import CompositeAffine
+    return placement_sky_affine(layer.ndim, affine=layer.affine, scale=layer.scale,
+                                translate=layer.translate, rotate=layer.rotate, shear=layer.shear)
 
-    ndim = layer.ndim
+
+def placement_sky_affine(ndim: int, *, affine=None, scale=None, translate=None, rotate=None,
+                         shear=None) -> np.ndarray:
+    """The 3x3 (row, col) -> world affine of the last two axes of a layer placed by these attributes.
+
+    The attributes of a napari layer (or of a writer's ``meta``): ``affine`` (an ``Affine`` or a
+    matrix; identity when None) composed with ``scale``/``translate``/``rotate``/``shear``.
+    """
+    from napari.utils.transforms import Affine, CompositeAffine
+
     composite = CompositeAffine(
-        scale=layer.scale, translate=layer.translate, rotate=layer.rotate, shear=layer.shear,
-        ndim=ndim,
+        scale=np.ones(ndim) if scale is None else scale,
+        translate=np.zeros(ndim) if translate is None else translate,
+        rotate=rotate, shear=shear, ndim=ndim,
     )
-    full = np.asarray(layer.affine.affine_matrix) @ np.asarray(composite.affine_matrix)
+    if affine is None:
+        affine_matrix = np.eye(ndim + 1)
+    elif isinstance(affine, Affine):
+        affine_matrix = affine.affine_matrix
+    else:
+        affine_matrix = np.asarray(affine, dtype=float)
+    full = np.asarray(affine_matrix) @ np.asarray(composite.affine_matrix)
     out = np.eye(3)
     out[:2, :2] = full[-3:-1, -3:-1]
     out[:2, 2] = full[-3:-1, -1]
     return out
+
+
+def chosen_rectangle_world(shapes) -> np.ndarray:
+    """World corners (last two axes) of a shapes layer's selected shape, else of its last one."""
+    chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
+    vertices = np.asarray(shapes.data[chosen[-1]])
+    return np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
+
+
+def world_to_pixels(layer, points_world) -> np.ndarray:
+    """World points -> ``layer``'s data coordinates, (row, col) of its last two axes."""
+    return np.array([np.asarray(layer.world_to_data(np.asarray(p)))[-2:] for p in points_world])
 
 
 def layer_geometry(layer) -> tuple[np.ndarray, WCS | None, float | None]:
@@ -412,6 +441,6 @@ def write_world_rectangles(path, rectangles_world: list[np.ndarray], layer):
     _data, wcs, _scale = layer_geometry(layer)
     pixels = []
     for corners in rectangles_world:
-        rc = np.array([np.asarray(layer.world_to_data(np.asarray(w)))[-2:] for w in corners])
+        rc = world_to_pixels(layer, corners)
         pixels.append(rc[:, ::-1])  # (row, col) -> (x, y)
     return write_rectangles(path, pixels, wcs=wcs)

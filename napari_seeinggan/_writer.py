@@ -11,34 +11,9 @@ from astropy.wcs import WCS
 from seeinggan import geometry
 from seeinggan.io.fits import FitsWriteError, write_image
 
-from napari_seeinggan._layers import header_for_layer
+from napari_seeinggan._layers import header_for_layer, placement_sky_affine
 
 __all__ = ["write_fits"]
-
-
-def _meta_sky_affine(meta: dict[str, Any], ndim: int) -> np.ndarray:
-    """The layer's current (row, col) -> world affine from its saved attributes."""
-    from napari.utils.transforms import Affine, CompositeAffine
-
-    composite = CompositeAffine(
-        scale=meta.get("scale", np.ones(ndim)),
-        translate=meta.get("translate", np.zeros(ndim)),
-        rotate=meta.get("rotate"),
-        shear=meta.get("shear"),
-        ndim=ndim,
-    )
-    affine = meta.get("affine")
-    if affine is None:
-        affine_matrix = np.eye(ndim + 1)
-    elif isinstance(affine, Affine):
-        affine_matrix = affine.affine_matrix
-    else:
-        affine_matrix = np.asarray(affine, dtype=float)
-    full = affine_matrix @ composite.affine_matrix
-    out = np.eye(3)
-    out[:2, :2] = full[-3:-1, -3:-1]
-    out[:2, 2] = full[-3:-1, -1]
-    return out
 
 
 def write_fits(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
@@ -81,7 +56,8 @@ def write_fits(path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     wcs = layer_meta.get("wcs")
     origin = layer_meta.get("sky_origin")
     placed = layer_meta.get("sky_affine")
-    current = _meta_sky_affine(meta, array.ndim)
+    current = placement_sky_affine(array.ndim, **{key: meta.get(key) for key in
+                                                  ("affine", "scale", "translate", "rotate", "shear")})
     moved = placed is not None and not np.allclose(current, placed, rtol=1e-9, atol=1e-9)
     if isinstance(origin, SkyCoord) and (moved or not isinstance(wcs, WCS)):
         wcs = geometry.wcs_from_sky_affine(current, origin=origin, shape=array.shape[-2:],

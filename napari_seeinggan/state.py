@@ -9,7 +9,7 @@ model lists of other docks) listens to them. Nothing here imports Qt.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -168,13 +168,31 @@ class TrainingLog:
 
 
 @dataclass(frozen=True)
-class ModelEntry:
-    """One choice in a model list: a label for people and what `seeinggan.infer.Deblurrer` takes."""
+class ModelChoice:
+    """One model in a dock's model list: a label for people and what `seeinggan.infer.Deblurrer` takes.
+
+    Built from the core's `seeinggan.models.io.ModelEntry` (a model on disk) or from a file the
+    user loaded; the docks' lists add `ModelListExtra` choices beside them.
+    """
 
     label: str
     path: Path
     kind: str = "user"
     """"shipped", "user" (in the user's models folder) or "file" (loaded from elsewhere)."""
+
+
+class ModelListExtra(Enum):
+    """Choices of a dock's model list that are not a model (keys; `MODEL_LIST_EXTRA_LABELS` shows them)."""
+
+    NEW_NETWORK = "new_network"
+    LOAD_FROM_FILE = "load_from_file"
+
+
+MODEL_LIST_EXTRA_LABELS = {
+    ModelListExtra.NEW_NETWORK: "new network (from scratch)",
+    ModelListExtra.LOAD_FROM_FILE: "load from file...",
+}
+"""What the model lists show for each `ModelListExtra`."""
 
 
 class ModelRegistry:
@@ -193,11 +211,11 @@ class ModelRegistry:
     def __init__(self) -> None:
         self._extra_files: list[Path] = []
 
-    def entries(self) -> list[ModelEntry]:
+    def entries(self) -> list[ModelChoice]:
         """The shipped default (when its file exists), the user's models, then added files."""
         from seeinggan.models import io as model_io
 
-        entries: list[ModelEntry] = []
+        entries: list[ModelChoice] = []
         seen: set[str] = set()
         for item in model_io.list_models():  # the shipped default (when installed) comes first
             path = Path(item.path)
@@ -205,16 +223,16 @@ class ModelRegistry:
                 continue
             seen.add(_key(path))
             if item.shipped:
-                entries.append(ModelEntry(f"{item.name} (shipped)", path, "shipped"))
+                entries.append(ModelChoice(f"{item.name} (shipped)", path, "shipped"))
             else:
-                entries.append(ModelEntry(item.name, path, "user"))
+                entries.append(ModelChoice(item.name, path, "user"))
         for path in self._extra_files:
             if _key(path) not in seen and path.exists():
                 seen.add(_key(path))
-                entries.append(ModelEntry(f"{path.stem} (file)", path, "file"))
+                entries.append(ModelChoice(f"{path.stem} (file)", path, "file"))
         return entries
 
-    def add_file(self, path: str | Path) -> ModelEntry:
+    def add_file(self, path: str | Path) -> ModelChoice:
         """Offer a model file from outside the models folder (the "load from file..." choice)."""
         from seeinggan.models import io as model_io
 

@@ -223,6 +223,10 @@ class DeblurRequest:
     """Also compute the uncertainty and consistency maps (`seeinggan.infer.maps`)."""
     maps_options: dict = field(default_factory=dict)
     """``seeing``, ``moffat_beta``, ``psf_model``, ``gain``, ``noise`` for the consistency map."""
+    clean_cosmic_rays: bool = False
+    """Clean cosmic rays first (`seeinggan.infer.cosmic_rays`); needs ``gain``."""
+    gain: float | None = None
+    """Detector gain, e-/count (the layer header's GAIN)."""
 
 
 def _resampling_message(request: DeblurRequest, out_scale: float) -> str:
@@ -266,6 +270,8 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
             options.pop("seeing", None)  # the request's seeing serves the model and the chi map
             header_noise = options.pop("noise", None)  # the layer-wide measurement wins
             maps = {"uncertainty": True, "consistency": request.seeing is not None, **options}
+        if request.clean_cosmic_rays:
+            maps.update(clean_cosmic_rays=True, gain=request.gain)
         noise = noise if noise is not None else (header_noise if request.maps else None)
         result = deblurrer.deblur(
             data, wcs=request.wcs, pixel_scale=request.pixel_scale,

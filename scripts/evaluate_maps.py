@@ -54,7 +54,7 @@ def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def evaluate_pair(deblurrer, folder: Path, row: dict) -> dict:
-    from seeinggan.evaluate.evaluation import (
+    from seeinggan.evaluate import (
         flux_aperture,
         invented_source_positions,
         smoothed_noise,

@@ -62,8 +62,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from seeinggan.data import folder_pairs
+    from seeinggan.evaluate import invented_sources, smoothed_noise, truth_images
     from seeinggan.evaluate.baselines import ground_psf_on_space_grid, richardson_lucy_deconvolve
-    from seeinggan.evaluate.evaluation import invented_sources, smoothed_noise, truth_images
     from seeinggan.infer import Deblurrer
 
     if str(args.pairs).startswith("broad:"):

@@ -35,6 +35,18 @@ def test_manifest_validates():
         assert callable(_resolve(command.python_name)), command.python_name
 
 
+def test_manifest_reader_claims_the_core_fits_names():
+    # One list of FITS names (seeinggan.io.fits.FITS_SUFFIXES); the static manifest must match it.
+    import yaml
+    from seeinggan.io.fits import FITS_SUFFIXES
+
+    from napari_seeinggan.__main__ import FITS_PATTERNS
+
+    manifest = yaml.safe_load((ROOT / "napari.yaml").read_text())
+    (reader,) = manifest["contributions"]["readers"]
+    assert reader["filename_patterns"] == list(FITS_PATTERNS) == [f"*{s}" for s in FITS_SUFFIXES]
+
+
 def test_one_manifest_at_the_root_and_no_links():
     # The design card puts napari.yaml at the root; setup.py's build hook ships it in the package.
     # A symbolic link becomes a text file holding the target's path on Windows checkouts.

@@ -7,6 +7,7 @@ laid over the input in world coordinates. Failures become napari notifications.
 """
 
 import datetime as _dt
+from enum import Enum
 from pathlib import Path
 
 import napari
@@ -26,13 +27,16 @@ from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding
+from napari_seeinggan._layers import chosen_rectangle_world, world_to_pixels
 from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
+    MODEL_LIST_EXTRA_LABELS,
     RUNNING,
     DeblurState,
-    ModelEntry,
+    ModelChoice,
+    ModelListExtra,
     model_registry,
 )
 from napari_seeinggan.widgets._common import (
@@ -51,10 +55,22 @@ from napari_seeinggan.workers import (
     warm_up_training_imports,
 )
 
-WHOLE_LAYER = "whole layer"
-CURRENT_VIEW = "current view"
-DRAWN_RECTANGLE = "drawn rectangle"
-LOAD_FROM_FILE = "load from file..."
+
+class DeblurRegion(Enum):
+    """What part of the layer to deblur (keys; `REGION_LABELS` holds what the dock shows)."""
+
+    WHOLE_LAYER = "whole_layer"
+    CURRENT_VIEW = "current_view"
+    DRAWN_RECTANGLE = "drawn_rectangle"
+
+
+REGION_LABELS = {
+    DeblurRegion.WHOLE_LAYER: "whole layer",
+    DeblurRegion.CURRENT_VIEW: "current view",
+    DeblurRegion.DRAWN_RECTANGLE: "drawn rectangle",
+}
+LOAD_FROM_FILE = ModelListExtra.LOAD_FROM_FILE
+"""The model-list choice that opens a file dialog."""
 AUTO_OVERLAP = -8
 """The overlap box's "auto", one step below 0 (`seeinggan.infer.Deblurrer`'s ``overlap="auto"``)."""
 
@@ -95,7 +111,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self.last_result = None
         self._run = DockRun(state=self.state, context="Deblur failed", on_update=self._on_update,
                             on_returned=self._on_returned)
-        self._previous_model: ModelEntry | None = None
+        self._previous_model: ModelChoice | None = None
 
         self.image = ComboBox(label="image", choices=self._image_layer_choices,
                               tooltip="Image layer to deblur (the selected one by default)")
@@ -103,8 +119,8 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
                               tooltip="The shipped model, your saved models, or a model file")
         self.device = ComboBox(label="device", choices=available_devices(), value="auto",
                                tooltip="auto picks cuda, then mps, then cpu")
-        self.region = ComboBox(label="region", choices=[WHOLE_LAYER, CURRENT_VIEW,
-                                                        DRAWN_RECTANGLE], value=WHOLE_LAYER)
+        self.region = ComboBox(label="region", choices=[(label, key) for key, label in REGION_LABELS.items()],
+                               value=DeblurRegion.WHOLE_LAYER)
         self.shapes = ComboBox(label="rectangle on", choices=self._shapes_layer_choices,
                                tooltip="Shapes layer whose selected (or last) rectangle is used")
         self.pixel_scale = FloatSpinBox(
@@ -137,7 +153,11 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self.maps = CheckBox(text="maps: uncertainty and consistency", value=False,
                              tooltip="Also make '<name> uncertainty' (spread over 8 flips/rotations; "
                                      "8x slower) and '<name> consistency' (chi against the input) layers")
-        self.extend([self.maps])
+        self.clean_cosmic_rays = CheckBox(
+            text="clean cosmic rays (single exposure)", value=False,
+            tooltip="Clean cosmic rays and hot pixels first (L.A.Cosmic), which the model would restore "
+                    "as compact sources; needs GAIN in the layer's header. Leave off for stacks.")
+        self.extend([self.maps, self.clean_cosmic_rays])
         self.maps_summary = Label(value="")
         # magicgui inserts its own widgets before any native one: the sections below are added
         # natively, in order, after the magicgui form.
@@ -191,7 +211,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
 
     def _model_choices(self, _widget=None):
         choices = [(entry.label, entry) for entry in self.registry.entries()]
-        return [*choices, (LOAD_FROM_FILE, LOAD_FROM_FILE)]
+        return [*choices, (MODEL_LIST_EXTRA_LABELS[LOAD_FROM_FILE], LOAD_FROM_FILE)]
 
     def _on_layers_changed(self, _event=None):
         self.reset_choices()
@@ -291,7 +311,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             elif self._previous_model in self.model.choices:
                 self.model.value = self._previous_model
 
-    def select_model_file(self, path: str | Path) -> ModelEntry | None:
+    def select_model_file(self, path: str | Path) -> ModelChoice | None:
         """Offer the model file at ``path`` in the list and select it (what "load from file..." does)."""
         try:
             entry = self.registry.add_file(path)
@@ -327,7 +347,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         self.seeing.value = float(seeing) if seeing else 0.0
 
     def _on_region_changed(self, value):
-        self.shapes.visible = value == DRAWN_RECTANGLE
+        self.shapes.visible = value == DeblurRegion.DRAWN_RECTANGLE
 
     # --- running ------------------------------------------------------------------------------
 
@@ -345,7 +365,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         if layer is None:
             raise InputError("open or select an image layer to deblur")
         entry = self.model.value
-        if not isinstance(entry, ModelEntry):
+        if not isinstance(entry, ModelChoice):
             raise InputError("choose a model (none is installed yet: load one from a file, or "
                              "train one in the Fine-tune dock)")
         data, wcs, pixel_scale = layer_geometry(layer)
@@ -359,7 +379,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             raise InputError(f"layer {layer.name!r} is {data.ndim}-D; the model deblurs 2-D images")
         rows, cols = self._region_slices(layer, data.shape)
         if rows.stop - rows.start < 2 or cols.stop - cols.start < 2:
-            raise InputError(f"the {self.region.value} does not overlap layer {layer.name!r}")
+            raise InputError(f"the {REGION_LABELS[self.region.value]} does not overlap layer {layer.name!r}")
         full = (rows.start, rows.stop, cols.start, cols.stop) == (0, data.shape[0], 0,
                                                                    data.shape[1])
         noise_reference = None
@@ -380,6 +400,8 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             seeing=float(self.seeing.value) if self.seeing.value > 0 else (found[0] if found else None))
         if self.maps.value:
             request.maps, request.maps_options = True, self._maps_options(layer)
+        if self.clean_cosmic_rays.value:
+            request.clean_cosmic_rays, request.gain = True, self._gain(layer)
         provenance = {
             "input_layer": layer.name,
             "model": str(entry.path),
@@ -389,7 +411,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             "overlap": self.overlap_setting(),
             "pixel_scale": pixel_scale,
             "seeing": float(self.seeing.value) or None,
-            "region": self.region.value,
+            "region": REGION_LABELS[self.region.value],
             "region_pixels": [int(rows.start), int(rows.stop), int(cols.start), int(cols.stop)],
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
@@ -399,6 +421,18 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         """The overlap the dock asks for: pixels, or "auto"."""
         value = int(self.overlap.value)
         return "auto" if value == AUTO_OVERLAP else value
+
+    def _gain(self, layer) -> float:
+        """The layer header's GAIN (e-/count), which cosmic-ray cleaning needs."""
+        from seeinggan.io.fits import header_gain
+
+        from napari_seeinggan._layers import header_for_layer
+
+        gain = header_gain(header_for_layer(layer.metadata))
+        if gain is None:
+            raise ValueError(f"cleaning cosmic rays needs the gain of {layer.name!r}: its header has no GAIN "
+                             "(e-/count)")
+        return gain
 
     def _maps_options(self, layer) -> dict:
         """Seeing (the dock's, else the layer header's), PSF, gain and noise for the maps."""
@@ -416,9 +450,9 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
 
     def _region_slices(self, layer, shape) -> tuple[slice, slice]:
         """Rows and columns of ``layer`` to deblur, from the region choice."""
-        if self.region.value == WHOLE_LAYER:
+        if self.region.value == DeblurRegion.WHOLE_LAYER:
             return slice(0, shape[0]), slice(0, shape[1])
-        if self.region.value == CURRENT_VIEW:
+        if self.region.value == DeblurRegion.CURRENT_VIEW:
             height, width = self._viewer.canvas.size
             center = np.asarray(self._viewer.scene.camera.center[-2:], dtype=float)
             half = np.array([height, width], dtype=float) / (2 * self._viewer.scene.camera.zoom)
@@ -429,10 +463,8 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             if shapes is None or len(shapes.data) == 0:
                 raise InputError("draw a rectangle on a shapes layer first (region: drawn "
                                  "rectangle)")
-            chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
-            vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
-            corners_world = [np.asarray(shapes.data_to_world(v))[-2:] for v in vertices]
-        corners = np.array([np.asarray(layer.world_to_data(c))[-2:] for c in corners_world])
+            corners_world = chosen_rectangle_world(shapes)
+        corners = world_to_pixels(layer, corners_world)
         low = np.clip(np.floor(corners.min(axis=0) + 0.5), 0, shape).astype(int)
         high = np.clip(np.ceil(corners.max(axis=0) + 0.5), 0, shape).astype(int)
         return slice(low[0], high[0]), slice(low[1], high[1])

@@ -14,6 +14,7 @@ the form and the run's lifecycle.
 """
 
 import datetime as _dt
+from enum import Enum
 from pathlib import Path
 
 import napari
@@ -34,13 +35,16 @@ from seeinggan.devices import available_devices
 from seeinggan.errors import InputError
 
 from napari_seeinggan._errors import install_log_forwarding
+from napari_seeinggan._layers import world_to_pixels
 from napari_seeinggan._model_purpose import show_model_purpose
 from napari_seeinggan.state import (
     CANCELLED,
     DONE,
+    MODEL_LIST_EXTRA_LABELS,
     RUNNING,
     FinetuneState,
-    ModelEntry,
+    ModelChoice,
+    ModelListExtra,
     TrainingLog,
     model_registry,
 )
@@ -74,10 +78,23 @@ from napari_seeinggan.workers import (
     warm_up_training_imports,
 )
 
-FROM_LAYERS = "two layers (paired by WCS)"
-FROM_RECTANGLES = "rectangles on a shapes layer"
-FROM_FOLDER = "folder of pairs"
-NEW_NETWORK = "new network (from scratch)"
+
+class PairSource(Enum):
+    """Where the dock takes its pairs from (keys; `PAIR_SOURCE_LABELS` holds what the dock shows)."""
+
+    LAYERS = "layers"
+    RECTANGLES = "rectangles"
+    FOLDER = "folder"
+
+
+PAIR_SOURCE_LABELS = {
+    PairSource.LAYERS: "two layers (paired by WCS)",
+    PairSource.RECTANGLES: "rectangles on a shapes layer",
+    PairSource.FOLDER: "folder of pairs",
+}
+NEW_NETWORK = ModelListExtra.NEW_NETWORK
+"""The start-model choice that trains a new network from scratch."""
+
 
 class FinetuneWidget(RunsInWorker, ScrollableDock):
     """Dock that fine-tunes a generator on pairs from the open field.
@@ -111,8 +128,8 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
                             failure_fields=self._failure_fields)
 
         # --- pairs
-        self.source = ComboBox(label="pairs from", value=FROM_LAYERS,
-                               choices=[FROM_LAYERS, FROM_RECTANGLES, FROM_FOLDER])
+        self.source = ComboBox(label="pairs from", value=PairSource.LAYERS,
+                               choices=[(label, key) for key, label in PAIR_SOURCE_LABELS.items()])
         self.ground = ComboBox(label="ground layer", choices=self._image_choices,
                                tooltip="The seeing-limited image (for example Subaru)")
         self.space = ComboBox(label="space layer", choices=self._image_choices,
@@ -224,7 +241,7 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
 
     def _model_choices(self, _widget=None):
         return [*[(entry.label, entry) for entry in self.registry.entries()],
-                (NEW_NETWORK, NEW_NETWORK)]
+                (MODEL_LIST_EXTRA_LABELS[NEW_NETWORK], NEW_NETWORK)]
 
     def _on_layers_changed(self, _event=None):
         self.reset_choices()
@@ -264,10 +281,9 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
             shapes = self._viewer.add_shapes(name=name, edge_color="cyan",
                                              face_color="transparent",
                                              units=tuple(space.units))
-        shapes.add_rectangles([np.array([np.asarray(shapes.world_to_data(c))[-2:] for c in r])
-                               for r in rectangles])
+        shapes.add_rectangles([world_to_pixels(shapes, r) for r in rectangles])
         self.reset_choices()
-        self.source.value = FROM_RECTANGLES
+        self.source.value = PairSource.RECTANGLES
         self.shapes.value = shapes
         return notes
 
@@ -286,12 +302,12 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
             show_info("Fine-tune: " + "; ".join(notes))
 
     def _on_source_changed(self, value):
-        frames = value in (FROM_LAYERS, FROM_RECTANGLES)
+        frames = value in (PairSource.LAYERS, PairSource.RECTANGLES)
         self.ground.visible = frames
         self.space.visible = frames
-        self.shapes.visible = value == FROM_RECTANGLES
-        self.load_regions_button.visible = value == FROM_RECTANGLES
-        self.folder.visible = value == FROM_FOLDER
+        self.shapes.visible = value == PairSource.RECTANGLES
+        self.load_regions_button.visible = value == PairSource.RECTANGLES
+        self.folder.visible = value == PairSource.FOLDER
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -337,18 +353,18 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
     def request(self) -> FinetuneRequest:
         """The `FinetuneRequest` for the dock's settings; ValueError with a message if incomplete."""
         start = self.start_model.value
-        init_model = start.path if isinstance(start, ModelEntry) else None
+        init_model = start.path if isinstance(start, ModelChoice) else None
         stamp = int(self.stamp_size.value) or None
         request = FinetuneRequest(config=self.config_overrides(), init_model=init_model,
                                   stamp_size=stamp)
-        if self.source.value == FROM_FOLDER:
+        if self.source.value == PairSource.FOLDER:
             folder = self.folder.value
             if folder in (None, "") or not Path(folder).is_dir():
                 raise InputError(f"choose a folder of pairs (got {folder!s})")
             request.folder = Path(folder)
             return request
         request.frames = self._frames()
-        if self.source.value == FROM_RECTANGLES:
+        if self.source.value == PairSource.RECTANGLES:
             request.regions = self._regions()
         return request
 
@@ -379,7 +395,7 @@ class FinetuneWidget(RunsInWorker, ScrollableDock):
                 continue
             world = [np.asarray(shapes.data_to_world(v)) for v in np.asarray(vertices)]
             # In space-frame pixels, as seeinggan.data.pairs_from_regions expects.
-            regions.append(np.array([np.asarray(space.world_to_data(w))[-2:] for w in world]))
+            regions.append(world_to_pixels(space, world))
         if not regions:
             raise InputError(f"no rectangle on shapes layer {shapes.name!r}")
         return regions

@@ -28,6 +28,7 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton, Select, Tab
 from napari.utils.notifications import show_info, show_warning
 from seeinggan.errors import InputError
 
+from napari_seeinggan._layers import chosen_rectangle_world, world_to_pixels
 from napari_seeinggan.widgets._common import ScrollableDock, finest_layer, image_layer_choices
 from napari_seeinggan.widgets._lifecycle import DockRun, RunsInWorker
 from napari_seeinggan.workers import Outcome
@@ -349,10 +350,7 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         shapes = self.shapes_layer()
         if len(shapes.data) == 0:
             raise InputError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer")
-        chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
-        vertices = np.asarray(shapes.data[chosen[-1]])[:, -2:]
-        world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
-        corners = np.array([np.asarray(reference.world_to_data(w))[-2:] for w in world])
+        corners = world_to_pixels(reference, chosen_rectangle_world(shapes))
         (r0, c0), (r1, c1) = corners.min(axis=0), corners.max(axis=0)
         ref_data, ref_wcs, ref_scale = layer_geometry(reference)
         box = box_from_pixels(c0, r0, c1, r1, shape=np.shape(ref_data)[-2:])
@@ -502,7 +500,7 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         rectangles, notes = world_rectangles_from_file(path, reference)
         shapes = self.shapes_layer()
         shapes.data = []
-        shapes.add_rectangles([_to_data(shapes, rectangles[0])])
+        shapes.add_rectangles([world_to_pixels(shapes, rectangles[0])])
         if len(rectangles) > 1:
             notes = [*notes, f"{len(rectangles) - 1} more shape(s) in the file not used"]
         self.status.value = f"Region from {Path(path).name}." + (
@@ -520,10 +518,7 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         shapes = self.shapes_layer()
         if len(shapes.data) == 0 or self.reference.value is None:
             raise ValueError(f"draw a rectangle on the \"{SHAPES_NAME}\" layer first")
-        chosen = sorted(shapes.selected_data) or [len(shapes.data) - 1]
-        vertices = np.asarray(shapes.data[chosen[-1]])
-        world = np.array([np.asarray(shapes.data_to_world(v))[-2:] for v in vertices])
-        return write_world_rectangles(path, [world], self.reference.value)
+        return write_world_rectangles(path, [chosen_rectangle_world(shapes)], self.reference.value)
 
     def _on_load_region(self, _event=None):
         from qtpy.QtWidgets import QFileDialog
@@ -553,11 +548,6 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         path, _ = QFileDialog.getSaveFileName(self.native, "Export scores", "scores.csv", "CSV (*.csv)")
         if path:
             self.export_csv(path)
-
-
-def _to_data(layer, corners_world) -> np.ndarray:
-    """World corners -> a layer's data coordinates (last two axes)."""
-    return np.array([np.asarray(layer.world_to_data(np.asarray(c)))[-2:] for c in corners_world])
 
 
 def _header_seeing(layers) -> tuple[float | None, str]:

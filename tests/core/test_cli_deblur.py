@@ -108,3 +108,14 @@ def test_missing_model_file_is_one_line(tmp_path, capsys):
     code = main(["deblur", str(source), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "none.safetensors")])
     assert code == 2
     assert "none" in _error_line(capsys)
+
+
+def test_output_name_drops_every_fits_suffix():
+    from pathlib import Path
+
+    from seeinggan.cli.deblur import output_path
+
+    names = {"a.fits": "a", "b.FITS.GZ": "b", "c.fit.gz": "c", "d.fits.fz": "d", "e.fts": "e",
+             "f.gz": "f", "g.txt": "g.txt", "h.v2.fit": "h.v2"}
+    for name, stem in names.items():
+        assert output_path(Path(name), Path("out")) == Path("out") / f"{stem}_deblurred.fits", name

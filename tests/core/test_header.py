@@ -7,9 +7,17 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
+from astropy.io import fits
 from seeinggan import geometry
 from seeinggan.infer.header import deblurred_header
-from seeinggan.io.fits import GRID_KEYWORDS, read_image, write_image
+from seeinggan.io.fits import (
+    GRID_KEYWORDS,
+    GRID_PIXEL_SCALE_KEYWORDS,
+    PIXEL_SCALE_READ_KEYWORDS,
+    derived_header,
+    read_image,
+    write_image,
+)
 
 
 def _input_header():
@@ -60,6 +68,21 @@ def test_deblurred_header_round_trips_through_a_fits_file(tmp_path):
     assert any("outside trained range" in h for h in history)
     assert geometry.pixel_scale(geometry.celestial_wcs(back)) == pytest.approx(0.03, rel=1e-6)
     assert back["NAXIS1"] == 135
+
+
+@pytest.mark.filterwarnings("ignore:Keyword name:astropy.io.fits.verify.VerifyWarning")
+def test_no_pixel_scale_read_from_a_header_survives_a_new_grid():
+    # Two lists, two jobs: the cards read for a pixel scale (in order) and the wider set dropped
+    # on a new grid. Every card read must be dropped, or a regridded image would keep a stale scale.
+    assert len(GRID_PIXEL_SCALE_KEYWORDS) > len(PIXEL_SCALE_READ_KEYWORDS)
+    for key in PIXEL_SCALE_READ_KEYWORDS:
+        header = fits.Header([(key, 0.202)])
+        assert geometry.pixel_scale_from_header(header) == 0.202, key
+        assert geometry.pixel_scale_from_header(derived_header(header, new_grid=True)) is None, key
+        assert derived_header(header, new_grid=False)[key] == 0.202, key
+    # Dropped on a new grid but never read as a pixel scale (SCALE names other things too).
+    for key in set(GRID_PIXEL_SCALE_KEYWORDS) - set(PIXEL_SCALE_READ_KEYWORDS):
+        assert geometry.pixel_scale_from_header(fits.Header([(key, 0.202)])) is None, key
 
 
 @pytest.mark.filterwarnings("ignore:Keyword name:astropy.io.fits.verify.VerifyWarning")

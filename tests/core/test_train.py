@@ -322,6 +322,19 @@ def test_cli_trains_a_model_and_resumes(tmp_path, capsys):
     assert load_model(out / "tiny2")[1]["training"]["steps"] == 3
 
 
+def test_cli_fine_tune_trains_in_the_start_models_intensity_space(tmp_path, capsys):
+    # A start model trained with softening 5; the fine-tune's config keeps the default (3): the
+    # fine-tune must train and save in the start model's space, as the Fine-tune dock does.
+    out = tmp_path / "run"
+    assert _train_cli([*TINY_CLI, "--set", "softening=5.0", "--simulate", "2", "-o", str(out), "--name", "soft5"]) == 0
+    assert load_model(out / "soft5")[1]["intensity_transform"]["softening"] == 5.0
+    assert _train_cli([*TINY_CLI, "--simulate", "2", "-o", str(out), "--name", "tuned",
+                       "--init-model", str(out / "soft5.safetensors")]) == 0
+    meta = load_model(out / "tuned")[1]
+    assert meta["intensity_transform"]["softening"] == 5.0
+    assert meta["training"]["init_model"] == str(out / "soft5.safetensors")
+
+
 def test_cli_errors_are_clear(tmp_path):
     from seeinggan.cli import CliError
 

@@ -190,3 +190,11 @@ def test_evaluation_measures_take_quantities():
     assert b == pytest.approx(a, rel=1e-9, nan_ok=True)
     with pytest.raises(InputError, match="^seeing must be an angle"):
         evaluate_pair_list([object()], model=None, seeing=0.8 * u.m, rl_iterations=1)
+
+
+def test_tan_wcs_takes_a_quantity_pixel_scale():
+    center = SkyCoord(150.0, 2.0, unit="deg")
+    a = geometry.make_tan_wcs(center=center, pixel_scale=0.2, shape=(10, 12))
+    b = geometry.make_tan_wcs(center=center, pixel_scale=200 * u.mas / u.pix, shape=(10, 12))
+    np.testing.assert_allclose(b.pixel_scale_matrix, a.pixel_scale_matrix, rtol=1e-12)
+    assert geometry.pixel_scale(b) == pytest.approx(0.2, rel=1e-9)

@@ -10,9 +10,9 @@ from seeinggan.io.fits import read_image
 from napari_seeinggan._layers import reset_session_sky_origin
 from napari_seeinggan.state import model_registry
 from napari_seeinggan.widgets.deblur import (
-    DRAWN_RECTANGLE,
     LOAD_FROM_FILE,
-    WHOLE_LAYER,
+    REGION_LABELS,
+    DeblurRegion,
 )
 
 
@@ -55,7 +55,7 @@ def test_result_layer_lies_over_the_input_with_provenance(dock, qtbot, tmp_path)
     provenance = out.metadata["provenance"]
     assert provenance["model"].endswith("tiny.safetensors")
     assert provenance["tile"] == 64 and provenance["overlap"] == 16
-    assert provenance["region"] == WHOLE_LAYER
+    assert provenance["region"] == REGION_LABELS[DeblurRegion.WHOLE_LAYER] == "whole layer"
     # the output's WCS is the direct call's: the finer grid over the same footprint
     assert out.metadata["wcs"].wcs.compare(direct.wcs.wcs, tolerance=1e-9)
     history = "\n".join(str(h) for h in out.metadata["header"]["HISTORY"])
@@ -79,7 +79,7 @@ def test_drawn_rectangle_deblurs_only_that_region(dock, qtbot):
     corners = [ground.data_to_world(p) for p in ((10, 5), (10, 25), (30, 25), (30, 5))]
     shapes = viewer.add_shapes([np.array(corners)], shape_type="rectangle", name="box")
     viewer.layers.selection.active = ground
-    widget.region.value = DRAWN_RECTANGLE
+    widget.region.value = DeblurRegion.DRAWN_RECTANGLE
     widget.shapes.value = shapes
     assert not widget.shapes.native.isHidden()  # shown with the "drawn rectangle" choice
     widget.run()

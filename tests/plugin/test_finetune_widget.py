@@ -10,12 +10,11 @@ from napari_seeinggan._layers import reset_session_sky_origin
 from napari_seeinggan.widgets.deblur import DeblurWidget
 from napari_seeinggan.widgets.finetune import (
     CRITIC,
-    FROM_FOLDER,
-    FROM_RECTANGLES,
     GENERATOR,
     NEW_NETWORK,
     VAL_CW_SSIM,
     FinetuneWidget,
+    PairSource,
 )
 
 
@@ -113,7 +112,7 @@ def test_pairs_from_rectangles_on_the_space_layer(dock, qtbot):
                    ((r0, c0), (r0, c0 + 96), (r0 + 96, c0 + 96), (r0 + 96, c0))]
         boxes.append(np.array(corners))
     shapes = viewer.add_shapes(boxes, shape_type="rectangle", name="training boxes")
-    widget.source.value = FROM_RECTANGLES
+    widget.source.value = PairSource.RECTANGLES
     widget.shapes.value = shapes
     widget.val_fraction.value = 0.5
     widget.steps.value = 2
@@ -128,9 +127,9 @@ def test_rectangles_from_a_ds9_file_land_on_their_sky_position(dock, tmp_path):
 
     viewer, widget = dock
     space = viewer.layers["space"]
-    widget.source.value = FROM_FOLDER
+    widget.source.value = PairSource.FOLDER
     assert widget.load_regions_button.native.isHidden()  # offered with rectangles only
-    widget.source.value = FROM_RECTANGLES
+    widget.source.value = PairSource.RECTANGLES
     assert not widget.load_regions_button.native.isHidden()
     # A box of 96 x 64 space pixels at rows 40-136, cols 200-264, written in ICRS.
     x0, y0, x1, y1 = 200.0, 40.0, 264.0, 136.0

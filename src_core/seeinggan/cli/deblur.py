@@ -34,8 +34,6 @@ from typing import Any
 
 from seeinggan.cli import CliError
 
-_FITS_SUFFIXES = (".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fits", ".fit", ".fts", ".gz")
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``deblur`` subcommand to ``subparsers``."""
@@ -94,6 +92,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--maps", action="store_true",
                         help="also write UNCERTAINTY and CONSISTENCY image extensions (8x the network "
                              "work; needs the seeing: --seeing or SEEING/FWHM in the header)")
+    parser.add_argument("--clean-cosmic-rays", action="store_true",
+                        help="clean cosmic rays and hot pixels first (L.A.Cosmic; single exposures, not "
+                             "stacks); needs the gain: GAIN in the header or --gain")
+    parser.add_argument("--gain", type=float, default=None, metavar="E_PER_COUNT",
+                        help="detector gain in e-/count (default: GAIN in the header)")
     parser.add_argument("--moffat-beta", type=float, default=None, metavar="BETA",
                         help="Moffat index of the seeing PSF for --maps (default: PSFBETA in the header, else 3.5)")
     parser.set_defaults(run=run)
@@ -102,8 +105,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def output_path(input_path: Path, output_dir: Path) -> Path:
     """``OUTDIR/<stem>_deblurred.fits`` (``.fits``, ``.fits.gz``... stripped from the name)."""
+    from seeinggan.io.fits import FITS_SUFFIXES
+
     name = input_path.name
-    for suffix in _FITS_SUFFIXES:
+    for suffix in (*sorted(FITS_SUFFIXES, key=len, reverse=True), ".gz"):  # the longest first
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
@@ -160,6 +165,10 @@ def run(args) -> int:
                       or args.output_scale is not None):
         raise CliError("--maps runs files in this process on the model's grid: leave out --catalog, "
                        "--workers, --scheduler and --output-scale")
+    if args.gain is not None and not args.gain > 0:
+        raise CliError(f"--gain must be a positive number of e-/count, got {args.gain}")
+    if args.clean_cosmic_rays and args.catalog is not None:
+        raise CliError("--clean-cosmic-rays cleans whole frames: clean them first, then run --catalog on them")
     hdu = int(args.hdu) if args.hdu is not None and str(args.hdu).lstrip("-").isdigit() else args.hdu
     overlap = args.overlap if args.overlap == "auto" else _int_option("--overlap", args.overlap)
 
@@ -189,6 +198,9 @@ def run(args) -> int:
             footprint = image_footprint(source, hdu=hdu, require_wcs=False)
             if footprint["wcs"] is None and args.pixel_scale is None:
                 raise CliError(f"{footprint['name']}: no celestial WCS in the header; pass --pixel-scale ARCSEC")
+            if args.clean_cosmic_rays and args.gain is None and footprint["gain"] is None:
+                raise CliError(f"{footprint['name']}: no GAIN in the header; pass --gain E_PER_COUNT "
+                               "for --clean-cosmic-rays")
             footprints.append(footprint)
 
     model = _resolve_model_arg(args.model)
@@ -203,6 +215,7 @@ def run(args) -> int:
         # one that appears later was written by an earlier attempt of its own task (a lost worker):
         # keep it (with --overwrite the retry writes it again).
         output_pixel_scale=args.output_scale, skip_existing=not args.overwrite, torch_threads=local_threads,
+        clean_cosmic_rays=args.clean_cosmic_rays, gain=args.gain,
     )
     if args.workers is None and not args.scheduler:
         # Fail early on a bad model or settings, as before any work.
@@ -256,6 +269,8 @@ def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
             seeing, seeing_keyword = found if found is not None else (settings["seeing"], None)
         settings.pop("seeing")
         header_noise = settings.pop("noise")  # per input pixel, as --noise
+        if args.gain is not None:
+            settings["gain"] = args.gain
         noise = args.noise if args.noise is not None else header_noise
         with tqdm(desc=image.name, unit="tile", leave=True) as bar:
 
@@ -269,7 +284,7 @@ def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
                 result = deblurrer.deblur(
                     image.data, wcs=image.wcs, pixel_scale=None if image.wcs is not None else args.pixel_scale,
                     progress=progress, seeing=seeing, sky=args.sky, noise=noise,
-                    uncertainty=True, consistency=True, **settings)
+                    uncertainty=True, consistency=True, clean_cosmic_rays=args.clean_cosmic_rays, **settings)
         for warning in caught:
             # One line per warning (out of the trained range, seeing assumed), naming the file.
             print(f"seeinggan deblur: warning: {image.name}: {warning.message}", file=sys.stderr)

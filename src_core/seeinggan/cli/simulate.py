@@ -16,6 +16,7 @@ ones; the evaluation sets' seeds are refused).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from seeinggan.cli import CliError
@@ -139,21 +140,29 @@ def run(args) -> int:
     seeing = args.seeing or (0.5, 1.2)
     seeing = seeing[0] if seeing[0] == seeing[1] else seeing
     size = args.size or 256
+    directory = _written(lambda: write_pairs(
+        args.output_dir, n=args.number, seed=0 if args.seed is None else args.seed,
+        space_shape=(size, size), seeing_fwhm=seeing,
+        morphology=args.morphology, psf=args.psf, noise=not args.no_noise, truth=args.truth,
+        progress=progress,
+    ), bars)
+    folders = "ground/, space/" + (", truth/" if args.truth else "")
+    print(f"wrote {args.number} pairs to {directory}/ ({folders}) and {directory / 'catalogue.csv'}")
+    return 0
+
+
+def _written(write: Callable[[], Path], bars: list) -> Path:
+    """The folder ``write()`` filled; a folder that cannot take the pairs is one error line.
+
+    The progress bars close either way.
+    """
     try:
-        directory = write_pairs(
-            args.output_dir, n=args.number, seed=0 if args.seed is None else args.seed,
-            space_shape=(size, size), seeing_fwhm=seeing,
-            morphology=args.morphology, psf=args.psf, noise=not args.no_noise, truth=args.truth,
-            progress=progress,
-        )
+        return write()
     except (FileExistsError, NotADirectoryError) as error:
         raise CliError(str(error)) from None
     finally:
         for bar in bars:
             bar.close()
-    folders = "ground/, space/" + (", truth/" if args.truth else "")
-    print(f"wrote {args.number} pairs to {directory}/ ({folders}) and {directory / 'catalogue.csv'}")
-    return 0
 
 
 def _write_prior(args, progress, bars) -> int:
@@ -181,14 +190,8 @@ def _write_prior(args, progress, bars) -> int:
     def simulate(index: int):
         return simulate_from_prior(prior, seed=seed, index=index, **overrides)
 
-    try:
-        directory = write_simulated(args.output_dir, simulate, n=args.number, truth=args.truth,
-                                    progress=progress)
-    except (FileExistsError, NotADirectoryError) as error:
-        raise CliError(str(error)) from None
-    finally:
-        for bar in bars:
-            bar.close()
+    directory = _written(lambda: write_simulated(args.output_dir, simulate, n=args.number,
+                                                 truth=args.truth, progress=progress), bars)
     extra = f", {directory / 'truth'}/" if args.truth else ""
     print(f"wrote {args.number} pairs from the {prior.name} prior{extra} and "
           f"{directory / 'catalogue.csv'}")
@@ -202,14 +205,8 @@ def _write_suite(args, progress, bars) -> int:
         suite = get_suite(args.suite)
     except ValueError as error:
         raise CliError(str(error)) from None
-    try:
-        directory = write_suite(suite, args.output_dir, n=args.number, seed=args.seed,
-                                progress=progress)
-    except (FileExistsError, NotADirectoryError) as error:
-        raise CliError(str(error)) from None
-    finally:
-        for bar in bars:
-            bar.close()
+    directory = _written(lambda: write_suite(suite, args.output_dir, n=args.number, seed=args.seed,
+                                             progress=progress), bars)
     n = suite.n if args.number is None else args.number
     print(f"wrote suite {suite.name}: {n} pairs (ground/, space/, truth/), "
           f"{directory / 'catalogue.csv'} and {directory / 'suite.json'}")

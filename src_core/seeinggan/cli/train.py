@@ -63,9 +63,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     """Run ``seeinggan train``; the exit status."""
     from seeinggan.models.io import ModelFileError
-    from seeinggan.train import CheckpointError, ConfigError, LogLines, TrainConfig, Trainer
+    from seeinggan.train import CheckpointError, ConfigError, LogLines, TrainConfig
     from seeinggan.train.callbacks import StepUpdate
     from seeinggan.train.datasets import datasets_from_config
+    from seeinggan.train.finetune import finetune_trainer, intensity_template
 
     config_path = args.config or default_config_path()
     overrides = [*args.overrides, f"output_dir={_toml_string(str(args.output_dir))}"]
@@ -98,7 +99,10 @@ def run(args) -> int:
     check_output_folder(args.output_dir, needed_bytes=64 * 1024**2, what="checkpoints and the model")
 
     print(f"seeinggan train: config {config_path}; output {args.output_dir}", file=sys.stderr)
-    train_set, val_set = datasets_from_config(config, pairs_dir=args.pairs, simulate=args.simulate)
+    # A fine-tune (--init-model) trains in its start model's intensity space, as the Fine-tune dock does.
+    template = intensity_template(args.init_model) if args.init_model is not None else None
+    train_set, val_set = datasets_from_config(config, pairs_dir=args.pairs, simulate=args.simulate,
+                                              transform=template)
     print(
         f"seeinggan train: {len(train_set)} training samples per epoch, "
         f"{0 if val_set is None else len(val_set)} validation samples",
@@ -131,16 +135,15 @@ def run(args) -> int:
             bar.refresh()
 
     try:
-        trainer = Trainer(
-            config, train_pairs=train_set, val_pairs=val_set,
+        # The core's one entry for a run from a start model and/or a checkpoint (the dock's too).
+        trainer = finetune_trainer(
+            config, train_set=train_set, val_set=val_set,
             callbacks=[LogLines(every=config.log_every or 50, stream=_Stream()), follow],  # type: ignore[arg-type]
-            init_model=args.init_model,
+            init_model=args.init_model, resume_from=args.resume,
         )
-        if args.resume is not None:
-            trainer.load_checkpoint(args.resume)
-            if bar is not None:
-                bar.n = trainer.step
-                bar.refresh()
+        if args.resume is not None and bar is not None:
+            bar.n = trainer.step
+            bar.refresh()
     except (ModelFileError, CheckpointError, ValueError) as error:
         if bar is not None:
             bar.close()

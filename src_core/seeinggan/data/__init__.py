@@ -4,16 +4,16 @@ See ``docs/data.md`` for how pairs are made.
 """
 
 from seeinggan.data.augment import augment_arrays, dihedral, inverse_dihedral
-from seeinggan.data.dataset import (
+from seeinggan.data.detection import detect_sources, stamp_size_from_r90
+from seeinggan.data.folder import folder_pairs
+from seeinggan.data.pairs import Pair, PairList, make_pair, pairs_summary
+from seeinggan.data.samples import (
     PairDataset,
     PairSubset,
     Sample,
     SimulatedPairDataset,
     train_val_split,
 )
-from seeinggan.data.detection import detect_sources, stamp_size_from_r90
-from seeinggan.data.folder import folder_pairs
-from seeinggan.data.pairs import Pair, PairList, make_pair, pairs_summary
 from seeinggan.data.simulated import SimulatedPairs, pair_from_simulation, simulated_pairs
 from seeinggan.data.stamps import pairs_from_frames, pairs_from_regions
 

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from seeinggan.constants import GROUND_PIXEL_SCALE, SPACE_PIXEL_SCALE
-from seeinggan.geometry.resample import _box_kernel
+from seeinggan.geometry import pixel_box_kernel
 
 __all__ = [
     "RL_CANDIDATE_ITERATIONS",
@@ -73,7 +73,7 @@ def ground_psf_on_space_grid(meta: Mapping[str, Any], *, max_side: int = 255) ->
     else:
         raise ValueError(f"pair {meta.get('name', '?')!r}: unknown psf_model {model!r}")
     # The ground pixel: a box of ground_scale / space_scale space pixels, fractional edges.
-    box = _box_kernel(ground_scale / space_scale)
+    box = pixel_box_kernel(ground_scale / space_scale)
     psf = ndimage.convolve1d(psf, box, axis=0, mode="constant")
     psf = ndimage.convolve1d(psf, box, axis=1, mode="constant")
     return psf / psf.sum()

@@ -18,11 +18,19 @@ Definitions (as in the report):
 - band error, band power ratio (restoration band 0.5/FWHM-2/FWHM), Fourier-ring resolution,
   texture rms (in the flux aperture) and texture power ratio (2/FWHM up to the space grid's
   Nyquist frequency): `seeinggan.metrics.fidelity`, ``docs/metrics.md``.
+
+Field libraries: the aperture's segments are `photutils.segmentation.detect_sources`
+(4-connected, as ``scipy.ndimage.label`` before), the peaks `photutils.detection.find_peaks` (a
+5 x 5 box), sky and noise `astropy.stats` (`seeinggan.transforms.measure_sky_noise`). On 50
+held-out pairs x 5 images (ground, Richardson-Lucy at 80 and 800 iterations, the space image,
+and it with 5 added point sources) they give the same apertures and the very same invented
+sources (count and positions) as the scipy code they replaced.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -82,11 +90,17 @@ def _smoothed(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def flux_aperture(reference: np.ndarray, *, smooth: float = 2.0, grow: int = 5) -> np.ndarray:
     """Boolean aperture around the galaxy nearest the stamp centre (see the module docstring)."""
+    from photutils.segmentation import detect_sources
+    from photutils.utils import NoDetectionsWarning
+
     from seeinggan.transforms import measure_sky_noise
 
     smoothed = _smoothed(reference, smooth)
     _, noise = measure_sky_noise(smoothed)
-    labels, n = ndimage.label(smoothed > COUNTERPART_SIGMA * noise)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        segments = detect_sources(smoothed, COUNTERPART_SIGMA * noise, 1, connectivity=4)
+    labels, n = (segments.data, segments.n_labels) if segments is not None else (None, 0)
     rows, cols = reference.shape
     if n == 0:
         yy, xx = np.mgrid[:rows, :cols]
@@ -107,8 +121,16 @@ def relative_flux_error(test: np.ndarray, reference: np.ndarray, aperture: np.nd
 
 
 def _peaks(smoothed: np.ndarray, threshold: float, *, size: int = 5) -> np.ndarray:
-    local_max = smoothed == ndimage.maximum_filter(smoothed, size=size, mode="nearest")
-    return np.argwhere(local_max & (smoothed > threshold))
+    """``(row, col)`` of the local maxima (``size`` x ``size`` box) above ``threshold``, row-major order."""
+    from photutils.detection import find_peaks
+    from photutils.utils import NoDetectionsWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NoDetectionsWarning)
+        table = find_peaks(smoothed, threshold, box_size=size)
+    if table is None:
+        return np.empty((0, 2), dtype=np.intp)
+    return np.column_stack([np.asarray(table["y_peak"]), np.asarray(table["x_peak"])]).astype(np.intp)
 
 
 def smoothed_noise(image: np.ndarray, *, smooth: float = 1.0) -> float:

@@ -3,7 +3,8 @@
 One module per job, every public name re-exported here (``seeinggan.geometry.NAME``):
 
 - `seeinggan.geometry.wcs`: pixel scales, celestial and TAN WCS, finer grids (`upsampled_wcs`).
-- `seeinggan.geometry.resample`: `resample_to_grid`, `zoom_to_scale`, `zoom_window`, `bin_image`.
+- `seeinggan.geometry.resample`: `resample_to_grid`, `zoom_to_scale`, `zoom_window`, `bin_image`,
+  `pixel_box_kernel`.
 - `seeinggan.geometry.sky`: napari sky affines and sky fields (`sky_affine`, `SkyFields`).
 - `seeinggan.geometry.placement`: grids without a WCS (`finer_grid_placement`, `affine_from_points`).
 
@@ -19,6 +20,7 @@ Conventions (see ``docs/architecture.md``):
 from seeinggan.geometry.placement import affine_from_points, finer_grid_placement
 from seeinggan.geometry.resample import (
     bin_image,
+    pixel_box_kernel,
     resample_to_grid,
     zoom_to_scale,
     zoom_window,
@@ -51,6 +53,7 @@ __all__ = [
     "format_sky",
     "make_tan_wcs",
     "pixel_scale",
+    "pixel_box_kernel",
     "pixel_scale_from_header",
     "resample_to_grid",
     "sky_affine",

@@ -18,6 +18,7 @@ __all__ = [
     "Conserve",
     "ZOOM_WINDOW_MARGIN",
     "bin_image",
+    "pixel_box_kernel",
     "resample_to_grid",
     "zoom_to_scale",
     "zoom_window",
@@ -249,8 +250,13 @@ def resample_to_grid(
     return _resample_affine(data, matrix, offset, (rows, cols), order=order, conserve=conserve)
 
 
-def _box_kernel(width: float) -> np.ndarray:
-    """A normalised 1-D box of (possibly non-integer) ``width`` pixels, centred."""
+def pixel_box_kernel(width: float) -> np.ndarray:
+    """A normalised 1-D box of (possibly non-integer) ``width`` pixels, centred.
+
+    The integration over a coarser pixel: weights are the overlaps of each pixel with the box
+    (fractional at both ends), summing to 1. Used before downsampling here, and for the ground
+    pixel on the space grid (`seeinggan.evaluate.ground_psf_on_space_grid`).
+    """
     half = width / 2.0
     n = int(np.ceil(half - 0.5))
     k = np.arange(-n, n + 1, dtype=float)
@@ -302,7 +308,7 @@ def _resample_affine(
     grow = [0, 0]
     for axis, width in enumerate(extents):
         if width > 1.0 + 1e-6:
-            kernel = _box_kernel(float(width))
+            kernel = pixel_box_kernel(float(width))
             work = ndimage.convolve1d(work, kernel, axis=axis, mode="nearest")
             grow[axis] = len(kernel) // 2
 

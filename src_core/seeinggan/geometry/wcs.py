@@ -11,8 +11,10 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_area
 
+from seeinggan.io.fits import PIXEL_SCALE_READ_KEYWORDS
+from seeinggan.units import AngleLike, to_arcsec
+
 __all__ = [
-    "PIXEL_SCALE_KEYWORDS",
     "celestial_wcs",
     "make_tan_wcs",
     "pixel_scale",
@@ -45,9 +47,6 @@ def pixel_scale(wcs: WCS) -> float:
     return float(np.sqrt(area_deg2) * 3600.0)
 
 
-PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "SECPIX", "SECPIX1", "PIXSIZE", "PLTSCALE")
-"""Header keywords that give a pixel scale in arcsec/px (without a WCS), in order of preference."""
-
 _ANGLE_UNITS_ARCSEC = {"deg": 3600.0, "degree": 3600.0, "degrees": 3600.0, "arcmin": 60.0,
                        "arcsec": 1.0, "mas": 1e-3, "rad": 180.0 / np.pi * 3600.0}
 
@@ -55,9 +54,9 @@ _ANGLE_UNITS_ARCSEC = {"deg": 3600.0, "degree": 3600.0, "degrees": 3600.0, "arcm
 def pixel_scale_from_header(header) -> float | None:
     """A pixel scale (arcsec/px) recorded in a header without a usable celestial WCS.
 
-    In order: `PIXEL_SCALE_KEYWORDS` (arcsec/px), then ``CDELT1``/``CDELT2`` (or ``CD1_1``...)
-    when ``CUNIT1`` is an angle or ``CTYPE1`` names a sky longitude (degrees by the FITS
-    default). The geometric mean of the two axes when both are given. None when nothing fits.
+    In order: `seeinggan.io.fits.PIXEL_SCALE_READ_KEYWORDS` (arcsec/px), then ``CDELT1``/``CDELT2``
+    (or ``CD1_1``...) when ``CUNIT1`` is an angle or ``CTYPE1`` names a sky longitude (degrees by
+    the FITS default). The geometric mean of the two axes when both are given. None when nothing fits.
 
     Parameters
     ----------
@@ -85,7 +84,7 @@ def pixel_scale_from_header(header) -> float | None:
         except VerifyError:  # an unparsable card reads as absent
             return ""
 
-    for key in PIXEL_SCALE_KEYWORDS:
+    for key in PIXEL_SCALE_READ_KEYWORDS:
         value = number(key)
         if value is not None and value > 0:
             return value
@@ -160,7 +159,7 @@ def celestial_wcs(header: fits.Header) -> WCS | None:
 def make_tan_wcs(
     *,
     center: SkyCoord,
-    pixel_scale: float,
+    pixel_scale: AngleLike,
     shape: tuple[int, int],
     rotation_deg: float = 0.0,
 ) -> WCS:
@@ -170,8 +169,8 @@ def make_tan_wcs(
     ----------
     center : astropy.coordinates.SkyCoord
         Sky position of the array's centre (converted to ICRS).
-    pixel_scale : float
-        Arcsec per pixel (both axes).
+    pixel_scale : float or astropy Quantity
+        Arcsec per pixel (both axes), or an angle (per pixel) Quantity.
     shape : tuple of int
         Array shape ``(rows, cols)``.
     rotation_deg : float, optional
@@ -183,6 +182,7 @@ def make_tan_wcs(
     astropy.wcs.WCS
         A 2-D celestial WCS with ``pixel_shape`` set.
     """
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
     if pixel_scale <= 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale}")
     rows, cols = (int(n) for n in shape)

@@ -143,7 +143,7 @@ def _number(path: Path, line: int, name: str, text: str | None) -> float:
 def image_footprint(
     path: str | os.PathLike, *, hdu: int | str | None = None, require_wcs: bool = True
 ) -> dict[str, Any]:
-    """Name, shape, celestial WCS and seeing of an image from its header only (no data read).
+    """Name, shape, celestial WCS, seeing and gain of an image from its header only (no data read).
 
     Raises ValueError naming the file when the image has no celestial WCS and ``require_wcs``
     (a catalogue needs one); otherwise ``wcs`` is None then.
@@ -151,7 +151,7 @@ def image_footprint(
     from astropy.io import fits
 
     from seeinggan import geometry
-    from seeinggan.io.fits import FitsReadError, read_image
+    from seeinggan.io.fits import FitsReadError, header_gain, read_image
 
     path = Path(path)
     try:
@@ -196,6 +196,7 @@ def image_footprint(
     return {
         "path": str(path), "hdu": index, "name": f"{path.name}[{index}]", "shape": (rows, cols), "wcs": wcs,
         "pixel_scale": geometry.pixel_scale(wcs) if wcs is not None else None, "seeing": header_seeing(header),
+        "gain": header_gain(header),
     }
 
 

@@ -225,6 +225,7 @@ class Deblurrer:
         moffat_beta: float | None = None,
         psf_model: str = "moffat",
         gain: float | None = None,
+        clean_cosmic_rays: bool = False,
     ) -> DeblurResult:
         """Deblur one 2-D image onto the model's pixel grid.
 
@@ -280,7 +281,13 @@ class Deblurrer:
             targets (``metadata["target_psf"]``, default ``"space"``), which the re-blurring
             kernel divides out.
         gain : float, optional
-            Detector gain in e-/count: the chi map's noise then includes the source's Poisson noise.
+            Detector gain in e-/count: the chi map's noise then includes the source's Poisson
+            noise, and cosmic-ray cleaning needs it.
+        clean_cosmic_rays : bool, optional
+            Clean cosmic rays and hot pixels from `data` first (a single exposure; stacks have had
+            theirs rejected): `seeinggan.infer.cosmic_rays.find_cosmic_rays` (L.A.Cosmic), which
+            needs ``gain``. The network would otherwise restore each hit as a compact source.
+            ``metadata["cosmic_rays"]`` then holds the number of pixels cleaned.
 
         Returns
         -------
@@ -294,6 +301,10 @@ class Deblurrer:
         from seeinggan.infer.streaming import output_bin
 
         image = _as_2d(data)
+        cosmic = self._cleaned_of_cosmic_rays(image, gain=gain, sky=sky, noise=noise, seeing=seeing,
+                                              wcs=wcs, pixel_scale=pixel_scale) if clean_cosmic_rays else None
+        if cosmic is not None:
+            image = cosmic.cleaned
         if consistency and seeing is None:
             raise ValueError("the consistency map needs the input's seeing: pass seeing= (FWHM, arcsec)")
         if (uncertainty or consistency) and output_pixel_scale is not None:
@@ -344,7 +355,10 @@ class Deblurrer:
             transform=transform.to_dict(), grid=grid, input_scale=input_scale, out_scale=out_scale, factor=factor
         )
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, sky_noise_source=source,
-                        out_of_range=problems, observed_pixel_scale=float(observed_scale))
+                        out_of_range=problems, observed_pixel_scale=float(observed_scale),
+                        cosmic_rays=None if cosmic is None else cosmic.n_pixels)
+        if cosmic is not None:
+            metadata["history"] = f"{metadata['history']}; {cosmic.n_pixels} px cleaned of cosmic rays"
         k = output_bin(output_pixel_scale, out_scale)
         maps = None
         if uncertainty or consistency:
@@ -369,10 +383,30 @@ class Deblurrer:
         The streamed path of `seeinggan.infer.streaming.deblur_to_fits` (see there for the
         options: ``wcs``, ``pixel_scale``, ``header``, ``history``, ``output_pixel_scale``,
         ``progress``, ``should_stop``); its result's ``data`` is a read-only memory map of the file.
+        ``clean_cosmic_rays=True`` with ``gain=`` cleans the input first, as in `deblur` (the frame
+        is cleaned whole: the input, not the 45-times-larger output, is held in memory).
         """
         from seeinggan.infer.streaming import deblur_to_fits
 
+        gain = options.pop("gain", None)
+        if options.pop("clean_cosmic_rays", False):
+            cosmic = self._cleaned_of_cosmic_rays(_as_2d(data), gain=gain, sky=options.get("sky"),
+                                                  noise=options.get("noise"), seeing=options.get("seeing"),
+                                                  wcs=options.get("wcs"), pixel_scale=options.get("pixel_scale"))
+            data = cosmic.cleaned
+            options["history"] = [*options.get("history", ()), cosmic.history()]
         return deblur_to_fits(self, data, path, **options)
+
+    def _cleaned_of_cosmic_rays(self, image: np.ndarray, *, gain, sky, noise, seeing, wcs, pixel_scale):
+        """`seeinggan.infer.cosmic_rays.find_cosmic_rays` on the input, on its own grid."""
+        from seeinggan.infer.cosmic_rays import find_cosmic_rays
+
+        seeing_arcsec = to_arcsec(seeing, name="seeing", positive=True)
+        seeing_pixels = None
+        if seeing_arcsec is not None:
+            seeing_pixels = seeing_arcsec / self._input_scale(wcs, pixel_scale)
+        scalar_noise = float(noise) if noise is not None and np.ndim(noise) == 0 else None
+        return find_cosmic_rays(image, gain=gain, sky=sky, noise=scalar_noise, seeing_pixels=seeing_pixels)
 
     def deblur_catalog(
         self,

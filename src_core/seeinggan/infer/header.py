@@ -8,7 +8,7 @@ survey runs and the plugin's Save all use it). It starts from `seeinggan.io.fits
 replaced by the output's when given) and
 
 - updates ``PIXSCALE`` to the output pixel scale and drops the other pixel-scale keywords
-  (`PIXEL_SCALE_KEYWORDS`; the WCS, written separately, carries the geometry);
+  (`GRID_PIXEL_SCALE_KEYWORDS`; the WCS, written separately, carries the geometry);
 - drops the input's PSF keywords (`PSF_KEYWORDS`: SEEING, FWHM, PSF_FWHM, PSFBETA ...);
 - drops per-pixel detector and sky keywords whose values change with the pixel area or lose
   their meaning after resampling and deconvolution (`PER_PIXEL_KEYWORDS`: SATURATE, GAIN,
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from astropy.io import fits
 
 from seeinggan.io.fits import (
+    GRID_PIXEL_SCALE_KEYWORDS,
     PER_PIXEL_KEYWORDS,
-    PIXEL_SCALE_KEYWORDS,
     PSF_KEYWORDS,
     derived_header,
 )
@@ -39,7 +39,7 @@ from seeinggan.io.fits import (
 if TYPE_CHECKING:
     from astropy.wcs import WCS
 
-__all__ = ["PIXEL_SCALE_KEYWORDS", "PSF_KEYWORDS", "PER_PIXEL_KEYWORDS", "PROVENANCE_KEYWORDS",
+__all__ = ["GRID_PIXEL_SCALE_KEYWORDS", "PSF_KEYWORDS", "PER_PIXEL_KEYWORDS", "PROVENANCE_KEYWORDS",
            "deblur_history", "deblurred_header"]
 
 PROVENANCE_KEYWORDS = ("SGSEEING", "SGSEESRC", "SGINSCL", "SGOUTSCL", "SGMODEL", "SGRANGE")

@@ -55,6 +55,8 @@ class DeblurSettings:
     sky: float | None = None
     noise: float | None = None
     overwrite: bool = False
+    clean_cosmic_rays: bool = False
+    gain: float | None = None
 
 
 _CACHE: dict[DeblurSettings, Any] = {}
@@ -65,7 +67,7 @@ def get_deblurrer(settings: DeblurSettings):
     """The process's `Deblurrer` for ``settings`` (built, and the model loaded, on first use)."""
     key = DeblurSettings(**{**asdict(settings), "pixel_scale": None, "hdu": None, "output_pixel_scale": None,
                             "skip_existing": False, "seeing": None, "sky": None, "noise": None,
-                            "overwrite": False})
+                            "overwrite": False, "clean_cosmic_rays": False, "gain": None})
     with _LOCK:
         if key not in _CACHE:
             if settings.torch_threads:
@@ -80,6 +82,19 @@ def get_deblurrer(settings: DeblurSettings):
                 batch_size=settings.batch_size,
             )
         return _CACHE[key]
+
+
+def _cosmic_ray_options(settings: DeblurSettings, image) -> dict[str, Any]:
+    """``clean_cosmic_rays`` and ``gain`` (given, else the header's GAIN) for `Deblurrer.deblur_to_file`."""
+    if not settings.clean_cosmic_rays:
+        return {}
+    from seeinggan.io.fits import header_gain
+
+    gain = settings.gain if settings.gain is not None else header_gain(image.header)
+    if gain is None:
+        raise ValueError(f"{image.name}: cleaning cosmic rays needs the gain: no GAIN in the header; "
+                         "pass --gain E_PER_COUNT")
+    return {"clean_cosmic_rays": True, "gain": gain}
 
 
 def deblur_file(
@@ -121,7 +136,7 @@ def deblur_file(
                 header=image.header, history=[f"deblur: input {image.name}"[:60]],
                 output_pixel_scale=settings.output_pixel_scale, progress=progress, seeing=seeing,
                 sky=settings.sky, noise=settings.noise, seeing_keyword=seeing_keyword,
-                overwrite=settings.overwrite,
+                overwrite=settings.overwrite, **_cosmic_ray_options(settings, image),
             )
         result["warnings"] = [str(w.message) for w in caught]
         result.update(status="ok", shape=list(out.data.shape), pixel_scale=out.pixel_scale)

@@ -43,11 +43,13 @@ under the final name.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -75,12 +77,14 @@ __all__ = [
     "FitsWriteError",
     "create_image_file",
     "GRID_KEYWORDS",
+    "GRID_PIXEL_SCALE_KEYWORDS",
     "PER_PIXEL_KEYWORDS",
-    "PIXEL_SCALE_KEYWORDS",
+    "PIXEL_SCALE_READ_KEYWORDS",
     "PIXEL_SECTION_KEYWORDS",
     "PSF_KEYWORDS",
     "ImageExtension",
     "derived_header",
+    "header_gain",
     "is_fits_path",
     "read_image",
     "read_images",
@@ -88,6 +92,7 @@ __all__ = [
 ]
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz")
+
 """File name endings this module reads (lower case)."""
 
 MEMMAP_THRESHOLD_BYTES = 256 * 1024**2
@@ -496,9 +501,13 @@ def _strip_celestial_wcs(header: fits.Header) -> None:
             header.remove(key, ignore_missing=True, remove_all=True)
 
 
-PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "PIXSCAL2", "SECPIX", "SECPIX1", "SECPIX2", "PIXSIZE",
-                        "PLTSCALE", "PLATESCL", "SCALE")
-"""Pixel-scale keywords (the WCS, written separately, carries the geometry of a new grid)."""
+PIXEL_SCALE_READ_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "SECPIX", "SECPIX1", "PIXSIZE", "PLTSCALE")
+"""Keywords read for a pixel scale in arcsec/px when a header has no celestial WCS, in order of
+preference (`seeinggan.geometry.pixel_scale_from_header`)."""
+GRID_PIXEL_SCALE_KEYWORDS = ("PIXSCALE", "PIXSCAL1", "PIXSCAL2", "SECPIX", "SECPIX1", "SECPIX2", "PIXSIZE",
+                             "PLTSCALE", "PLATESCL", "SCALE")
+"""Pixel-scale cards of the input's grid, dropped on a new grid (a wider net than
+`PIXEL_SCALE_READ_KEYWORDS`: the WCS, written separately, carries the geometry of a new grid)."""
 PSF_KEYWORDS = ("SEEING", "FWHM", "PSF_FWHM", "PSFFWHM", "FWHMPSF", "FWHM_AVE", "SEEING_FWHM", "IQ",
                 "PSFBETA", "PSFMODEL", "PSF_MOD", "ELLIPTIC", "PSFELLIP")
 """The input's PSF: it no longer holds after resampling (or deblurring)."""
@@ -510,7 +519,7 @@ resampling (a gain no longer turns counts into independent Poisson electrons).""
 PIXEL_SECTION_KEYWORDS = ("DATASEC", "TRIMSEC", "BIASSEC", "CCDSEC", "DETSEC", "LTV1", "LTV2", "LTM1_1",
                           "LTM1_2", "LTM2_1", "LTM2_2")
 """Pixel sections and the IRAF logical-to-physical map of the old grid."""
-GRID_KEYWORDS = PIXEL_SCALE_KEYWORDS + PSF_KEYWORDS + PER_PIXEL_KEYWORDS + PIXEL_SECTION_KEYWORDS
+GRID_KEYWORDS = GRID_PIXEL_SCALE_KEYWORDS + PSF_KEYWORDS + PER_PIXEL_KEYWORDS + PIXEL_SECTION_KEYWORDS
 """Keywords that describe the input's pixel grid; `derived_header` drops them on a new grid."""
 
 _STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "EXTEND", "PCOUNT", "GCOUNT", "CHECKSUM",
@@ -749,3 +758,11 @@ def create_image_file(
     except OSError as exc:
         raise FitsWriteError(f"{path}: cannot write: {exc.strerror or exc}") from exc
     return len(text)
+
+
+def header_gain(header: Any) -> float | None:
+    """The header's GAIN card (detector gain, e-/count) when it is a positive number, else None."""
+    value = header.get("GAIN") if header is not None else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None

@@ -20,7 +20,9 @@ from seeinggan.simulate.catalogue import (
 )
 from seeinggan.simulate.galaxies import MAG_ZEROPOINT, MORPHOLOGIES
 from seeinggan.simulate.observe import GROUND, SPACE, Instrument
-from seeinggan.simulate.pairs import (
+from seeinggan.simulate.priors import PRIORS, simulate_from_prior
+from seeinggan.simulate.psf import kolmogorov_psf, measure_fwhm, moffat_psf, space_psf
+from seeinggan.simulate.scenes import (
     COSMOS_CENTER,
     SPACE_PSF_FWHM,
     SimulatedPair,
@@ -28,8 +30,6 @@ from seeinggan.simulate.pairs import (
     simulate_field,
     simulate_pair,
 )
-from seeinggan.simulate.priors import PRIORS, simulate_from_prior
-from seeinggan.simulate.psf import kolmogorov_psf, measure_fwhm, moffat_psf, space_psf
 
 __all__ = [
     "CATALOGUE_COLUMNS",

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from seeinggan.progress import ProgressCallback, StopCallback, check_stop
-from seeinggan.simulate.pairs import SimulatedPair, simulate_pair
+from seeinggan.simulate.scenes import SimulatedPair, simulate_pair
 from seeinggan.units import AngleLike, to_arcsec
 
 __all__ = ["CATALOGUE_COLUMNS", "catalogue_row", "pair_seed", "write_pairs", "write_simulated"]

@@ -30,6 +30,7 @@ __all__ = [
     "add_noise",
     "drizzle_kernel",
     "instrument_header",
+    "instruments_at_scales",
 ]
 
 
@@ -87,6 +88,18 @@ GROUND = Instrument(
     read_noise=30.0,
     sky=196.0,  # 20.8 mag/arcsec^2 in 0.0408 arcsec^2
 )
+
+
+def instruments_at_scales(space_scale: float, ground_scale: float) -> tuple[Instrument, Instrument]:
+    """`SPACE` and `GROUND` with other pixel scales (arcsec/px); the sky per pixel scales with the area."""
+    from dataclasses import replace
+
+    space = SPACE if space_scale == SPACE.pixel_scale else replace(
+        SPACE, pixel_scale=space_scale, sky=SPACE.sky * (space_scale / SPACE.pixel_scale) ** 2)
+    ground = GROUND if ground_scale == GROUND.pixel_scale else replace(
+        GROUND, pixel_scale=ground_scale,
+        sky=GROUND.sky * (ground_scale / GROUND.pixel_scale) ** 2)
+    return space, ground
 
 
 def add_noise(expected: np.ndarray, instrument: Instrument, rng: np.random.Generator, *,

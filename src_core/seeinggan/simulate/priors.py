@@ -440,7 +440,7 @@ def simulate_settings(settings: Mapping[str, Any], *, seed: int,
     SimulatedPair
         ``params`` gains ``prior``, ``scene`` and ``settings`` (the drawn settings).
     """
-    from seeinggan.simulate.pairs import simulate_field, simulate_pair
+    from seeinggan.simulate.scenes import simulate_field, simulate_pair
 
     kind = settings.get("kind", "pair")
     function = simulate_field if kind == "field" else simulate_pair

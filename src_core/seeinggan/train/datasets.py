@@ -72,6 +72,7 @@ def datasets_from_config(
     pairs_dir: str | Path | None = None,
     simulate: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    transform: Any = None,
 ):
     """``(train, val)`` datasets of ``(input, target)`` crops in network units.
 
@@ -85,6 +86,10 @@ def datasets_from_config(
         Simulated training pairs (overrides ``config.simulate_pairs``): N > 0 simulates N pairs
         once (in ``num_workers`` processes) and crops them anew each epoch; 0 draws a fresh pair
         for every sample. Validation pairs are simulated from ``val_seed`` (disjoint stream).
+    transform : IntensityTransform, optional
+        The template of every sample's intensity transform; by default one with
+        ``config.softening``. A fine-tune passes its start model's
+        (`seeinggan.train.finetune.intensity_template`).
     """
     from seeinggan.data import (
         PairDataset,
@@ -93,7 +98,7 @@ def datasets_from_config(
         train_val_split,
     )
 
-    transform = _transform(config)
+    transform = transform if transform is not None else _transform(config)
     crop = config.crop_size
     extras = bool(config.n_conditions or config.consistency or config.band or config.lowband or config.power)
     options: dict[str, Any] = {"target": config.target, "extras": extras}

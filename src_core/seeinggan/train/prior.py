@@ -25,7 +25,7 @@ import numpy as np
 
 from seeinggan.constants import SPACE_PIXEL_SCALE
 
-__all__ = ["BROAD_PRIOR", "simulate_training_pair", "prior_ranges"]
+__all__ = ["BROAD_PRIOR", "simulate_training_pair"]
 
 BROAD_PRIOR: dict[str, Any] = {
     "ground_pixel_scale": (0.15, 0.6),
@@ -38,23 +38,12 @@ BROAD_PRIOR: dict[str, Any] = {
 """Ranges of the broad prior (arcsec/px, arcsec, Moffat beta, fractions, flux factors)."""
 
 
-def prior_ranges(prior: dict[str, Any] | None = None) -> dict[str, list[float]]:
-    """The seeing and pixel-scale ranges a model trained on `prior` has seen (for model JSON)."""
-    prior = {**BROAD_PRIOR, **(prior or {})}
-    return {
-        "seeing_fwhm_arcsec": [float(v) for v in prior["seeing_fwhm"]],
-        "input_pixel_scale_arcsec": [float(v) for v in prior["ground_pixel_scale"]],
-        "moffat_beta": [float(v) for v in prior["moffat_beta"]],
-    }
-
-
 def simulate_training_pair(seed: int, index: int, prior: dict[str, Any] | None = None):
     """Pair ``index`` of the broad-prior stream ``seed`` (a `seeinggan.data.Pair` with truth and psf)."""
     from seeinggan.data.pairs import make_pair
     from seeinggan.evaluate.baselines import ground_psf_on_space_grid
     from seeinggan.simulate import pair_seed, simulate_field, simulate_pair
-    from seeinggan.simulate.observe import add_noise
-    from seeinggan.simulate.pairs import _instruments
+    from seeinggan.simulate.observe import add_noise, instruments_at_scales
 
     prior = {**BROAD_PRIOR, **(prior or {})}
     sim_seed = pair_seed(seed, index)
@@ -82,7 +71,7 @@ def simulate_training_pair(seed: int, index: int, prior: dict[str, Any] | None =
         simulation = simulate_pair(**common)
     ground, truth = simulation.ground, simulation.truth
     if boost != 1.0:
-        _, ground_instrument = _instruments(SPACE_PIXEL_SCALE, ground_scale)
+        _, ground_instrument = instruments_at_scales(SPACE_PIXEL_SCALE, ground_scale)
         ground = add_noise(simulation.ground_noiseless * boost, ground_instrument, rng)
         truth = simulation.truth * boost
     meta = {

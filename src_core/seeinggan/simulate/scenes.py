@@ -44,13 +44,12 @@ from seeinggan.simulate.galaxies import (
 )
 from seeinggan.simulate.observe import (
     DRIZZLE,
-    GROUND,
-    SPACE,
     Instrument,
     add_correlated_noise,
     add_noise,
     drizzle_kernel,
     instrument_header,
+    instruments_at_scales,
 )
 from seeinggan.simulate.psf import optical_transfer_function
 from seeinggan.units import AngleLike, to_arcsec
@@ -438,17 +437,6 @@ def _space_otf32(fft_shape, scale):
     return otf
 
 
-def _instruments(space_scale: float, ground_scale: float) -> tuple[Instrument, Instrument]:
-    from dataclasses import replace
-
-    space = SPACE if space_scale == SPACE.pixel_scale else replace(
-        SPACE, pixel_scale=space_scale, sky=SPACE.sky * (space_scale / SPACE.pixel_scale) ** 2)
-    ground = GROUND if ground_scale == GROUND.pixel_scale else replace(
-        GROUND, pixel_scale=ground_scale,
-        sky=GROUND.sky * (ground_scale / GROUND.pixel_scale) ** 2)
-    return space, ground
-
-
 def _component_records(galaxy: Galaxy) -> list[dict[str, Any]]:
     records = [dict(p.params, x=p.x, y=p.y) for p in galaxy.profiles]
     if galaxy.blobs:
@@ -630,7 +618,7 @@ def simulate_pair(
     for _ in range(n_stars):
         sx, sy = rng.uniform(-half[0], half[0]), rng.uniform(-half[1], half[1])
         objects.append(draw_star(rng, x=float(sx), y=float(sy), mag_range=(20.0, 24.5)))
-    space, ground = _instruments(space_scale, ground_scale)
+    space, ground = instruments_at_scales(space_scale, ground_scale)
     images = _observe(objects, space_shape=space_shape, space_scale=space_scale,
                       ground_scale=ground_scale, seeing_fwhm=seeing, psf_model=model,
                       moffat_beta=beta, space_rng=space_rng, ground_rng=ground_rng, noise=noise,
@@ -750,7 +738,7 @@ def simulate_field(
         objects.append(obj)
         records.append({"class": obj.morphology, "x": x, "y": y, "flux": obj.flux,
                         "mag": obj.params.get("mag"), "r_e": obj.params.get("r_e")})
-    space, ground = _instruments(space_scale, ground_scale)
+    space, ground = instruments_at_scales(space_scale, ground_scale)
     images = _observe(objects, space_shape=space_shape, space_scale=space_scale,
                       ground_scale=ground_scale, seeing_fwhm=seeing, psf_model=model,
                       moffat_beta=beta, space_rng=space_rng, ground_rng=ground_rng, noise=noise,
