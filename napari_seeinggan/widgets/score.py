@@ -432,7 +432,7 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         if self._request.pixel_scale is None:
             text += " No pixel scale for the reference: band error, power and FRC not measured."
         else:
-            text += f' Band from seeing {self._request.seeing_fwhm:.2f}" ({self._request.seeing_source}).'
+            text += f' Band from seeing {self._request.seeing_fwhm:.3g}" ({self._request.seeing_source}).'
         if partial:
             text += " Partly outside the rectangle: " + ", ".join(partial) + " (NaN pixels left out)."
         self.status.value = text
