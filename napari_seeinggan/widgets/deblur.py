@@ -255,11 +255,31 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         try:
             previous = self.image.value if hasattr(self, "image") else None
             super().reset_choices(*args)
+            self._rebuild_model_list()
             if previous is not None and self.image.value is not previous \
                     and any(choice is previous for choice in self.image.choices):
                 self.image.value = previous
         finally:
             self._setting_image = setting
+
+    def _rebuild_model_list(self) -> None:
+        """The model list in `_model_choices`' order, "load from file..." last, choice kept.
+
+        magicgui keeps the items a combo box already has and appends new ones, so a model
+        saved in the Fine-tune dock (or a file loaded) came after "load from file...".
+        """
+        if not hasattr(self, "model"):
+            return
+        wanted = [label for label, _entry in self._model_choices()]
+        shown = [self.model.native.itemText(i) for i in range(self.model.native.count())]
+        if shown == wanted:
+            return
+        current = self.model.value
+        with self.model.changed.blocked():
+            self.model.native.clear()
+            self.model.reset_choices()
+            if current is not None and current in self.model.choices:
+                self.model.value = current
 
     def _on_image_picked(self, _value=None):
         if not self._setting_image:
@@ -291,7 +311,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
 
     def _on_models_changed(self):
         current = self.model.value
-        self.model.reset_choices()
+        self._rebuild_model_list()
         if current in self.model.choices and current != LOAD_FROM_FILE:
             self.model.value = current
         show_model_purpose(self.model)
