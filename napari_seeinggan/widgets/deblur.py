@@ -255,11 +255,31 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         try:
             previous = self.image.value if hasattr(self, "image") else None
             super().reset_choices(*args)
+            self._rebuild_model_list()
             if previous is not None and self.image.value is not previous \
                     and any(choice is previous for choice in self.image.choices):
                 self.image.value = previous
         finally:
             self._setting_image = setting
+
+    def _rebuild_model_list(self) -> None:
+        """The model list in `_model_choices`' order, "load from file..." last, choice kept.
+
+        magicgui keeps the items a combo box already has and appends new ones, so a model
+        saved in the Fine-tune dock (or a file loaded) came after "load from file...".
+        """
+        if not hasattr(self, "model"):
+            return
+        wanted = [label for label, _entry in self._model_choices()]
+        shown = [self.model.native.itemText(i) for i in range(self.model.native.count())]
+        if shown == wanted:
+            return
+        current = self.model.value
+        with self.model.changed.blocked():
+            self.model.native.clear()
+            self.model.reset_choices()
+            if current is not None and current in self.model.choices:
+                self.model.value = current
 
     def _on_image_picked(self, _value=None):
         if not self._setting_image:
@@ -291,7 +311,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
 
     def _on_models_changed(self):
         current = self.model.value
-        self.model.reset_choices()
+        self._rebuild_model_list()
         if current in self.model.choices and current != LOAD_FROM_FILE:
             self.model.value = current
         show_model_purpose(self.model)
@@ -530,6 +550,7 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
         data, kwargs, layer_type = layer_data_from_array(result.data, wcs=result.wcs, name=name,
                                                          metadata=metadata)
         kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
+        kwargs.update(result_display(data[-1] if kwargs.get("multiscale") else data))
         if result.wcs is None:
             kwargs.update(_place_without_wcs(self._input_layer, self._provenance,
                                              input_scale=self._input_pixel_scale,
@@ -573,6 +594,23 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             self.progress.value = min(state.tiles_done, self.progress.max)
         self.message.value = state.message
         self.maps_summary.value = state.maps_summary
+
+
+def result_display(data) -> dict:
+    """First contrast limits and gamma of a deblurred layer: the restored structure in view.
+
+    The reader's zscale limits follow the sky noise; on the finer output grid (flux per pixel
+    ~45 times lower, noise smoothed) they saturated every galaxy into a white blob, and the result
+    looked blurrier than its input. Here: the sky floor from zscale, the top at the 99.5% level
+    (`seeinggan.display.display_limits`, a sample of the pixels), and a square-root-like gamma, as
+    for the sample pair. Only the display: the data are untouched (the Deblur dock's display
+    section sets other limits and stretches).
+    """
+    from seeinggan.display import display_limits
+
+    low = display_limits(data, interval="zscale")[0]
+    high = display_limits(data, interval="99.5%")[1]
+    return {"contrast_limits": [low, high if high > low else low + 1.0], "gamma": 0.5}
 
 
 CHI_LIMIT = 10.0

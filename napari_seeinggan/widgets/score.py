@@ -432,10 +432,13 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         if self._request.pixel_scale is None:
             text += " No pixel scale for the reference: band error, power and FRC not measured."
         else:
-            text += f' Band from seeing {self._request.seeing_fwhm:g}" ({self._request.seeing_source}).'
+            text += f' Band from seeing {self._request.seeing_fwhm:.3g}" ({self._request.seeing_source}).'
         if partial:
             text += " Partly outside the rectangle: " + ", ".join(partial) + " (NaN pixels left out)."
         self.status.value = text
+        # At 1366x768 the dock is shorter than its form: show the table (it was below the fold,
+        # and drawing a rectangle seemed to do nothing).
+        self.bring_into_view(self.table)
 
     def displayed_text(self, row: int, column: int) -> str:
         """The text the table shows in a cell (as drawn, through the table's item delegate)."""

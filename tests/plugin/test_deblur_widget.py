@@ -104,6 +104,7 @@ def test_model_list_shows_saved_models_at_once(dock, tmp_path):
     model_registry().notify_saved(saved)  # what the Fine-tune dock does after saving
     after = [getattr(c, "label", c) for c in widget.model.choices]
     assert "my-galaxies" in after
+    assert after[-1] == LOAD_FROM_FILE  # it came after "load from file..."
     assert widget.model.value.label == "tiny (file)"  # the current choice is kept
 
 

@@ -89,3 +89,53 @@ def test_deblur_progress_and_message_are_in_view_on_a_laptop(make_napari_viewer,
     assert deblur.state.status == "done", deblur.state.message
     assert shown(deblur.message) and "added" in deblur.message.value
     _layers.reset_session_sky_origin()
+
+
+def test_deblurred_layer_starts_with_its_galaxies_unsaturated(make_napari_viewer, qtbot, tmp_path):
+    """zscale limits (set by the sky noise) saturated every galaxy of the deblurred layer into a
+    white blob: the result looked blurrier than the input. Its bright pixels are now below the top."""
+    from napari_seeinggan.widgets.deblur import DeblurWidget
+
+    _layers.reset_session_sky_origin()
+    viewer = make_napari_viewer()
+    data, wcs = sky_image((48, 48), seed=2)
+    data += 40 * np.exp(-((np.mgrid[:48, :48] - 20.0) ** 2).sum(axis=0) / 18.0)  # a bright galaxy
+    header = wcs.to_header()
+    header["SEEING"] = 0.8
+    fits.PrimaryHDU(data, header=header).writeto(tmp_path / "ground.fits")
+    [ground] = viewer.open(str(tmp_path / "ground.fits"), plugin=PLUGIN)
+    dock = DeblurWidget(viewer)
+    viewer.window.add_dock_widget(dock, name="Deblur")
+    from seeinggan.models.io import default_model_path
+
+    dock.select_model_file(default_model_path())  # the shipped model: a real result
+    dock.run()
+    wait_idle(qtbot, dock)
+    assert dock.state.status == "done", dock.state.message
+    out = viewer.layers["ground.fits[0] deblurred"]
+    low, high = out.contrast_limits
+    saturated = np.mean(out.data >= high)
+    assert saturated <= 0.01, saturated  # with zscale limits: 6.9% of the pixels
+    assert low < np.median(out.data) < high  # the sky is above black
+    np.testing.assert_array_equal(out.data, dock.last_result.data)  # the data are untouched
+    _layers.reset_session_sky_origin()
+
+
+def test_score_table_comes_into_view_when_a_rectangle_is_scored(make_napari_viewer, qtbot):
+    """At 1366x768 the Score region table sat below the dock's fold: drawing a rectangle seemed to
+    do nothing. The dock scrolls to the table when the scores arrive."""
+    _layers.reset_session_sky_origin()
+    viewer, docks = open_viewer(viewer=make_napari_viewer(show=True), sample=True)
+    viewer.window._qt_window.resize(*LAPTOP)
+    qtbot.wait(50)
+    score = docks["Score region"]
+    space = score.reference.value
+    corners = [(40, 40), (40, 215), (215, 215), (215, 40)]
+    with qtbot.waitSignal(score.signals.finished, timeout=60_000):
+        score.shapes_layer().add_rectangles(np.array([np.asarray(space.data_to_world(c))[-2:] for c in corners]))
+    qtbot.waitUntil(lambda: bool(score.rows), timeout=60_000)
+    viewport = score.native.viewport()
+    top = score.table.native.mapTo(viewport, score.table.native.rect().topLeft()).y()
+    assert 0 <= top < viewport.height() - 40, (top, viewport.height())  # its header and a row show
+    assert 'Band from seeing 0.9" (header of' in score.status.value
+    _layers.reset_session_sky_origin()
