@@ -152,6 +152,9 @@ def _band_mask(
 
 
 def _band_powers(test, reference, *, pixel_scale, seeing_fwhm, band, mask):
+    """Both spectra inside the band; the scales may be Quantities (converted here, once)."""
+    pixel_scale = to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True)
+    seeing_fwhm = to_arcsec(seeing_fwhm, name="seeing_fwhm")
     test, reference, valid = _pair(test, reference, mask)
     window = _hann(test.shape)
     spectrum_test = _spectrum(test, valid, window)
@@ -215,14 +218,7 @@ def band_error(
     ValueError
         Shapes differ, no valid pixel, or the band holds no frequency of this grid.
     """
-    x, t = _band_powers(
-        test,
-        reference,
-        pixel_scale=to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True),
-        seeing_fwhm=to_arcsec(seeing_fwhm, name="seeing_fwhm"),
-        band=band,
-        mask=mask,
-    )
+    x, t = _band_powers(test, reference, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm, band=band, mask=mask)
     denominator = float(np.sum(np.abs(t) ** 2))
     if denominator <= 0:
         return float("nan")
@@ -254,14 +250,7 @@ def band_power_ratio(
     float
         The power ratio; NaN when the reference has no power in the band.
     """
-    x, t = _band_powers(
-        test,
-        reference,
-        pixel_scale=to_arcsec(pixel_scale, name="pixel_scale", per_pixel=True),
-        seeing_fwhm=to_arcsec(seeing_fwhm, name="seeing_fwhm"),
-        band=band,
-        mask=mask,
-    )
+    x, t = _band_powers(test, reference, pixel_scale=pixel_scale, seeing_fwhm=seeing_fwhm, band=band, mask=mask)
     denominator = float(np.sum(np.abs(t) ** 2))
     if denominator <= 0:
         return float("nan")
