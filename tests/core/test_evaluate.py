@@ -272,8 +272,9 @@ def truth_dir(tmp_path_factory):
 def test_several_models_side_by_side_and_the_report_leads_with_fidelity(truth_dir, tmp_path):
     torch.manual_seed(0)
     identity = UNetGenerator(base_channels=4, n_down=2, n_res=1)  # untrained residual: the identity
+    models = {name: Deblurrer((identity, {"name": name}), support_guard=False) for name in ("identity", "again")}
     report = evaluate_pairs(
-        truth_dir, models={"identity": (identity, {"name": "identity"}), "again": (identity, {"name": "again"})},
+        truth_dir, models=models,
         rl_iterations=10, device="cpu",
     )
     assert report.methods == ["ground", "richardson_lucy", "identity", "again"]
