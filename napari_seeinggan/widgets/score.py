@@ -3,8 +3,9 @@
 Pick a reference layer (for example the space image) and test layers (the ground image, a
 deblurred one), draw a rectangle on the "score region" shapes layer (the dock adds it, in
 rectangle mode): the table shows each test's scores over the rectangle (a column per layer, a
-row per measure, so that it fits a laptop dock) and follows the rectangle as it moves. First the measures texture cannot game: the band error and band power ratio in the
-band the seeing removed (0.5/FWHM-2/FWHM; the seeing from a test layer's header, SEEING or FWHM,
+row per measure, so that it fits a laptop dock) and follows the rectangle as it moves. First
+the measures texture cannot game: the band error and band power ratio in the band the seeing
+removed (0.5/FWHM-2/FWHM; the seeing from a test layer's header, SEEING or FWHM,
 else the dock's seeing field) and the Fourier-ring resolution in arcsec; then CW-SSIM, SSIM,
 PSNR and the CW-SSIM change in % against the first test (the paper's Table 2).
 
@@ -226,8 +227,7 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         self.tests.native.setMaximumHeight(70)
         _fit_table(self.table.native)
         # A narrower or wider dock re-wraps the layer names: the header takes their height.
-        self.table.native.horizontalHeader().sectionResized.connect(
-            lambda *_: _fit_table_height(self.table.native))
+        self._refit = _refit_when_resized(self.table.native)
         self.fit_width(self.status)
 
         from qtpy.QtCore import QTimer
@@ -611,6 +611,26 @@ def _fit_table(table) -> None:
     _fit_table_height(table)
 
 
+def _refit_when_resized(table):
+    """Fit the table's height again whenever its header changes width (the columns stretch with it).
+
+    Returns the event filter (parented to ``table``).
+    """
+    from qtpy.QtCore import QEvent, QObject, QTimer
+
+    class Refit(QObject):
+        def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Resize:
+                # After the header has stretched its sections to the new width.
+                QTimer.singleShot(0, lambda: _fit_table_height(table))
+            return False
+
+    refit = Refit(table)
+    table.horizontalHeader().installEventFilter(refit)
+    table.horizontalHeader().sectionResized.connect(lambda *_: _fit_table_height(table))
+    return refit
+
+
 HEADER_LINES = 4
 """Most lines a layer's name takes in the table's header (past them it is cut; the tooltip has it)."""
 
@@ -619,7 +639,8 @@ def _fit_table_height(table) -> None:
     """The header as tall as the layer names wrapped to their columns' widths; the table as tall as its rows."""
     from qtpy.QtCore import QRect, Qt
 
-    columns, metrics = table.horizontalHeader(), table.fontMetrics()
+    columns = table.horizontalHeader()
+    metrics = columns.fontMetrics()
     lines = 1
     for column in range(table.columnCount()):
         item = table.horizontalHeaderItem(column)
