@@ -430,7 +430,7 @@ def evaluate_pair_list(
     methods = ["ground", *rl_counts, *deblurrers]
     settings["models"] = {
         label: {"name": d.model_name, "path": str(d.model_path) if d.model_path else None,
-                "created": d.metadata.get("created")}
+                "created": d.metadata.get("created"), "support_guard": d.support_guard}
         for label, d in deblurrers.items()
     }
     if len(deblurrers) == 1:

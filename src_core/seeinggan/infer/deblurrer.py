@@ -42,6 +42,7 @@ from seeinggan.devices import resolve_device
 from seeinggan.errors import InputError
 from seeinggan.infer import sanity
 from seeinggan.infer.maps import TrustMaps
+from seeinggan.infer.support import GUARD_SCALES, GUARD_SMOOTH_FWHM, SupportGuard
 from seeinggan.infer.tiling import (
     TileGrid,
     plan_tiles,
@@ -135,6 +136,11 @@ class Deblurrer:
         Tiles per forward pass: memory grows with it, not with the image.
     stream_threshold : int, optional
         Output size in bytes above which `deblur` writes into a temporary memory-mapped file.
+    support_guard : bool, optional
+        Keep the network's restored detail only where the input shows significant detail near
+        the resolution limit, and blur it to the seeing elsewhere (`seeinggan.infer.support`;
+        on by default). It needs the seeing (given, or assumed by a conditioned model). Turn it
+        off to see the network's raw output (e.g. the adversarial model's texture).
 
     Attributes
     ----------
@@ -157,6 +163,7 @@ class Deblurrer:
         overlap: int | str = "auto",
         batch_size: int = 4,
         stream_threshold: int = DEFAULT_STREAM_THRESHOLD,
+        support_guard: bool = True,
     ):
         from seeinggan.infer.streaming import steady_allocator
 
@@ -196,6 +203,7 @@ class Deblurrer:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = int(batch_size)
         self.stream_threshold = int(stream_threshold)
+        self.support_guard = bool(support_guard)
         template = {k: v for k, v in (metadata.get("intensity_transform") or {}).items() if k in ("kind", "softening")}
         self.transform_template = IntensityTransform.from_dict(template)
         self.n_conditions = int(getattr(generator, "n_conditions", 0) or 0)
@@ -349,11 +357,12 @@ class Deblurrer:
                                                 noise=scalar_noise)
         conditions, seeing_used, seeing_source = self._conditions(seeing, observed_scale)
         problems = self._check_ranges(seeing, observed_scale, work, transform)
+        guard = self._support_guard(seeing_used, observed_scale)
         grid = plan_tiles(work.shape, tile=self.tile, overlap=self.overlap, multiple=self.multiple)
         result = _allocate_output(work.shape, out, self.stream_threshold)
         spread = np.zeros(work.shape, dtype=np.float32) if uncertainty else None
         self._run_tiles(work, grid, transform, result, progress=progress, should_stop=should_stop,
-                        conditions=conditions, spread=spread)
+                        conditions=conditions, spread=spread, guard=guard)
         if isinstance(result, np.memmap):
             result.flush()
         metadata = self._result_metadata(
@@ -362,6 +371,7 @@ class Deblurrer:
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, sky_noise_source=source,
                         out_of_range=problems, observed_pixel_scale=float(observed_scale),
                         cosmic_rays=None if cosmic is None else cosmic.n_pixels)
+        _record_guard(metadata, guard)
         if cosmic is not None:
             metadata["history"] = f"{metadata['history']}; {cosmic.n_pixels} px cleaned of cosmic rays"
         k = output_bin(output_pixel_scale, out_scale)
@@ -519,6 +529,7 @@ class Deblurrer:
         should_stop: StopCallback | None,
         conditions: np.ndarray | None = None,
         spread: np.ndarray | None = None,
+        guard: SupportGuard | None = None,
     ) -> None:
         positions = list(grid.positions())
         total = len(positions)
@@ -530,12 +541,12 @@ class Deblurrer:
             batch_pos = positions[first : first + self.batch_size]
             tiles = np.stack([read_tile(work, grid, r, c) for r, c in batch_pos])
             if spread is None:
-                outputs = self._forward(tiles, transform, conditions=conditions)
+                outputs = self._forward(tiles, transform, conditions=conditions, guard=guard)
             else:  # the 8 dihedral views of each tile: their variance is blended like the output
                 from seeinggan.infer.maps import dihedral_forward
 
                 outputs, variances = dihedral_forward(
-                    lambda views: self._forward(views, transform, conditions=conditions), tiles,
+                    lambda views: self._forward(views, transform, conditions=conditions, guard=guard), tiles,
                     views_per_pass=self.batch_size)
             for index, ((r0, c0), tile_out) in enumerate(zip(batch_pos, outputs, strict=True)):
                 blend = tile_blend(grid, r0, c0)
@@ -554,19 +565,30 @@ class Deblurrer:
 
     @torch.inference_mode()
     def _forward(
-        self, tiles: np.ndarray, transform: IntensityTransform, *, conditions: np.ndarray | None = None
+        self, tiles: np.ndarray, transform: IntensityTransform, *, conditions: np.ndarray | None = None,
+        guard: SupportGuard | None = None,
     ) -> np.ndarray:
         """Flux-unit tiles ``[B, H, W]`` -> flux-unit network outputs ``[B, H, W]`` (float64).
 
         `conditions` ``[n_conditions]`` (one image's) are given to every tile of a conditioned
-        model; None for models without conditions.
+        model; None for models without conditions. `guard` (`_support_guard`) keeps the restored
+        detail where each tile's input supports it.
         """
         x = transform.forward(tiles.astype(np.float64))
         x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
         y = self._network(torch.from_numpy(x[:, None]).to(self.device).contiguous(memory_format=torch.channels_last),
                           conditions)
-        out = y[:, 0].float().cpu().numpy().astype(np.float64)
-        return transform.inverse(out)
+        out = transform.inverse(y[:, 0].float().cpu().numpy().astype(np.float64))
+        if guard is not None:
+            out = guard.apply(tiles, out, pixel_noise=transform.noise)[0]
+        return out
+
+    def _support_guard(self, seeing: float | None, observed_scale: float) -> SupportGuard | None:
+        """The image's `seeinggan.infer.support.SupportGuard`; None when off or the seeing is unknown."""
+        if not self.support_guard or seeing is None:
+            return None
+        return SupportGuard(seeing_pixels=float(seeing) / self.pixel_scale,
+                            factor=float(observed_scale) / self.pixel_scale)
 
     def _network(self, x: torch.Tensor, conditions: np.ndarray | None) -> torch.Tensor:
         """The generator on a batch ``x``, with the image's conditions repeated per sample."""
@@ -724,6 +746,9 @@ class Deblurrer:
             y = y[:, 0, :rows, :cols].float().cpu().numpy().astype(np.float64)
             for k, (t, plane) in enumerate(zip(fitted, chunk, strict=True)):
                 out = t.inverse(y[k])
+                guard = self._support_guard(per_cutout[(first + k) if len(per_cutout) > 1 else 0][1], observed_scale)
+                if guard is not None:
+                    out = guard.apply(plane[None].astype(np.float64), out[None], pixel_noise=t.noise)[0][0]
                 out[~np.isfinite(plane)] = np.nan
                 result[first + k] = out
             transforms.extend(t.to_dict() for t in fitted)
@@ -743,7 +768,16 @@ class Deblurrer:
         metadata.update(seeing=seeing_used, seeing_source=seeing_source, out_of_range=problems,
                         sky_noise_source=("given" if all(v is not None for v in skies + noises)
                                           else "measured on each cutout"))
+        _record_guard(metadata, self._support_guard(per_cutout[0][1], observed_scale))
         return DeblurResult(result, None, float(out_scale), metadata)
+
+
+def _record_guard(metadata: dict[str, Any], guard: SupportGuard | None) -> None:
+    """The support guard's settings in the result's metadata and history line."""
+    metadata["support_guard"] = None if guard is None else {
+        "sigma": guard.sigma, "scales_fwhm": list(GUARD_SCALES), "smooth_fwhm": GUARD_SMOOTH_FWHM}
+    if guard is not None:
+        metadata["history"] = f"{metadata['history']}; support guard {guard.sigma:g} sigma"
 
 
 _NOISE_GAIN_CACHE: dict[float, float] = {}

@@ -278,7 +278,7 @@ def deblur_to_fits(
         ``data`` is a read-only memory map of the written file's data (big-endian float32).
     """
     from seeinggan.infer import sanity
-    from seeinggan.infer.deblurrer import DeblurResult, _as_2d
+    from seeinggan.infer.deblurrer import DeblurResult, _as_2d, _record_guard
     from seeinggan.infer.header import deblurred_header
     from seeinggan.io.atomic import atomic_path, check_output_folder
     from seeinggan.io.fits import FitsExistsError, create_image_file
@@ -317,6 +317,8 @@ def deblur_to_fits(
     )
     metadata.update(seeing=seeing_used, seeing_source=seeing_source, sky_noise_source=source,
                     out_of_range=problems, observed_pixel_scale=float(input_scale))
+    guard = None if no_signal else deblurrer._support_guard(seeing_used, input_scale)
+    _record_guard(metadata, guard)
     metadata["settings"]["streamed"] = True
     metadata["settings"]["output_bin"] = k
     if no_signal:
@@ -336,7 +338,7 @@ def deblur_to_fits(
         offset = create_image_file(temporary, plan["shape"], header=out_header, wcs=plan["wcs"], history=lines)
         writer = _RowWriter(temporary, offset, plan["shape"], work_shape, k)
         forward = (lambda tiles: tiles.astype(np.float64)) if no_signal else (
-            lambda tiles: deblurrer._forward(tiles, transform, conditions=conditions))
+            lambda tiles: deblurrer._forward(tiles, transform, conditions=conditions, guard=guard))
         _stream_tiles(image, factor, grid, forward, deblurrer.batch_size, writer, progress=progress,
                       should_stop=should_stop)
         writer.close()
