@@ -618,11 +618,17 @@ def _refit_when_resized(table):
     """
     from qtpy.QtCore import QEvent, QObject, QTimer
 
+    def refit_if_alive() -> None:
+        try:
+            _fit_table_height(table)
+        except RuntimeError:  # the table went (napari closed) before the timer fired
+            pass
+
     class Refit(QObject):
         def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
             if event.type() == QEvent.Type.Resize:
                 # After the header has stretched its sections to the new width.
-                QTimer.singleShot(0, lambda: _fit_table_height(table))
+                QTimer.singleShot(0, refit_if_alive)
             return False
 
     refit = Refit(table)
