@@ -49,6 +49,7 @@ from seeinggan.units import AngleLike, to_arcsec
 __all__ = [
     "RESULT_COLUMNS",
     "Source",
+    "cleaned_image",
     "deblur_catalog",
     "deblur_source",
     "image_footprint",
