@@ -230,6 +230,8 @@ class DeblurRequest:
     """Clean cosmic rays first (`seeinggan.infer.cosmic_rays`); needs ``gain``."""
     gain: float | None = None
     """Detector gain, e-/count (the layer header's GAIN)."""
+    support_guard: bool = True
+    """Keep restored detail only where the input supports it (`seeinggan.infer.support`)."""
 
 
 def _resampling_message(request: DeblurRequest, out_scale: float) -> str:
@@ -264,7 +266,7 @@ def deblur_updates(request: DeblurRequest, *, stop: StopFlag
 
             sky, noise = measure_sky_noise(request.noise_reference)
         deblurrer = Deblurrer(request.model, device=request.device, tile=request.tile,
-                              overlap=request.overlap)
+                              overlap=request.overlap, support_guard=request.support_guard)
         emit(Status(_resampling_message(request, deblurrer.pixel_scale)
                     + (" (then maps: 8 views per tile)" if request.maps else "")))
         maps = {}

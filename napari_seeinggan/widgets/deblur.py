@@ -157,7 +157,13 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             text="clean cosmic rays (single exposure)", value=False,
             tooltip="Clean cosmic rays and hot pixels first (L.A.Cosmic), which the model would restore "
                     "as compact sources; needs GAIN in the layer's header. Leave off for stacks.")
-        self.extend([self.maps, self.clean_cosmic_rays])
+        self.support_guard = CheckBox(
+            text="restore detail only where the data show it", value=True,
+            tooltip="Support guard: keep the model's fine detail only where the input has significant "
+                    "(5 sigma) structure near the seeing scale; elsewhere spread it over the seeing "
+                    "(flux kept). Off: the network's raw output, which can paint texture on smooth, "
+                    "faint galaxies.")
+        self.extend([self.maps, self.clean_cosmic_rays, self.support_guard])
         self.maps_summary = Label(value="")
         # magicgui inserts its own widgets before any native one: the sections below are added
         # natively, in order, after the magicgui form.
@@ -417,7 +423,8 @@ class DeblurWidget(RunsInWorker, ScrollableDock):
             data=data, wcs=wcs, pixel_scale=pixel_scale,  # a view: the worker makes the float32 copy
             model=entry.path, device=self.device.value, tile=int(self.tile.value),
             overlap=self.overlap_setting(), noise_reference=noise_reference,
-            seeing=float(self.seeing.value) if self.seeing.value > 0 else (found[0] if found else None))
+            seeing=float(self.seeing.value) if self.seeing.value > 0 else (found[0] if found else None),
+            support_guard=bool(self.support_guard.value))
         if self.maps.value:
             request.maps, request.maps_options = True, self._maps_options(layer)
         if self.clean_cosmic_rays.value:
@@ -620,7 +627,7 @@ CHI_LIMIT = 10.0
 
 def maps_layers(result, output_layer, input_layer, provenance: dict, *,
                 input_pixel_scale: float | None) -> list:
-    """The uncertainty and consistency layers of a `DeblurResult` with maps (hidden, overlaid).
+    """The uncertainty, consistency and support layers of a `DeblurResult` with maps (hidden, overlaid).
 
     The uncertainty map lies on the output's grid (placed like the output layer), the chi map on
     the input's (placed by its WCS, else like the deblurred region of the input layer).
@@ -656,6 +663,16 @@ def maps_layers(result, output_layer, input_layer, provenance: dict, *,
                       contrast_limits=(-CHI_LIMIT, CHI_LIMIT))
         if input_pixel_scale:
             kwargs["metadata"]["pixel_scale"] = float(input_pixel_scale)
+        layers.append(napari.layers.Layer.create(data, kwargs, kind))
+    if maps.support is not None:
+        data, kwargs, kind = layer_data_from_array(
+            maps.support, wcs=maps.support_wcs, name=f"{base} support",
+            metadata={"maps": {"role": "support", "output_layer": output_layer.name, "summary": summary}})
+        if maps.support_wcs is None:
+            kwargs.update({key: getattr(output_layer, key) for key in ("scale", "translate", "rotate", "affine")})
+        # green where the restored detail is kept; transparent where it was spread over the seeing
+        kwargs.update(colormap="green", blending="additive", opacity=0.5, visible=False, contrast_limits=(0.0, 1.0))
+        kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
         layers.append(napari.layers.Layer.create(data, kwargs, kind))
     return layers
 

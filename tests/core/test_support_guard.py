@@ -113,8 +113,11 @@ def test_guard_removes_the_texture_the_network_paints_on_a_smooth_faint_disk(fai
     assert error(guarded.data) < 0.2 * error(ground)
     assert abs(np.sum(guarded.data) / np.sum(raw.data) - 1) < 0.01
     assert guarded.metadata["support_guard"]["sigma"] == GUARD_SIGMA
-    assert "support guard" in guarded.metadata["history"]
-    assert raw.metadata["support_guard"] is None and "support guard" not in raw.metadata["history"]
+    from seeinggan.infer.deblurrer import history_lines
+
+    assert history_lines(guarded.metadata)[1] == "deblur: support guard, 5 sigma at 0.25-0.5 FWHM"
+    assert all(len(line) <= 72 - len("seeinggan 0.1.0: ") for line in history_lines(guarded.metadata))
+    assert raw.metadata["support_guard"] is None and len(history_lines(raw.metadata)) == 1
 
 
 def test_guard_is_off_without_a_seeing_for_an_unconditioned_model():

@@ -47,6 +47,32 @@ def test_maps_checkbox_adds_hidden_uncertainty_and_consistency_layers(dock, qtbo
     # The summary is shown in the dock and kept with the output layer.
     assert "unstable:" in widget.maps_summary.value and "|chi| > 5" in widget.maps_summary.value
     assert output.metadata["maps"]["uncertainty_layer"] == "ground uncertainty"
+    # The support guard's map: on the output's grid, hidden, 0-1; its share in the summary.
+    support = viewer.layers["ground support"]
+    assert not support.visible and support.data.shape == output.data.shape
+    np.testing.assert_allclose(support.affine.affine_matrix, output.affine.affine_matrix)
+    np.testing.assert_array_equal(support.data, result.maps.support)
+    assert support.contrast_limits == [0.0, 1.0] or tuple(support.contrast_limits) == (0.0, 1.0)
+    assert "detail supported on" in widget.maps_summary.value
+
+
+def test_support_guard_checkbox_gives_the_raw_network_output(dock, qtbot):
+    viewer, widget = dock
+    assert widget.support_guard.value is True  # on by default
+    widget.seeing.value = 0.8
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert widget.state.status == "done", widget.state.message
+    guarded = np.array(viewer.layers["ground deblurred"].data)
+    assert widget.last_result.metadata["support_guard"]["sigma"] == 5.0
+    viewer.layers.remove("ground deblurred")
+    widget.support_guard.value = False
+    widget.run()
+    wait_idle(qtbot, widget)
+    assert widget.state.status == "done", widget.state.message
+    raw = np.array(viewer.layers["ground deblurred"].data)
+    assert widget.last_result.metadata["support_guard"] is None
+    assert raw.shape == guarded.shape and not np.allclose(raw, guarded)
 
 
 def test_maps_need_a_seeing_and_are_off_by_default(dock, qtbot):

@@ -97,6 +97,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "stacks); needs the gain: GAIN in the header or --gain")
     parser.add_argument("--gain", type=float, default=None, metavar="E_PER_COUNT",
                         help="detector gain in e-/count (default: GAIN in the header)")
+    parser.add_argument("--no-support-guard", dest="support_guard", action="store_false",
+                        help="keep the network's raw output: by default its fine detail is kept only where "
+                             "the input shows significant detail near the seeing scale, and spread over the "
+                             "seeing elsewhere (seeinggan.infer.support)")
     parser.add_argument("--moffat-beta", type=float, default=None, metavar="BETA",
                         help="Moffat index of the seeing PSF for --maps (default: PSFBETA in the header, else 3.5)")
     parser.set_defaults(run=run)
@@ -217,7 +221,7 @@ def run(args) -> int:
         # one that appears later was written by an earlier attempt of its own task (a lost worker):
         # keep it (with --overwrite the retry writes it again).
         output_pixel_scale=args.output_scale, skip_existing=not args.overwrite, torch_threads=local_threads,
-        clean_cosmic_rays=args.clean_cosmic_rays, gain=args.gain,
+        clean_cosmic_rays=args.clean_cosmic_rays, gain=args.gain, support_guard=args.support_guard,
     )
     if args.workers is None and not args.scheduler:
         # Fail early on a bad model or settings, as before any work.
@@ -253,12 +257,14 @@ def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
     from tqdm import tqdm
 
     from seeinggan.infer import Deblurrer
+    from seeinggan.infer.deblurrer import history_lines
     from seeinggan.infer.header import deblurred_header
     from seeinggan.io.fits import read_image
     from seeinggan.models.conditions import seeing_from_header
 
     model = _resolve_model_arg(args.model)
-    deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size)
+    deblurrer = Deblurrer(model, device=args.device, tile=args.tile, overlap=overlap, batch_size=args.batch_size,
+                          support_guard=args.support_guard)
     for source, target in jobs:
         if args.skip_existing and target.exists():
             print(f"kept {target} (finished earlier)")
@@ -292,7 +298,7 @@ def _run_files_with_maps(args, jobs, *, overlap, hdu) -> int:
             print(f"seeinggan deblur: warning: {image.name}: {warning.message}", file=sys.stderr)
         meta = result.metadata
         history = [
-            meta["history"],
+            *history_lines(meta),
             f"deblur: {meta['input_pixel_scale']:.4g} -> {meta['pixel_scale']:.4g} arcsec/px, "
             f"device {meta['settings']['device']}",
             f"deblur: input {image.name}",
@@ -472,8 +478,17 @@ def _write_with_maps(target: Path, result, header, history: list[str], *, overwr
                     "the input) / input noise. In sigma; |chi| > 5: output contradicts",
                     "the data there."],
     })
+    extensions = [uncertainty, consistency]
+    if maps.support is not None:
+        extensions.append(ImageExtension("SUPPORT", maps.support, maps.support_wcs, {
+            "SUPPFRAC": (_finite_or_none(summary.support_fraction), "image share where detail is kept"),
+            "COMMENT": ["Support: 1 where the input shows significant (5 sigma) detail",
+                        "at FWHM/4-FWHM/2 and the network's detail is kept, 0 where",
+                        "that detail was spread over 1.5 FWHM (the support guard).",
+                        "Output grid and WCS, as the primary."],
+        }))
     write_image(target, result.data, header=header, wcs=result.wcs, history=history,
-                extensions=[uncertainty, consistency], overwrite=overwrite)  # atomic
+                extensions=extensions, overwrite=overwrite)  # atomic
 
 
 def _finite_or_none(value):

@@ -274,6 +274,7 @@ def deblur_source(
     from astropy.nddata import Cutout2D, NoOverlapError
 
     from seeinggan import geometry
+    from seeinggan.infer.deblurrer import history_lines
     from seeinggan.io.fits import write_image
 
     seeing = to_arcsec(seeing, name="seeing", positive=True)
@@ -334,7 +335,7 @@ def deblur_source(
         header["COVERAGE"] = (round(coverage, 4), "fraction of the stamp inside the image")
         meta = result.metadata
         history = [
-            meta["history"],
+            *history_lines(meta),
             f"deblur: {meta['input_pixel_scale']:.4g} -> {meta['pixel_scale']:.4g} arcsec/px",
             f"deblur: stamp of {source.id} from {image.name}"[:60],
         ]

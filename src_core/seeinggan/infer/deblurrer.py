@@ -379,10 +379,12 @@ class Deblurrer:
         if uncertainty or consistency:
             from seeinggan.infer.maps import build_maps
 
+            support = guard.weights(work, pixel_noise=transform.noise) if guard is not None else None
             maps = build_maps(result, image, spread=spread, out_wcs=out_wcs, in_wcs=wcs, factor=factor,
                               out_scale=out_scale, seeing=seeing if consistency else None,
                               moffat_beta=moffat_beta, psf_model=psf_model,
-                              target_psf=self.metadata.get("target_psf", "space"), noise=noise, gain=gain)
+                              target_psf=self.metadata.get("target_psf", "space"), noise=noise, gain=gain,
+                              support=support)
             metadata["maps"] = maps.summary.to_dict()
         if k > 1:  # a coarser output grid (survey): bin the model-grid result, edges aligned
             result = geometry.bin_image(result, k)
@@ -773,11 +775,19 @@ class Deblurrer:
 
 
 def _record_guard(metadata: dict[str, Any], guard: SupportGuard | None) -> None:
-    """The support guard's settings in the result's metadata and history line."""
+    """The support guard's settings in the result's metadata (`history_lines` writes them)."""
     metadata["support_guard"] = None if guard is None else {
         "sigma": guard.sigma, "scales_fwhm": list(GUARD_SCALES), "smooth_fwhm": GUARD_SMOOTH_FWHM}
-    if guard is not None:
-        metadata["history"] = f"{metadata['history']}; support guard {guard.sigma:g} sigma"
+
+
+def history_lines(metadata: dict[str, Any]) -> list[str]:
+    """The FITS HISTORY lines that say what a deblur did (each fits one card after its prefix)."""
+    lines = [str(metadata["history"])]
+    guard = metadata.get("support_guard")
+    if guard:
+        low, high = guard["scales_fwhm"]
+        lines.append(f"deblur: support guard, {guard['sigma']:g} sigma at {low:g}-{high:g} FWHM")
+    return lines
 
 
 _NOISE_GAIN_CACHE: dict[float, float] = {}

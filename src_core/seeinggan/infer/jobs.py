@@ -57,6 +57,7 @@ class DeblurSettings:
     overwrite: bool = False
     clean_cosmic_rays: bool = False
     gain: float | None = None
+    support_guard: bool = True
 
 
 _CACHE: dict[DeblurSettings, Any] = {}
@@ -79,7 +80,7 @@ def get_deblurrer(settings: DeblurSettings):
             _CACHE.clear()
             _CACHE[key] = Deblurrer(
                 settings.model, device=settings.device, tile=settings.tile, overlap=settings.overlap,
-                batch_size=settings.batch_size,
+                batch_size=settings.batch_size, support_guard=settings.support_guard,
             )
         return _CACHE[key]
 

@@ -515,6 +515,9 @@ class MapsSummary:
         `CONSISTENCY_SIGMA`.
     max_abs_chi : float or None
         The largest ``|chi|``.
+    support_fraction : float or None
+        Mean of the support map over the output's finite pixels: the share of the image where
+        the network's restored detail is kept (`seeinggan.infer.support`; None without the guard).
     levels : dict
         Sky and noise of the smoothed output (the source mask's), the input's noise and seeing.
     """
@@ -527,6 +530,7 @@ class MapsSummary:
     chi_fraction_above: float | None = None
     chi_threshold: float = CONSISTENCY_SIGMA
     max_abs_chi: float | None = None
+    support_fraction: float | None = None
     levels: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -544,6 +548,8 @@ class MapsSummary:
         if self.chi_fraction_above is not None:
             parts.append(f"|chi| > {self.chi_threshold:g} in {100 * self.chi_fraction_above:.1f}% of input pixels"
                          f" (max {self.max_abs_chi:.1f})")
+        if self.support_fraction is not None:
+            parts.append(f"detail supported on {100 * self.support_fraction:.1f}% of the image")
         return "; ".join(parts)
 
 
@@ -561,6 +567,12 @@ class TrustMaps:
         Chi map on the input grid (units of the input's noise).
     consistency_wcs : astropy.wcs.WCS or None
         The input's WCS.
+    support : numpy.ndarray or None
+        The support guard's map on the output grid (`seeinggan.infer.support`): 1 where the input
+        shows significant detail near the resolution limit and the network's detail is kept, 0
+        where it was spread over the seeing. None when the guard is off.
+    support_wcs : astropy.wcs.WCS or None
+        The output's WCS.
     summary : MapsSummary
     """
 
@@ -568,6 +580,8 @@ class TrustMaps:
     uncertainty_wcs: WCS | None = None
     consistency: np.ndarray | None = None
     consistency_wcs: WCS | None = None
+    support: np.ndarray | None = None
+    support_wcs: WCS | None = None
     summary: MapsSummary = field(default_factory=MapsSummary)
 
 
@@ -648,13 +662,20 @@ def build_maps(
     target_psf: str | None = "space",
     noise: float | np.ndarray | None = None,
     gain: float | None = None,
+    support: np.ndarray | None = None,
 ) -> TrustMaps:
     """Assemble the `TrustMaps` of one `Deblurrer.deblur` call.
 
     ``spread`` holds the tiles' blended variances (turned into a standard deviation here, in
-    place); ``seeing`` None means no consistency map.
+    place); ``seeing`` None means no consistency map; ``support`` is the guard's map (output grid).
     """
     maps = TrustMaps()
+    if support is not None:
+        support = np.asarray(support, dtype=np.float32)
+        finite = np.isfinite(output)
+        support[~finite] = np.nan
+        maps.support = support
+        maps.support_wcs = out_wcs.deepcopy() if out_wcs is not None else None
     if spread is not None:
         np.sqrt(spread, out=spread)
         spread[~np.isfinite(output)] = np.nan
@@ -672,4 +693,7 @@ def build_maps(
     pixel_noise = pixel_noise_of(data, factor=factor, noise=noise) if spread is not None else None
     maps.summary = summarise(np.asarray(output), maps.uncertainty, maps.consistency, pixel_noise=pixel_noise,
                              chi_info=chi_info)
+    if maps.support is not None:
+        values = maps.support[np.isfinite(maps.support)]
+        maps.summary.support_fraction = float(values.mean()) if values.size else float("nan")
     return maps

@@ -278,7 +278,7 @@ def deblur_to_fits(
         ``data`` is a read-only memory map of the written file's data (big-endian float32).
     """
     from seeinggan.infer import sanity
-    from seeinggan.infer.deblurrer import DeblurResult, _as_2d, _record_guard
+    from seeinggan.infer.deblurrer import DeblurResult, _as_2d, _record_guard, history_lines
     from seeinggan.infer.header import deblurred_header
     from seeinggan.io.atomic import atomic_path, check_output_folder
     from seeinggan.io.fits import FitsExistsError, create_image_file
@@ -325,7 +325,7 @@ def deblur_to_fits(
         metadata["history"] = "deblur: no signal (constant image): resampled only"
         metadata["no_signal"] = True
     lines = [
-        metadata["history"],
+        *history_lines(metadata),
         f"deblur: {input_scale:.4g} -> {plan['pixel_scale']:.4g} arcsec/px, device {metadata['settings']['device']}",
     ]
     if k > 1:

@@ -13,7 +13,8 @@ The test is the *multiresolution support* of Starck, Murtagh & Bijaoui (1998, "I
 and Data Analysis: The Multiscale Approach", ch. 2): the starlet (isotropic undecimated "a
 trous" B3-spline wavelet) transform of the input, thresholded at ``k`` times each scale's noise.
 The scales are those between ``FWHM / 4`` and ``FWHM / 2`` (model pixels), where the seeing
-still leaves a detectable trace of the structure the model restores. The noise of each scale is
+still leaves a detectable trace of the structure the model restores; holes in the significant
+region (the zero-crossing ring around a bright core) are filled. The noise of each scale is
 that of white noise on the observed pixels, resampled to the model grid exactly as the input was
 (`seeinggan.geometry.zoom_to_scale`), so it comes from the frame's noise, not from the stamp.
 
@@ -157,7 +158,9 @@ def support_mask(image: np.ndarray, *, seeing_pixels: float, pixel_noise: float,
     significant = np.zeros(image.shape, dtype=bool)
     for j in scales:
         significant |= np.abs(details[j]) > sigma * noise[j]
-    return significant & finite
+    # A bright source's coefficients change sign around its core: the zero-crossing ring is
+    # structure too, not a hole in it.
+    return ndimage.binary_fill_holes(significant) & finite
 
 
 def _smoothed(image: np.ndarray, finite: np.ndarray, sigma: float) -> np.ndarray:
@@ -184,6 +187,16 @@ class SupportGuard:
     factor: float
     sigma: float = GUARD_SIGMA
 
+    def weights(self, image: np.ndarray, *, pixel_noise: float) -> np.ndarray:
+        """The support map of one input image on the model grid: 1 where its detail is kept, 0 where spread.
+
+        The feathered `support_mask` (float64, ``image``'s shape); the trust maps show it.
+        """
+        mask = support_mask(image, seeing_pixels=self.seeing_pixels, pixel_noise=pixel_noise,
+                            factor=self.factor, sigma=self.sigma)
+        feather = GUARD_FEATHER * self.seeing_pixels
+        return ndimage.gaussian_filter(mask.astype(np.float64), feather) if feather > 0 else mask.astype(np.float64)
+
     def apply(self, inputs: np.ndarray, outputs: np.ndarray, *, pixel_noise: float) -> tuple[np.ndarray, np.ndarray]:
         """Guarded outputs and their support weights (0-1), tile by tile.
 
@@ -195,13 +208,10 @@ class SupportGuard:
             Per-pixel noise of the inputs.
         """
         smooth_sigma = GUARD_SMOOTH_FWHM * self.seeing_pixels / (2.0 * math.sqrt(2.0 * math.log(2.0)))
-        feather = GUARD_FEATHER * self.seeing_pixels
         guarded = np.empty_like(outputs)
         weights = np.empty(outputs.shape, dtype=np.float32)
         for index, (image, output) in enumerate(zip(inputs, outputs, strict=True)):
-            mask = support_mask(image, seeing_pixels=self.seeing_pixels, pixel_noise=pixel_noise,
-                                factor=self.factor, sigma=self.sigma)
-            weight = ndimage.gaussian_filter(mask.astype(np.float64), feather) if feather > 0 else mask.astype(float)
+            weight = self.weights(image, pixel_noise=pixel_noise)
             finite = np.isfinite(output)
             filled = np.where(finite, output, 0.0)
             unsupported = np.where(finite, (1.0 - weight) * (filled - _smoothed(filled, finite, smooth_sigma)), 0.0)
