@@ -29,8 +29,9 @@ it changes it by 0.002. (Blurring the detail away instead of spreading it gave 0
 to 65% to a deep-field stamp's flux.) The stress suites' figures are in docs/evaluation.
 
 Field libraries: no maintained Python package ships the starlet transform alone (PySAP and
-cosmostat bring compiled stacks for the whole of sparse imaging); it is two separable
-`scipy.ndimage.convolve1d` calls per scale, written here.
+cosmostat bring compiled stacks for the whole of sparse imaging); it is five shifted slices per
+axis and scale, written here, as is the FFT Gaussian: `scipy.ndimage.gaussian_filter` over the
+guard's 1.5 FWHM (up to 80 pixels) cost 0.1-0.3 s per 256-pixel tile, the FFT 10 ms.
 """
 
 from __future__ import annotations
@@ -85,13 +86,52 @@ def starlet_transform(image: np.ndarray, *, levels: int) -> tuple[list[np.ndarra
     smooth = np.asarray(image, dtype=np.float64)
     details = []
     for j in range(levels):
-        kernel = np.zeros(4 * 2**j + 1)
-        kernel[:: 2**j] = _B3
-        smoother = ndimage.convolve1d(ndimage.convolve1d(smooth, kernel, axis=0, mode="reflect"),
-                                      kernel, axis=1, mode="reflect")
+        smoother = _atrous_smooth(_atrous_smooth(smooth, 2**j, axis=0), 2**j, axis=1)
         details.append(smooth - smoother)
         smooth = smoother
     return details, smooth
+
+
+def _atrous_smooth(image: np.ndarray, step: int, *, axis: int) -> np.ndarray:
+    """The B3 spline with holes of ``step`` along one axis, edges mirrored (scipy's "reflect").
+
+    Five shifted slices instead of a convolution with a kernel of mostly zeros (4 * step + 1
+    taps): the cost no longer grows with the scale.
+    """
+    n = image.shape[axis]
+    pad = min(2 * step, n)
+    widths = [(0, 0)] * image.ndim
+    widths[axis] = (pad, pad)
+    padded = np.pad(image, widths, mode="symmetric")
+    if pad < 2 * step:  # tiny images: fall back on the general (repeated-reflection) convolution
+        kernel = np.zeros(4 * step + 1)
+        kernel[::step] = _B3
+        return ndimage.convolve1d(image, kernel, axis=axis, mode="reflect")
+    out = np.zeros_like(image)
+    for k, weight in zip(range(-2, 3), _B3, strict=True):
+        start = pad + k * step
+        index = [slice(None)] * image.ndim
+        index[axis] = slice(start, start + n)
+        out += weight * padded[tuple(index)]
+    return out
+
+
+def _gaussian_smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing by FFT with mirrored edges (as ``ndimage.gaussian_filter``, reflect mode).
+
+    The guard smooths over 1.5 seeing FWHM, up to 80 pixels: by FFT it costs the same at any width.
+    """
+    from scipy import fft
+
+    pad = int(min(math.ceil(4.0 * sigma), *image.shape))
+    # mirrored on both sides up to a fast FFT length: the periodic wrap falls in the mirror
+    widths = [(pad, fft.next_fast_len(n + 2 * pad, real=True) - n - pad) for n in image.shape]
+    padded = np.pad(image, widths, mode="symmetric")
+    fy = np.fft.fftfreq(padded.shape[0])[:, None]
+    fx = np.fft.rfftfreq(padded.shape[1])[None, :]
+    transfer = np.exp(-2.0 * math.pi**2 * sigma**2 * (fy**2 + fx**2))
+    smoothed = fft.irfft2(fft.rfft2(padded) * transfer, s=padded.shape)
+    return smoothed[pad:pad + image.shape[0], pad:pad + image.shape[1]]
 
 
 @functools.lru_cache(maxsize=32)
@@ -164,9 +204,11 @@ def support_mask(image: np.ndarray, *, seeing_pixels: float, pixel_noise: float,
 
 
 def _smoothed(image: np.ndarray, finite: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian smoothing that ignores non-finite pixels (normalised convolution), edges reflected."""
-    cover = ndimage.gaussian_filter(finite.astype(np.float64), sigma, mode="reflect")
-    return ndimage.gaussian_filter(np.where(finite, image, 0.0), sigma, mode="reflect") / np.maximum(cover, 1e-12)
+    """Gaussian smoothing that ignores non-finite pixels (normalised convolution), edges mirrored."""
+    smoothed = _gaussian_smooth(np.where(finite, image, 0.0), sigma)
+    if finite.all():
+        return smoothed
+    return smoothed / np.maximum(_gaussian_smooth(finite.astype(np.float64), sigma), 1e-12)
 
 
 @dataclass(frozen=True)
