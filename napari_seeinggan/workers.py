@@ -108,6 +108,8 @@ class StopFlag:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.worker = None
+        self.helpers: list[threading.Thread] = []
+        """The threads running the core call (`run_in_thread`): a closing dock waits for them."""
 
     def set(self) -> None:
         """Ask the run to stop."""
@@ -151,6 +153,7 @@ def _stream(call: Callable[[Callable[[Any], None]], Any], *, stop: StopFlag,
             updates.put(_DONE)
 
     helper = threading.Thread(target=target, name=f"napari-seeinggan {name}", daemon=True)
+    stop.helpers.append(helper)
     helper.start()
     finished = False
     try:

@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     viewer.screenshot(str(args.out / "finetune-dock.png"), canvas_only=False, flash=False)
     print("wrote", args.out / "finetune-dock.png")
+    # The figures the picture shows, for its caption.
+    print("  ", finetune.message.value,
+          {name: [(step, round(value, 3)) for step, value in zip(*series, strict=True)]
+           for name, series in finetune.log.series.items() if name.startswith("val")})
     wait(app, lambda: finetune.state.status != "running" and finetune._pbar is None, 1800,
          "the end of fine-tuning")
     saved = finetune.save()
@@ -169,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     pump(app, 2.0)
     viewer.screenshot(str(args.out / "deblur-dock.png"), canvas_only=False, flash=False)
     print("wrote", args.out / "deblur-dock.png")
+    if score is not None:  # the figures the picture shows, for its caption
+        for row in score.rows:
+            print("  ", row["name"], {key: round(value, 3) for key, value in row.items()
+                                      if isinstance(value, float)})
+        print("  ", score.status.value)
 
     # --- 3. The Score region dock with the room to show its table and notes
     if score is not None:

@@ -2,9 +2,10 @@
 
 Pick a reference layer (for example the space image) and test layers (the ground image, a
 deblurred one), draw a rectangle on the "score region" shapes layer (the dock adds it, in
-rectangle mode): the table shows each test's scores over the rectangle and follows the rectangle
-as it moves. First the measures texture cannot game: the band error and band power ratio in the
-band the seeing removed (0.5/FWHM-2/FWHM; the seeing from a test layer's header, SEEING or FWHM,
+rectangle mode): the table shows each test's scores over the rectangle (a column per layer, a
+row per measure, so that it fits a laptop dock) and follows the rectangle as it moves. First
+the measures texture cannot game: the band error and band power ratio in the band the seeing
+removed (0.5/FWHM-2/FWHM; the seeing from a test layer's header, SEEING or FWHM,
 else the dock's seeing field) and the Fourier-ring resolution in arcsec; then CW-SSIM, SSIM,
 PSNR and the CW-SSIM change in % against the first test (the paper's Table 2).
 
@@ -34,15 +35,19 @@ from napari_seeinggan.widgets._lifecycle import DockRun, RunsInWorker
 from napari_seeinggan.workers import Outcome
 
 SHAPES_NAME = "score region"
-UNSTABLE_COLUMN = "unstable flux (%)"
+UNSTABLE_ROW = "Unstable %"
 """Shown for layers deblurred with maps: % of the source light in the rectangle flagged unstable."""
+UNSTABLE_TIP = ("Unstable flux: % of the source light in the rectangle that the uncertainty map flags "
+                "unstable (layers deblurred with maps)")
 DEBOUNCE_MS = 250
-COLUMNS = ["Band err", "Power", 'FRC "', "CW-SSIM", "SSIM", "PSNR", "Change"]
-ROW_KEYS = ("band_error", "band_power_ratio", "frc_scale_arcsec", "cw_ssim", "ssim", "psnr", "cw_ssim_change_percent")
-"""The `seeinggan.metrics.score_region` key shown in each column."""
-CELL_FORMATS = ("{:.3f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.3f}", "{:.2f}", "{:+.1f}%")
-"""How each column is shown (the table keeps the full-precision numbers)."""
-COLUMN_TIPS = (
+METRIC_LABELS = ("Band err", "Power", 'FRC "', "CW-SSIM", "SSIM", "PSNR", "Change")
+"""The table's rows (one column per test layer: a laptop dock is narrow, and layers are few)."""
+METRIC_KEYS = ("band_error", "band_power_ratio", "frc_scale_arcsec", "cw_ssim", "ssim", "psnr",
+               "cw_ssim_change_percent")
+"""The `seeinggan.metrics.score_region` key shown in each row."""
+METRIC_FORMATS = ("{:.3f}", "{:.2f}", "{:.3f}", "{:.3f}", "{:.3f}", "{:.2f}", "{:+.1f}%")
+"""How each row is shown (the table keeps the full-precision numbers); the unstable row: 1 decimal."""
+METRIC_TIPS = (
     "Band error: sum|X-T|^2 / sum|T|^2 over spatial frequencies 0.5/FWHM-2/FWHM (what the seeing "
     "removed). 0 = restored; ~1 = nothing restored; above the ground's = worse than doing nothing",
     "Band power ratio: the test's power over the reference's in that band (1 = as much structure; "
@@ -55,8 +60,6 @@ COLUMN_TIPS = (
     "PSNR in dB (data range 1 after the normalisation of docs/metrics.md)",
     "CW-SSIM change in % against the first test layer",
 )
-ROW_HEADER_WIDTH = 140
-"""Largest width (px) of the layer-name column: names elide in the middle beyond it."""
 DEFAULT_SEEING = 0.9
 """Seeing FWHM (arcsec) of the dock's field, used when no test layer's header gives one."""
 
@@ -206,7 +209,7 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
         self.save_region_button = PushButton(text="Save .reg...",
                                              tooltip="The rectangle as a DS9 region file (sky "
                                                      "coordinates when the reference has a WCS)")
-        self.table = Table(value={"data": [], "index": [], "columns": COLUMNS})
+        self.table = Table(value=_empty_table())
         # magicgui's delegate re-formats every number (2.110e-02, 4642.7000): ours shows fixed decimals.
         self._delegate = _fixed_decimals_delegate(self.table.native)
         self.table.native.setItemDelegate(self._delegate)
@@ -219,8 +222,12 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
                       layout="horizontal", labels=False),
             self.table, self.status])
         self.body.layout().addWidget(self.controls.native)
+        # Height the dock has to spare goes below the table, not between the form's rows.
+        self.body.layout().addStretch(1)
         self.tests.native.setMaximumHeight(70)
-        self.table.native.setMinimumHeight(120)
+        _fit_table(self.table.native)
+        # A narrower or wider dock re-wraps the layer names: the header takes their height.
+        self._refit = _refit_when_resized(self.table.native)
         self.fit_width(self.status)
 
         from qtpy.QtCore import QTimer
@@ -413,17 +420,15 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
             self._report(rows.message)
             return
         self.rows = rows
-        self.table.value = {
-            "data": [[row.get(key, math.nan) for key in ROW_KEYS] for row in rows],
-            "index": [row["name"] for row in rows],
-            "columns": COLUMNS,
-        }
-        _header_tips(self.table.native)
+        # One column per layer, one row per measure: the dock's width holds two or three layers
+        # (seven measures side by side scrolled sideways at 1366 px).
+        labels = list(METRIC_LABELS)
+        data = [[row.get(key, math.nan) for row in rows] for key in METRIC_KEYS]
         if any("unstable_flux" in row for row in rows):  # deblurred with maps: the flagged fraction
-            self.table.value = {
-                "data": [[*values, round(100 * row.get("unstable_flux", float("nan")), 1)]
-                         for values, row in zip(self.table.value["data"], rows, strict=True)],
-                "index": [row["name"] for row in rows], "columns": [*COLUMNS, UNSTABLE_COLUMN]}
+            labels.append(UNSTABLE_ROW)
+            data.append([round(100 * row.get("unstable_flux", math.nan), 1) for row in rows])
+        self.table.value = {"data": data, "index": labels, "columns": [row["name"] for row in rows]}
+        _fit_table(self.table.native)
         self.export_button.enabled = bool(rows)
         partial = [row["name"] for row in rows if row["valid_fraction"] < 0.999]
         rows_px, cols_px = self._request.box.shape
@@ -451,7 +456,8 @@ class ScoreRegionWidget(RunsInWorker, ScrollableDock):
 
     def _clear(self):
         self.rows = []
-        self.table.value = {"data": [], "index": [], "columns": COLUMNS}
+        self.table.value = _empty_table()
+        _fit_table(self.table.native)
         self.export_button.enabled = False
 
     def _on_finished(self):
@@ -564,24 +570,94 @@ def _header_seeing(layers) -> tuple[float | None, str]:
     return None, ""
 
 
-def _header_tips(table) -> None:
-    """Column tooltips, and a narrow table.
+def _empty_table() -> dict:
+    """The table before any score: the measures' names, no layer columns."""
+    return {"data": [[] for _ in METRIC_LABELS], "index": list(METRIC_LABELS), "columns": []}
 
-    Long layer names are elided (full name in the tooltip of the row header), columns as wide as
-    their numbers, so seven columns fit a laptop dock.
+
+def _fit_table(table) -> None:
+    """Tooltips, and a table that fits the dock's width and shows every row.
+
+    The measures' short names label the rows (their explanations in the row tooltips); each
+    layer's column shares the width left (a layer name wraps at its spaces, else elides in the
+    middle; the full name in the column's tooltip). The table is as tall as its rows, so the dock
+    scrolls, not the table.
     """
     from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QAbstractItemView, QHeaderView
 
-    for column, tip in enumerate(COLUMN_TIPS):
-        item = table.horizontalHeaderItem(column)
-        if item is not None:
-            item.setToolTip(tip)
+    tips = {label: tip for label, tip in zip(METRIC_LABELS, METRIC_TIPS, strict=True)}
+    tips[UNSTABLE_ROW] = UNSTABLE_TIP
     for row in range(table.rowCount()):
         item = table.verticalHeaderItem(row)
         if item is not None:
+            item.setToolTip(tips.get(item.text(), ""))
+    for column in range(table.columnCount()):
+        item = table.horizontalHeaderItem(column)
+        if item is not None:
             item.setToolTip(item.text())
-    table.verticalHeader().setMaximumWidth(ROW_HEADER_WIDTH)
-    table.verticalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    columns = table.horizontalHeader()
+    columns.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    columns.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap)
+    columns.setTextElideMode(Qt.TextElideMode.ElideNone)  # Qt elides to one line, before wrapping
+    metrics = table.fontMetrics()
+    # Room for the widest figure ("+1234.5%"); past that many layers the table scrolls sideways.
+    columns.setMinimumSectionSize(metrics.horizontalAdvance("+1234.5%") + 12)
+    rows = table.verticalHeader()
+    rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    rows.setDefaultSectionSize(metrics.height() + 8)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    _fit_table_height(table)
+
+
+def _refit_when_resized(table):
+    """Fit the table's height again whenever its header changes width (the columns stretch with it).
+
+    Returns the event filter (parented to ``table``).
+    """
+    from qtpy.QtCore import QEvent, QObject, QTimer
+
+    def refit_if_alive() -> None:
+        try:
+            _fit_table_height(table)
+        except RuntimeError:  # the table went (napari closed) before the timer fired
+            pass
+
+    class Refit(QObject):
+        def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Resize:
+                # After the header has stretched its sections to the new width.
+                QTimer.singleShot(0, refit_if_alive)
+            return False
+
+    refit = Refit(table)
+    table.horizontalHeader().installEventFilter(refit)
+    table.horizontalHeader().sectionResized.connect(lambda *_: _fit_table_height(table))
+    return refit
+
+
+HEADER_LINES = 4
+"""Most lines a layer's name takes in the table's header (past them it is cut; the tooltip has it)."""
+
+
+def _fit_table_height(table) -> None:
+    """The header as tall as the layer names wrapped to their columns' widths; the table as tall as its rows."""
+    from qtpy.QtCore import QRect, Qt
+
+    columns = table.horizontalHeader()
+    metrics = columns.fontMetrics()
+    lines = 1
+    for column in range(table.columnCount()):
+        item = table.horizontalHeaderItem(column)
+        width = max(columns.sectionSize(column) - 8, 1)
+        if item is not None:
+            wrapped = metrics.boundingRect(QRect(0, 0, width, 10_000), int(Qt.TextFlag.TextWordWrap), item.text())
+            lines = max(lines, min(HEADER_LINES, round(wrapped.height() / metrics.lineSpacing())))
+    header_height = lines * metrics.lineSpacing() + 10 if table.columnCount() else 0
+    columns.setFixedHeight(header_height)
+    rows = table.verticalHeader()
+    table.setFixedHeight(header_height + rows.defaultSectionSize() * table.rowCount() + 2 * table.frameWidth())
 
 
 def _pixel_map(reference, layer) -> np.ndarray:
@@ -597,11 +673,12 @@ def _pixel_map(reference, layer) -> np.ndarray:
     return affine_from_points(points, mapped)
 
 
-def cell_text(column: int, value) -> str:
-    """How the table shows ``value`` in ``column`` (`CELL_FORMATS`).
+def cell_text(row: int, value) -> str:
+    """How the table shows ``value`` in measure row ``row`` (`METRIC_FORMATS`).
 
     Band error, FRC scale, CW-SSIM and SSIM with 3 decimals, band power and PSNR with 2, the change
-    with 1 and a % sign; inf and NaN as words (identical images: PSNR inf).
+    with 1 and a % sign (the unstable flux: 1 decimal); inf and NaN as words (identical images:
+    PSNR inf).
     """
     try:
         number = float(value)
@@ -609,18 +686,18 @@ def cell_text(column: int, value) -> str:
         return "" if value is None else str(value)
     if not math.isfinite(number):
         return str(number)
-    return CELL_FORMATS[column].format(number) if column < len(CELL_FORMATS) else f"{number:g}"
+    return METRIC_FORMATS[row].format(number) if row < len(METRIC_FORMATS) else f"{number:g}"
 
 
 def _fixed_decimals_delegate(parent):
     from qtpy.QtWidgets import QStyledItemDelegate
 
     class FixedDecimals(QStyledItemDelegate):
-        """Draws each cell's number (magicgui keeps it in role 255) with its column's format."""
+        """Draws each cell's number (magicgui keeps it in role 255) with its row's format."""
 
         def initStyleOption(self, option, index):
             super().initStyleOption(option, index)
             value = index.data(255)
-            option.text = cell_text(index.column(), index.data() if value is None else value)
+            option.text = cell_text(index.row(), index.data() if value is None else value)
 
     return FixedDecimals(parent)

@@ -93,7 +93,7 @@ def test_score_region_shows_the_unstable_flux_in_the_rectangle(make_napari_viewe
     from seeinggan.infer.maps import unstable_flux_images
 
     from napari_seeinggan.widgets.deblur import DeblurWidget
-    from napari_seeinggan.widgets.score import SHAPES_NAME, UNSTABLE_COLUMN, ScoreRegionWidget
+    from napari_seeinggan.widgets.score import SHAPES_NAME, UNSTABLE_ROW, ScoreRegionWidget
 
     reset_session_sky_origin()
     viewer = make_napari_viewer()
@@ -130,7 +130,7 @@ def test_score_region_shows_the_unstable_flux_in_the_rectangle(make_napari_viewe
     assert 0.2 < expected < 0.8
     assert by_name[output.name]["unstable_flux"] == pytest.approx(expected, abs=1e-6)
     assert "unstable_flux" not in by_name[space.name]  # no maps for the space image
-    assert score.table.column_headers[-1] == UNSTABLE_COLUMN
-    row = list(score.table.row_headers).index(output.name)
-    shown = score.displayed_text(row, len(score.table.column_headers) - 1)
+    assert score.table.row_headers[-1] == UNSTABLE_ROW
+    column = list(score.table.column_headers).index(output.name)
+    shown = score.displayed_text(len(score.table.row_headers) - 1, column)
     assert float(shown) == pytest.approx(round(100 * expected, 1))

@@ -139,3 +139,52 @@ def test_score_table_comes_into_view_when_a_rectangle_is_scored(make_napari_view
     assert 0 <= top < viewport.height() - 40, (top, viewport.height())  # its header and a row show
     assert 'Band from seeing 0.9" (header of' in score.status.value
     _layers.reset_session_sky_origin()
+
+
+def test_score_table_fits_the_dock_width_on_a_laptop(make_napari_viewer, qtbot):
+    """At 1366x768 the Score region table (seven measures side by side) scrolled sideways: two of
+    seven columns showed. Measures are now rows and layers columns: three layers fit the dock's
+    width, every figure whole, the layer names wrapped in the header."""
+    from qtpy.QtCore import Qt
+
+    _layers.reset_session_sky_origin()
+    viewer, docks = open_viewer(viewer=make_napari_viewer(show=True), sample=True)
+    viewer.window._qt_window.resize(*LAPTOP)
+    qtbot.wait(50)
+    score = docks["Score region"]
+    space = score.reference.value
+    ground = next(layer for layer in viewer.layers if layer.name.startswith("ground"))
+    # A layer named as the Deblur dock names its output (the longest name in a session).
+    copy = viewer.add_image(np.asarray(ground.data) * 1.5, name=f"{ground.name} deblurred",
+                            affine=ground.affine, metadata=dict(ground.metadata), units=ground.units)
+    score.tests.value = [ground, copy, space]
+    corners = [(40, 40), (40, 215), (215, 215), (215, 40)]
+    with qtbot.waitSignal(score.signals.finished, timeout=60_000):
+        score.shapes_layer().add_rectangles(np.array([np.asarray(space.data_to_world(c))[-2:] for c in corners]))
+    qtbot.waitUntil(lambda: len(score.rows) == 3, timeout=60_000)
+    qtbot.wait(50)
+    table = score.table.native
+    assert 300 < score.native.viewport().width() < 420, score.native.viewport().width()  # a laptop dock
+    assert table.horizontalScrollBar().maximum() == 0  # was 6 with two layers, more with three
+    assert score.native.horizontalScrollBar().maximum() == 0
+    viewport = score.native.viewport()
+    right = table.mapTo(viewport, table.rect().topRight()).x()
+    assert right <= viewport.width(), (right, viewport.width())
+    assert table.columnCount() == 3 and table.rowCount() == 7
+    assert table.verticalScrollBar().maximum() == 0  # every row shows: the dock scrolls, not the table
+    metrics = table.fontMetrics()
+    for column in range(3):
+        for row in range(7):
+            text = score.displayed_text(row, column)
+            assert text and metrics.horizontalAdvance(text) + 6 <= table.columnWidth(column), (row, column, text)
+        name = table.horizontalHeaderItem(column).text()
+        assert table.horizontalHeaderItem(column).toolTip() == name
+    # The longest name wraps inside its column, its lines inside the header's height.
+    column = 1
+    wrapped = metrics.boundingRect(0, 0, table.columnWidth(column) - 8, 10_000, int(Qt.TextFlag.TextWordWrap),
+                                   copy.name)
+    assert wrapped.height() > metrics.lineSpacing()  # two lines or more
+    assert wrapped.height() <= table.horizontalHeader().height()
+    print("dock", viewport.width(), "columns", [table.columnWidth(c) for c in range(3)],
+          "header", table.horizontalHeader().height(), [score.displayed_text(r, 1) for r in range(7)])
+    _layers.reset_session_sky_origin()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from napari_seeinggan import _layers
-from napari_seeinggan.widgets.score import SHAPES_NAME, ScoreRegionWidget
+from napari_seeinggan.widgets.score import METRIC_LABELS, SHAPES_NAME, ScoreRegionWidget
 
 
 @pytest.fixture(autouse=True)
@@ -62,19 +62,21 @@ def test_rectangle_over_the_galaxy_fills_the_table(pair_viewer, qtbot, tmp_path)
     assert rows[space.name]["cw_ssim_change_percent"] == pytest.approx(
         100 * (rows[space.name]["cw_ssim"] - baseline) / baseline)
     assert rows[space.name]["cw_ssim_change_percent"] > 100  # 1.0 against ~0.25
+    # One column per layer, one row per measure (a laptop dock is narrow).
     table = dock.table.data.to_list()
-    assert dock.table.row_headers == (ground.name, space.name)
-    cw = 3  # CW-SSIM's column, after band error, band power ratio and FRC resolution
-    assert table[1][cw] == pytest.approx(1.0)
-    assert table[0][cw] == pytest.approx(rows[ground.name]["cw_ssim"], abs=1e-4)
+    assert dock.table.column_headers == (ground.name, space.name)
+    assert dock.table.row_headers == METRIC_LABELS
+    cw = 3  # CW-SSIM's row, after band error, band power ratio and FRC resolution
+    assert table[cw][1] == pytest.approx(1.0)
+    assert table[cw][0] == pytest.approx(rows[ground.name]["cw_ssim"], abs=1e-4)
     # Shown with fixed decimals: CW-SSIM and SSIM 3, PSNR 2, the change 1 with a % sign.
     ground_row = rows[ground.name]
-    shown = [dock.displayed_text(0, c) for c in range(cw, cw + 4)]
-    print("ground row as shown:", shown, "space row:", [dock.displayed_text(1, c) for c in range(7)])
+    shown = [dock.displayed_text(r, 0) for r in range(cw, cw + 4)]
+    print("ground column as shown:", shown, "space column:", [dock.displayed_text(r, 1) for r in range(7)])
     assert shown == [f"{ground_row['cw_ssim']:.3f}", f"{ground_row['ssim']:.3f}", f"{ground_row['psnr']:.2f}", "+0.0%"]
-    assert dock.displayed_text(1, cw) == "1.000" and dock.displayed_text(1, cw + 2) == "inf"
+    assert dock.displayed_text(cw, 1) == "1.000" and dock.displayed_text(cw + 2, 1) == "inf"
     change = rows[space.name]["cw_ssim_change_percent"]
-    assert dock.displayed_text(1, cw + 3) == f"+{change:.1f}%" and "e" not in dock.displayed_text(1, cw + 3)
+    assert dock.displayed_text(cw + 3, 1) == f"+{change:.1f}%" and "e" not in dock.displayed_text(cw + 3, 1)
     assert "Scored 2 layer(s)" in dock.status.value and "176 x 176" in dock.status.value
 
     # CSV export holds the same numbers.
@@ -102,10 +104,11 @@ def test_fidelity_columns_with_the_seeing_from_the_header_or_the_field(pair_view
     assert 0.6 < ground_row["band_error"] < 1.05
     assert ground_row["band_power_ratio"] < 0.2
     assert ground_row["frc_scale_arcsec"] > 0.3
-    assert [dock.displayed_text(0, c) for c in range(3)] == [
+    assert [dock.displayed_text(r, 0) for r in range(3)] == [
         f"{ground_row['band_error']:.3f}", f"{ground_row['band_power_ratio']:.2f}",
         f"{ground_row['frc_scale_arcsec']:.3f}"]
-    assert dock.table.native.horizontalHeaderItem(0).toolTip().startswith("Band error")
+    assert dock.table.native.verticalHeaderItem(0).toolTip().startswith("Band error")
+    assert dock.table.native.horizontalHeaderItem(0).toolTip() == ground.name
     # Without a header seeing, the dock's field sets the band: a wider band, another error.
     ground.metadata["header"] = None
     space.metadata["header"] = None

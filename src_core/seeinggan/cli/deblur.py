@@ -171,8 +171,6 @@ def run(args) -> int:
                        "--workers, --scheduler and --output-scale")
     if args.gain is not None and not args.gain > 0:
         raise CliError(f"--gain must be a positive number of e-/count, got {args.gain}")
-    if args.clean_cosmic_rays and args.catalog is not None:
-        raise CliError("--clean-cosmic-rays cleans whole frames: clean them first, then run --catalog on them")
     hdu = int(args.hdu) if args.hdu is not None and str(args.hdu).lstrip("-").isdigit() else args.hdu
     overlap = args.overlap if args.overlap == "auto" else _int_option("--overlap", args.overlap)
 
@@ -184,6 +182,10 @@ def run(args) -> int:
                 raise CliError(f"{path}: file not found")
         sources = read_catalog(args.catalog, default_size=args.size)
         footprints = [image_footprint(path, hdu=hdu) for path in args.inputs]
+        for footprint in footprints:  # each frame is cleaned whole before its stamps are cut
+            if args.clean_cosmic_rays and args.gain is None and footprint["gain"] is None:
+                raise CliError(f"{footprint['name']}: no GAIN in the header; pass --gain E_PER_COUNT "
+                               "for --clean-cosmic-rays")
         from seeinggan.infer.catalog import output_name
 
         existing = [s.id for s in sources if (args.output_dir / output_name(s.id)).exists()]

@@ -21,6 +21,11 @@ The paper's unit of work is a stamp around a galaxy, not a whole frame. Here:
   the whole image (measured once per image, `seeinggan.transforms.measure_sky_noise`, unless
   given): a stamp is often filled by its galaxy, so its own pixels would misjudge the sky.
   `seeinggan.infer.jobs` runs the same chunks on Dask.
+- ``clean_cosmic_rays=True`` (single exposures; ``--clean-cosmic-rays``) cleans each image whole,
+  once, before its stamps are cut (`seeinggan.infer.cosmic_rays.find_cosmic_rays`, L.A.Cosmic via
+  astroscrappy, with the image's sky, noise, seeing and gain: the header's ``GAIN`` or
+  ``gain=``), as `Deblurrer.deblur` does for a frame; each stamp's HISTORY says how many of its
+  pixels were cleaned, and how many in the whole image.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from seeinggan.units import AngleLike, to_arcsec
 __all__ = [
     "RESULT_COLUMNS",
     "Source",
+    "cleaned_image",
     "deblur_catalog",
     "deblur_source",
     "image_footprint",
@@ -252,11 +258,14 @@ def deblur_source(
     sky: float | None = None,
     noise: float | None = None,
     overwrite: bool = False,
+    cosmic_rays=None,
 ) -> dict[str, Any]:
     """Cut, deblur and write the stamp of one source from one image (a `FitsImage`).
 
     ``seeing`` defaults to the image header's; ``sky`` and ``noise`` (input units per input
-    pixel) to the stamp's own (`deblur_chunk` gives the whole image's).
+    pixel) to the stamp's own (`deblur_chunk` gives the whole image's). ``cosmic_rays`` (a
+    `seeinggan.infer.cosmic_rays.CosmicRays` of the whole image, whose cleaned data ``image``
+    holds) adds the stamp's count of cleaned pixels to the output's metadata and HISTORY.
 
     Returns the source's row of ``catalog_results.csv`` (see `RESULT_COLUMNS`); failures are
     reported in the row (status ``failed`` and the message), not raised. ``seeing`` and
@@ -313,6 +322,9 @@ def deblur_source(
             warnings.simplefilter("always")
             result = deblurrer.deblur(stamp, wcs=cut.wcs, output_pixel_scale=output_pixel_scale, seeing=seeing,
                                       sky=sky, noise=noise)
+        if cosmic_rays is not None:  # cleaned on the whole image before the stamp was cut
+            in_stamp = int(cosmic_rays.mask[cut.slices_original].sum())
+            result.metadata["cosmic_rays"] = in_stamp
         if caught:
             row["message"] = "; ".join(str(w.message) for w in caught)[:300]
         header = deblurred_header(image.header, result.metadata, seeing_keyword=seeing_keyword)
@@ -327,6 +339,9 @@ def deblur_source(
             f"deblur: {meta['input_pixel_scale']:.4g} -> {meta['pixel_scale']:.4g} arcsec/px",
             f"deblur: stamp of {source.id} from {image.name}"[:60],
         ]
+        if cosmic_rays is not None:
+            history.append(f"deblur: {result.metadata['cosmic_rays']} stamp px cleaned of cosmic rays "
+                           f"({cosmic_rays.n_pixels} in image)"[:72])
         # atomic: a temporary name in the folder, renamed when whole (seeinggan.io.atomic)
         write_image(target, np.asarray(result.data), header=header, wcs=result.wcs, history=history,
                     overwrite=overwrite)
@@ -350,10 +365,15 @@ def deblur_chunk(
     sky: float | None = None,
     noise: float | None = None,
     overwrite: bool = False,
+    clean_cosmic_rays: bool = False,
+    gain: float | None = None,
 ) -> list[dict[str, Any]]:
     """Deblur several sources from one image (read once): one task of a catalogue run.
 
-    The image's sky and noise are measured once on the whole image unless given.
+    The image's sky and noise are measured once on the whole image unless given. With
+    ``clean_cosmic_rays`` the whole image is cleaned of cosmic rays once, before any stamp is
+    cut (``gain`` in e-/count, else the header's ``GAIN``; without either, every source of the
+    image fails with a message saying so).
     """
     from seeinggan.io.fits import read_image
     from seeinggan.transforms import measure_sky_noise
@@ -371,12 +391,56 @@ def deblur_chunk(
         measured = measure_sky_noise(image.data if image.data.ndim == 2 else image.data[0])
         sky = measured[0] if sky is None else sky
         noise = measured[1] if noise is None else noise
+    cosmic_rays = None
+    if clean_cosmic_rays:
+        try:
+            image, cosmic_rays = cleaned_image(deblurrer, image, gain=gain, sky=sky, noise=noise, seeing=seeing)
+        except Exception as error:  # noqa: BLE001 - this image's sources fail, the others go on
+            return [
+                {**{c: "" for c in RESULT_COLUMNS}, "id": s.id, "ra": s.ra, "dec": s.dec, "status": "failed",
+                 "image": image.name, "size_arcsec": s.size, "message": f"{image.name}: {error}"[:300]}
+                for s in plain
+            ]
     return [
         deblur_source(deblurrer, image, s, output_dir, skip_existing=skip_existing,
                       output_pixel_scale=output_pixel_scale, seeing=seeing, sky=sky, noise=noise,
-                      overwrite=overwrite)
+                      overwrite=overwrite, cosmic_rays=cosmic_rays)
         for s in plain
     ]
+
+
+def cleaned_image(deblurrer, image, *, gain: float | None = None, sky: float | None = None,
+                  noise: float | None = None, seeing: AngleLike | None = None):
+    """``image`` (a `FitsImage`) cleaned of cosmic rays as a whole, and what was found.
+
+    Runs the Deblurrer's cleaning (`seeinggan.infer.cosmic_rays.find_cosmic_rays` on the image's
+    own grid) with ``gain`` (e-/count; default the header's ``GAIN``), the whole image's ``sky``
+    and ``noise`` and the ``seeing`` (default the header's). Only the flagged pixels change.
+
+    Returns
+    -------
+    (FitsImage, CosmicRays)
+        A copy of ``image`` whose ``data`` is the cleaned 2-D float32 plane, and the
+        `seeinggan.infer.cosmic_rays.CosmicRays` (mask and count).
+
+    Raises
+    ------
+    InputError
+        When neither ``gain`` nor the header gives the gain.
+    """
+    import dataclasses
+
+    from seeinggan.io.fits import header_gain
+
+    gain = gain if gain is not None else header_gain(image.header)
+    if gain is None:
+        raise InputError("cleaning cosmic rays needs the gain: no GAIN in the header; pass --gain E_PER_COUNT")
+    if seeing is None:
+        seeing = header_seeing(image.header)
+    data = image.data if image.data.ndim == 2 else image.data[0]
+    found = deblurrer._cleaned_of_cosmic_rays(data, gain=gain, sky=sky, noise=noise, seeing=seeing,
+                                              wcs=image.wcs, pixel_scale=None)
+    return dataclasses.replace(image, data=found.cleaned), found
 
 
 def outside_row(source: Source) -> dict[str, Any]:
@@ -434,6 +498,8 @@ def deblur_catalog(
     skip_existing: bool = False,
     output_pixel_scale: AngleLike | None = None,
     progress: Callable[[int, int], None] | None = None,
+    clean_cosmic_rays: bool = False,
+    gain: float | None = None,
 ) -> list[dict[str, Any]]:
     """Deblur a stamp around every catalogue source found in any of ``images``, in this process.
 
@@ -457,6 +523,11 @@ def deblur_catalog(
         A coarser output grid, arcsec/px (see `Deblurrer.deblur`).
     progress : callable, optional
         ``progress(done_sources, total_sources)``.
+    clean_cosmic_rays : bool, optional
+        Clean each image of cosmic rays, whole and once, before its stamps are cut (single
+        exposures; see `deblur_chunk`).
+    gain : float, optional
+        Detector gain in e-/count for the cleaning (default: each image's ``GAIN``).
 
     Returns
     -------
@@ -475,7 +546,8 @@ def deblur_catalog(
     for footprint, members in chunks:
         rows.extend(
             deblur_chunk(deblurrer, footprint["path"], footprint["hdu"], members, output_dir,
-                         skip_existing=skip_existing, output_pixel_scale=output_pixel_scale)
+                         skip_existing=skip_existing, output_pixel_scale=output_pixel_scale,
+                         clean_cosmic_rays=clean_cosmic_rays, gain=gain)
         )
         done += len(members)
         if progress is not None:

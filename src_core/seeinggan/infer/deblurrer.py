@@ -436,7 +436,8 @@ class Deblurrer:
 
         Writes ``OUTDIR/<id>_deblurred.fits`` per source and ``OUTDIR/catalog_results.csv``; see
         `seeinggan.infer.catalog.deblur_catalog` for the catalogue format and the options
-        (``size``, ``hdu``, ``skip_existing``, ``output_pixel_scale``, ``progress``).
+        (``size``, ``hdu``, ``skip_existing``, ``output_pixel_scale``, ``progress``;
+        ``clean_cosmic_rays`` and ``gain`` clean each image whole before its stamps are cut).
         """
         from seeinggan.infer.catalog import deblur_catalog
 

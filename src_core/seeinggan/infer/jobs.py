@@ -163,7 +163,8 @@ def deblur_catalog_chunk(
                  "image": image_path, "message": str(error)[:300]} for s in sources]
     return deblur_chunk(deblurrer, image_path, hdu, sources, output_dir, skip_existing=settings.skip_existing,
                         output_pixel_scale=settings.output_pixel_scale, seeing=settings.seeing, sky=settings.sky,
-                        noise=settings.noise, overwrite=settings.overwrite)
+                        noise=settings.noise, overwrite=settings.overwrite,
+                        clean_cosmic_rays=settings.clean_cosmic_rays, gain=settings.gain)
 
 
 def run_here(
