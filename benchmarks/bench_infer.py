@@ -5,9 +5,10 @@
     .venv/bin/python benchmarks/bench_infer.py frame      # a 512x512 ground frame (0.202"/px) whole
                                                           # onto the 0.03"/px grid (goal <= 60 s, <= 2 GB RSS)
 
-Options: ``--model FILE`` (default: the shipped model, or a random generator of the default
-training config's width when none is shipped: the script says which), ``--threads N``
-(torch threads; default: all cores), ``--tile``, ``--overlap``, ``--batch-size``.
+Options: ``--no-support-guard`` (time the network alone), ``--model FILE`` (default: the shipped
+model, or a random generator of the default training config's width when none is shipped: the
+script says which), ``--threads N`` (torch threads; default: all cores), ``--tile``, ``--overlap``,
+``--batch-size``.
 Peak RSS is ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of a process that does only that part
 (its baseline after importing torch is printed too).
 """
@@ -59,7 +60,7 @@ def bench_cutouts(args) -> None:
     from seeinggan.infer import Deblurrer
 
     model, label = _model(args)
-    deblurrer = Deblurrer(model, device="cpu", batch_size=args.batch_size)
+    deblurrer = Deblurrer(model, device="cpu", batch_size=args.batch_size, support_guard=args.support_guard)
     rng = np.random.default_rng(0)
     n = args.n_cutouts
     space = rng.normal(1.0, 0.1, (n, 256, 256)).astype(np.float32)
@@ -74,7 +75,8 @@ def bench_cutouts(args) -> None:
         t0 = time.perf_counter()
         deblurrer.deblur_cutouts(ground, pixel_scale=0.202)
         per_ground.append((time.perf_counter() - t0) / n)
-    print(f"[cutouts] {label}; torch threads {_threads()}; batch size {args.batch_size}; "
+    print(f"[cutouts] {label}; support guard {'on' if args.support_guard else 'off'}; torch threads {_threads()}; "
+          f"batch size {args.batch_size}; "
           f"load average {load:.1f} -> {os.getloadavg()[0]:.1f} (other processes share the cores)")
     print(f"[cutouts] 256x256 cutout on the model grid: best {min(per_space):.3f} s, median "
           f"{np.median(per_space):.3f} s per cutout ({args.repeats} x {n} cutouts; goal <= 0.3 s)")
@@ -90,7 +92,8 @@ def bench_frame(args) -> None:
 
     model, label = _model(args)
     baseline = _rss_mb()
-    deblurrer = Deblurrer(model, device="cpu", tile=args.tile, overlap=args.overlap, batch_size=args.batch_size)
+    deblurrer = Deblurrer(model, device="cpu", tile=args.tile, overlap=args.overlap, batch_size=args.batch_size,
+                          support_guard=args.support_guard)
     rng = np.random.default_rng(1)
     shape = (512, 512)
     image = rng.normal(100.0, 5.0, shape).astype(np.float32)
@@ -107,7 +110,8 @@ def bench_frame(args) -> None:
                               progress=lambda done, total: ticks.append((time.perf_counter(), done, total)))
     elapsed = time.perf_counter() - t0
     first_tile = ticks[0][0] - t0  # resampling + transform fit, before the first tile
-    print(f"[frame] {label}; torch threads {_threads()}; tile {deblurrer.tile}, overlap {deblurrer.overlap}, "
+    print(f"[frame] {label}; support guard {'on' if args.support_guard else 'off'}; torch threads {_threads()}; "
+          f"tile {deblurrer.tile}, overlap {deblurrer.overlap}, "
           f"batch size {deblurrer.batch_size}; load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
     print(f"[frame] 512x512 at 0.202\"/px -> {result.data.shape[0]}x{result.data.shape[1]} at "
           f"{result.pixel_scale:.3f}\"/px, {ticks[-1][2]} tiles")
@@ -132,6 +136,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--n-cutouts", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-support-guard", dest="support_guard", action="store_false",
+                        help="time the network alone (default: with the support guard, as shipped)")
     args = parser.parse_args(argv)
     if args.part == "all":
         for part in ("cutouts", "frame"):

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-ROWS = (("cutouts", 295, "smooth disk, S/N 3 per pixel"), ("cutouts", 77, "smooth disk, S/N 20"),
-        ("heldout", 3, "held-out galaxy"))
+ROWS = (("cutouts", 295, "smooth disk, 90% of\npixels above 3 sigma"),
+        ("cutouts", 77, "smooth disk, 90% of\npixels above 15 sigma"), ("heldout", 3, "held-out spiral"))
 COLUMNS = ("truth", "ground", "network alone", "shipped (guarded)", "support map")
 TILE, GAP, LABEL_H, HEADER_H, ROW_LABEL_W = 256, 6, 24, 30, 190
 
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
         low, high = np.percentile(pair.truth, [1.0, 99.8])
         soft = max((high - low) / 30.0, 1e-12)
         y = HEADER_H + r * (TILE + LABEL_H + GAP)
-        draw.text((6, y + TILE // 2 - 20), f"{suite} {index}\n{label}\nseeing {fwhm:.2f}\"", fill="black", font=font)
+        draw.text((6, y + TILE // 2 - 30), f"{suite} {index}\n{label}\nseeing {fwhm:.2f}\"", fill="black", font=font)
         for c, image in enumerate(images):
             x = ROW_LABEL_W + c * (TILE + GAP)
             canvas.paste(_panel(image, low, high, soft).resize((TILE, TILE)), (x, y))

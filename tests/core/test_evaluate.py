@@ -396,3 +396,24 @@ def test_cli_evaluate_stress_suites_in_one_run(tmp_path, capsys):
     assert main(["evaluate", "--list-suites"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in SUITES)
+
+
+def test_cli_evaluate_network_alone_scores_the_guard_beside_the_shipped_output(truth_dir, tmp_path, capsys):
+    from seeinggan.cli import main
+    from seeinggan.models import save_model
+
+    torch.manual_seed(0)
+    generator = UNetGenerator(base_channels=4, n_down=2, n_res=1, residual=False)  # random: texture everywhere
+    model_file = save_model(tmp_path / "random", generator, metadata={"name": "random"})
+    out = tmp_path / "rep"
+    code = main(["evaluate", str(truth_dir), "--model", str(model_file), "--network-alone",
+                 "--rl-iterations", "3", "--device", "cpu", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads((out / "report.json").read_text())
+    assert data["methods"] == ["ground", "richardson_lucy", "random", "network_alone"]
+    assert data["settings"]["models"]["random"]["support_guard"] is True
+    assert data["settings"]["models"]["network_alone"]["support_guard"] is False
+    # the guard changes the output where the input supports no detail (and keeps its flux)
+    assert any(row["random_band_error"] != row["network_alone_band_error"] for row in data["pairs"])
+    assert main(["evaluate", str(truth_dir), "--model", "none", "--network-alone", "-o", str(tmp_path / "x")]) == 2
+    assert "--network-alone needs a model" in capsys.readouterr().err

@@ -153,7 +153,7 @@ def test_deblur_returns_both_maps_with_their_grids_wcs():
     data[12:16, 10:14] += 20.0
     data[2, 3] = np.nan
     wcs = _wcs(data.shape)
-    plain = deblurrer.deblur(data, wcs=wcs)
+    plain = deblurrer.deblur(data, wcs=wcs, seeing=0.8)
     assert plain.maps is None and plain.uncertainty is None and plain.consistency is None
     result = deblurrer.deblur(data, wcs=wcs, uncertainty=True, consistency=True, seeing=0.8)
     np.testing.assert_array_equal(result.data, plain.data)  # maps never change the output

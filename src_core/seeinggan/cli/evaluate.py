@@ -10,6 +10,7 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from seeinggan.cli import CliError
 
@@ -35,6 +36,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--model", action="append", default=None, metavar="NAME_OR_FILE",
                         help="a model to score: 'default', a saved model's name or a model file; repeat "
                              "for several models side by side (default: default); 'none': baselines only")
+    parser.add_argument("--network-alone", action="store_true",
+                        help="also score each model without the support guard (column 'network_alone', or "
+                             "'LABEL_network_alone' with several models): what the guard changes")
     parser.add_argument("--suite", action="append", default=None, metavar="NAME",
                         help="also simulate and score this stress suite (repeatable; see --list-suites)")
     parser.add_argument("--suite-pairs", type=int, default=None, metavar="N",
@@ -55,6 +59,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "halves a suite's time)")
     parser.set_defaults(run=run)
     return parser
+
+
+def _with_network_alone(models: dict[str, Any], *, device: str) -> dict[str, Any]:
+    """Each model as shipped (with the support guard) followed by its network alone."""
+    from seeinggan.infer import Deblurrer
+
+    if not models:
+        raise CliError("--network-alone needs a model (not --model none)")
+    paired: dict[str, Any] = {}
+    for label, model in models.items():
+        paired[label] = Deblurrer(model, device=device)
+        alone = "network_alone" if len(models) == 1 else f"{label}_network_alone"
+        paired[alone] = Deblurrer(model, device=device, support_guard=False)
+    return paired
 
 
 def _models(values: list[str] | None) -> dict[str, str | Path]:
@@ -126,7 +144,9 @@ def run(args) -> int:
     for name in ("report.md", "report.json"):
         if (out_dir / name).exists():
             raise CliError(f"{out_dir / name}: exists; remove it or choose another -o REPORT_DIR")
-    models = _models(args.model)
+    models: dict[str, Any] = dict(_models(args.model))
+    if args.network_alone:
+        models = _with_network_alone(models, device=args.device)
     if args.workers < 1:
         raise CliError(f"--workers must be a positive integer, got {args.workers}")
     options = {"models": models, "seeing": args.seeing, "rl_iterations": iterations,
