@@ -1,4 +1,4 @@
-"""``docs/maps.png``: a deblurred galaxy beside its uncertainty and consistency maps (README, docs/maps.md).
+"""``docs/maps.png``: a deblurred galaxy beside its uncertainty, consistency and support maps (README, docs/maps.md).
 
 Run under a laptop-sized virtual screen (napari needs one; ``offscreen`` renders black)::
 
@@ -6,10 +6,10 @@ Run under a laptop-sized virtual screen (napari needs one; ``offscreen`` renders
 
 It simulates one galaxy pair (seed ``--seed``, the held-out set's generator), writes the ground
 image to FITS (its header carries SEEING, PSFBETA, GAIN, SKYNOISE), opens it through the plugin's
-reader, deblurs it in the Deblur dock with "maps" ticked (the shipped model), and shows four
-panels in napari's grid mode: the ground image, the deblurred image, the uncertainty map and the
-consistency (chi) map, with the dock's summary line. Kept apart from ``scripts/screenshots.py``
-(the docks' tour) so each can be rerun alone.
+reader, deblurs it in the Deblur dock with "maps" ticked (the shipped model), and shows five
+panels in napari's grid mode: the ground image, the deblurred image, the uncertainty map, the
+consistency (chi) map and the support guard's map, with the dock's summary line. Kept apart from
+``scripts/screenshots.py`` (the docks' tour) so each can be rerun alone.
 """
 
 from __future__ import annotations
@@ -67,18 +67,19 @@ def main(argv: list[str] | None = None) -> int:
     out = viewer.layers["ground deblurred"]
     uncertainty = viewer.layers["ground uncertainty"]
     consistency = viewer.layers["ground consistency"]
+    support = viewer.layers["ground support"]
     out.contrast_limits = (0.0, float(np.nanpercentile(out.data, 99.8)))
     out.gamma = 0.6
-    for layer in (uncertainty, consistency):
+    for layer in (uncertainty, consistency, support):
         layer.visible = True
         layer.blending = "translucent"
         layer.opacity = 1.0
     for layer in list(viewer.layers):
-        if layer not in (ground, out, uncertainty, consistency):
-            layer.visible = False
-    # Grid mode: one panel per layer, in layer-list order (ground, deblurred, uncertainty, chi).
+        if layer not in (ground, out, uncertainty, consistency, support):
+            viewer.layers.remove(layer)  # a hidden layer still takes a grid panel
+    # Grid mode: one panel per layer, in layer-list order (ground, deblurred, uncertainty, chi, support).
     viewer.grid.enabled = True
-    viewer.grid.shape = (2, 2)
+    viewer.grid.shape = (2, 3)
     viewer.grid.stride = 1
     viewer.reset_view()
     pump(app, 2.0)
