@@ -95,6 +95,22 @@ def test_streamed_file_equals_the_in_memory_result(tmp_path):
     np.testing.assert_array_equal(np.asarray(streamed.data), written.data)
 
 
+def test_streamed_file_equals_the_in_memory_result_with_the_support_guard(tmp_path):
+    image, wcs = _frame()
+    deblurrer = Deblurrer((_generator(), {"name": "tiny"}), device="cpu", tile=64, overlap=16, batch_size=3)
+    in_memory = deblurrer.deblur(image, wcs=wcs, seeing=0.8)  # a seeing: the guard is on
+    target = tmp_path / "out" / "field_deblurred.fits"
+    streamed = deblurrer.deblur_to_file(image, target, wcs=wcs, seeing=0.8)
+    assert in_memory.metadata["support_guard"] == streamed.metadata["support_guard"] is not None
+    written = read_image(target)
+    np.testing.assert_allclose(written.data, in_memory.data, rtol=1e-6, atol=1e-6, equal_nan=True)
+    assert any("deblur: support guard, 5 sigma at 0.25-0.5 FWHM" in str(card) for card in written.header["HISTORY"])
+    # and the guard did something on this frame
+    unguarded = Deblurrer((_generator(), {"name": "tiny"}), device="cpu", tile=64, overlap=16,
+                          support_guard=False).deblur(image, wcs=wcs, seeing=0.8)
+    assert np.nanmax(np.abs(unguarded.data - in_memory.data)) > 0
+
+
 def test_streamed_resamples_each_model_grid_pixel_once_and_equals_in_memory(tmp_path, monkeypatch):
     # tiles overlapping by half (as the default "auto" overlap does), several tile rows, and a
     # resampling block small enough that each strip of new rows is resampled in several pieces
