@@ -138,9 +138,10 @@ class Deblurrer:
         Output size in bytes above which `deblur` writes into a temporary memory-mapped file.
     support_guard : bool, optional
         Keep the network's restored detail only where the input shows significant detail near
-        the resolution limit, and blur it to the seeing elsewhere (`seeinggan.infer.support`;
-        on by default). It needs the seeing (given, or assumed by a conditioned model). Turn it
-        off to see the network's raw output (e.g. the adversarial model's texture).
+        the resolution limit, and spread it over 1.5 seeing FWHM elsewhere, flux kept
+        (`seeinggan.infer.support`; on by default). It needs the seeing (given, or assumed by a
+        conditioned model). Turn it off to see the network's raw output (e.g. the adversarial
+        model's texture).
 
     Attributes
     ----------
@@ -306,8 +307,8 @@ class Deblurrer:
         -------
         DeblurResult
             ``metadata`` also holds ``seeing`` (the value the model was given), ``seeing_source``
-            (``"given"`` or ``"assumed"``), ``sky_noise_source`` and ``out_of_range`` (the
-            warnings' sentences).
+            (``"given"`` or ``"assumed"``), ``sky_noise_source``, ``out_of_range`` (the
+            warnings' sentences) and ``support_guard`` (its settings; None when it was off).
             With ``maps`` (a `seeinggan.infer.maps.TrustMaps`) when a map was asked for.
         """
         from seeinggan import geometry
