@@ -555,7 +555,7 @@ class MapsSummary:
 
 @dataclass
 class TrustMaps:
-    """The uncertainty and consistency maps of one deblurred image, each with its grid's WCS.
+    """The uncertainty, consistency and support maps of one deblurred image, each with its grid's WCS.
 
     Attributes
     ----------
