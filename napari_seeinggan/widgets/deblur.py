@@ -638,18 +638,23 @@ def maps_layers(result, output_layer, input_layer, provenance: dict, *,
     base = provenance["input_layer"]
     layers = []
     summary = maps.summary.to_dict()
-    if maps.uncertainty is not None:
+
+    def on_output_grid(image, wcs, role: str, **display):
+        """A hidden map layer on the output's grid (placed like the output layer without a WCS)."""
         data, kwargs, kind = layer_data_from_array(
-            maps.uncertainty, wcs=maps.uncertainty_wcs, name=f"{base} uncertainty",
-            metadata={"maps": {"role": "uncertainty", "output_layer": output_layer.name, "summary": summary}})
-        if maps.uncertainty_wcs is None:
+            image, wcs=wcs, name=f"{base} {role}",
+            metadata={"maps": {"role": role, "output_layer": output_layer.name, "summary": summary}})
+        if wcs is None:
             kwargs.update({key: getattr(output_layer, key) for key in ("scale", "translate", "rotate", "affine")})
+        kwargs.update(visible=False, **display)
+        kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
+        return napari.layers.Layer.create(data, kwargs, kind)
+
+    if maps.uncertainty is not None:
         finite = np.asarray(maps.uncertainty)[np.isfinite(maps.uncertainty)]
         high = float(np.percentile(finite, 99.5)) if finite.size else 1.0
-        kwargs.update(colormap="inferno", blending="additive", visible=False,
-                      contrast_limits=(0.0, high if high > 0 else 1.0))
-        kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
-        layers.append(napari.layers.Layer.create(data, kwargs, kind))
+        layers.append(on_output_grid(maps.uncertainty, maps.uncertainty_wcs, "uncertainty", colormap="inferno",
+                                     blending="additive", contrast_limits=(0.0, high if high > 0 else 1.0)))
     if maps.consistency is not None:
         data, kwargs, kind = layer_data_from_array(
             maps.consistency, wcs=maps.consistency_wcs, name=f"{base} consistency",
@@ -665,15 +670,9 @@ def maps_layers(result, output_layer, input_layer, provenance: dict, *,
             kwargs["metadata"]["pixel_scale"] = float(input_pixel_scale)
         layers.append(napari.layers.Layer.create(data, kwargs, kind))
     if maps.support is not None:
-        data, kwargs, kind = layer_data_from_array(
-            maps.support, wcs=maps.support_wcs, name=f"{base} support",
-            metadata={"maps": {"role": "support", "output_layer": output_layer.name, "summary": summary}})
-        if maps.support_wcs is None:
-            kwargs.update({key: getattr(output_layer, key) for key in ("scale", "translate", "rotate", "affine")})
         # green where the restored detail is kept; transparent where it was spread over the seeing
-        kwargs.update(colormap="green", blending="additive", opacity=0.5, visible=False, contrast_limits=(0.0, 1.0))
-        kwargs["metadata"]["pixel_scale"] = float(result.pixel_scale)
-        layers.append(napari.layers.Layer.create(data, kwargs, kind))
+        layers.append(on_output_grid(maps.support, maps.support_wcs, "support", colormap="green",
+                                     blending="additive", opacity=0.5, contrast_limits=(0.0, 1.0)))
     return layers
 
 
